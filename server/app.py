@@ -1,0 +1,97 @@
+"""Assembly: the database, the service, the WebSocket server and the HTTP app on one event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from dataclasses import dataclass, field
+
+from aiohttp import web
+from websockets.asyncio.server import Server
+
+from server.fanout import Fanout
+from server.http import create_app
+from server.service import SeatService, now_ms
+from server.sessions import Sessions, load_secret
+from server.settings import Settings
+from server.storage.database import create_engine
+from server.storage.migrations import apply_migrations
+from server.storage.seed import ensure_demo_data
+from server.storage.store import SeatStore
+from server.websocket import SeatSocket
+
+__all__ = ["SeatServer", "run"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SeatServer:
+    """One running instance. ``start()`` binds both ports (0 picks free ones); ``stop()`` undoes it all."""
+
+    settings: Settings
+    websocket_port: int = 0
+    http_port: int = 0
+    running: bool = False
+    service: SeatService = field(init=False)
+    _websocket: Server = field(init=False)
+    _http: web.AppRunner = field(init=False)
+    _expiry: asyncio.Task[None] = field(init=False)
+
+    async def start(self) -> None:
+        settings = self.settings
+        engine = create_engine(settings.database_url, settings.database_pool_size)
+        applied = await apply_migrations(engine)
+        if applied:
+            log.info("database migrated: %s", ", ".join(applied))
+        if settings.demo_data and (created := await ensure_demo_data(engine, now_ms())):
+            log.info("created demo showtimes: %s", ", ".join(created))
+        fanout = Fanout()
+        self.service = SeatService(SeatStore(engine), settings, fanout.publish)
+        sessions = Sessions(load_secret(settings), settings.session_ttl_seconds, now_ms)
+
+        self._websocket = await SeatSocket(self.service, fanout, sessions, settings).serve(
+            settings.host, settings.websocket_server_port
+        )
+        self.websocket_port = _bound_port(self._websocket)
+        self._http = web.AppRunner(create_app(self.service, sessions, settings, self.websocket_port))
+        await self._http.setup()
+        site = web.TCPSite(self._http, settings.host, settings.http_port)
+        await site.start()
+        self.http_port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._expiry = asyncio.create_task(self.service.run_expiry(settings.hold_sweep_interval_seconds))
+        self.running = True
+        log.info(
+            "serving ws://%s:%d/ws/seat-updates and http://%s:%d/",
+            settings.host, self.websocket_port, settings.host, self.http_port,
+        )  # fmt: skip
+
+    async def stop(self) -> None:
+        """Stop accepting, close every socket with 1001 (going away), then release the database."""
+        self.running = False
+        self._expiry.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._expiry
+        self._websocket.close()  # closes open connections with 1001
+        await self._websocket.wait_closed()
+        await self._http.cleanup()
+        await self.service.store.engine.dispose()
+
+
+def _bound_port(server: Server) -> int:
+    return int(next(iter(server.sockets)).getsockname()[1])
+
+
+async def run(settings: Settings) -> None:
+    """Serve until SIGINT or SIGTERM."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    server = SeatServer(settings)
+    await server.start()
+    await stop.wait()
+    log.info("shutting down")
+    await server.stop()

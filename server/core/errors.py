@@ -1,0 +1,34 @@
+"""Typed rejections: the only way the core says no."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+__all__ = ["ErrorCode", "Rejection"]
+
+
+class ErrorCode(StrEnum):
+    """Error codes of the public protocol, identical on the socket and over HTTP."""
+
+    INVALID_MESSAGE = "invalid_message"
+    UNAUTHORIZED = "unauthorized"
+    NOT_FOUND = "not_found"
+    UNKNOWN_SHOWTIME = "unknown_showtime"
+    UNKNOWN_SEAT = "unknown_seat"
+    SEAT_UNAVAILABLE = "seat_unavailable"
+    NOT_LOCK_OWNER = "not_lock_owner"
+    TOO_MANY_SEATS = "too_many_seats"
+    NOT_SUBSCRIBED = "not_subscribed"
+    MESSAGE_TOO_LARGE = "message_too_large"
+    INTERNAL_ERROR = "internal_error"
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """A refused request. It carries everything a client needs and changes nothing."""
+
+    code: ErrorCode
+    message: str
+    # The seats that caused the refusal, for seat_unavailable, not_lock_owner and unknown_seat.
+    seats: tuple[str, ...] = ()

@@ -1,0 +1,280 @@
+"""The REST adapter (aiohttp): JSON in and out, errors as RFC 9457 problem bodies with a 4xx.
+
+Every endpoint is one row of ``ENDPOINTS``: the same rows register the routes and describe them in
+the OpenAPI document, so the document cannot drift from what is served.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from http import HTTPStatus
+from pathlib import Path
+from typing import TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from server.core.errors import ErrorCode, Rejection
+from server.core.seats import SeatState
+from server.messages import (
+    Ack,
+    BookingRequest,
+    BookingView,
+    Health,
+    Model,
+    Problem,
+    RowView,
+    SeatsRequest,
+    SeatView,
+    SessionCreated,
+    ShowtimeLayout,
+    ShowtimeSummary,
+    WebConfig,
+)
+from server.openapi import openapi_document
+from server.service import SeatService
+from server.sessions import Sessions
+from server.settings import Settings
+from server.websocket import PATH as WEBSOCKET_PATH
+
+__all__ = ["ENDPOINTS", "Endpoint", "create_app"]
+
+log = logging.getLogger(__name__)
+
+DEMO_DIR = Path(__file__).resolve().parent.parent / "client_demo"
+
+STATUS_OF = {
+    ErrorCode.INVALID_MESSAGE: HTTPStatus.BAD_REQUEST,
+    ErrorCode.UNAUTHORIZED: HTTPStatus.UNAUTHORIZED,
+    ErrorCode.NOT_FOUND: HTTPStatus.NOT_FOUND,
+    ErrorCode.UNKNOWN_SHOWTIME: HTTPStatus.NOT_FOUND,
+    ErrorCode.UNKNOWN_SEAT: HTTPStatus.UNPROCESSABLE_ENTITY,
+    ErrorCode.SEAT_UNAVAILABLE: HTTPStatus.CONFLICT,
+    ErrorCode.NOT_LOCK_OWNER: HTTPStatus.FORBIDDEN,
+    ErrorCode.TOO_MANY_SEATS: HTTPStatus.UNPROCESSABLE_ENTITY,
+    ErrorCode.MESSAGE_TOO_LARGE: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+    ErrorCode.INTERNAL_ERROR: HTTPStatus.INTERNAL_SERVER_ERROR,
+}
+
+M = TypeVar("M", bound=BaseModel)
+Handler = Callable[["Api", web.Request], Awaitable[Model | Sequence[Model] | Rejection]]
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    method: str
+    path: str
+    summary: str
+    handler: Handler
+    response: type[BaseModel] | None  # None: not JSON (the demo page)
+    status: HTTPStatus = HTTPStatus.OK
+    body: type[BaseModel] | None = None
+    authenticated: bool = False
+    many: bool = False  # the response is a JSON array of ``response``
+    errors: tuple[ErrorCode, ...] = ()
+
+
+class ProblemError(Exception):
+    def __init__(self, rejection: Rejection) -> None:
+        self.rejection = rejection
+
+
+def problem_response(rejection: Rejection) -> web.Response:
+    status = STATUS_OF[rejection.code]
+    body = Problem(
+        title=status.phrase,
+        status=status,
+        code=rejection.code,
+        message=rejection.message,
+        conflicting_seats=list(rejection.seats) or None,
+    )
+    return web.Response(status=status, text=body.to_json(), content_type="application/problem+json")
+
+
+class Api:
+    """The handlers. Each returns a model, or a Rejection that becomes a problem response."""
+
+    def __init__(self, service: SeatService, sessions: Sessions, settings: Settings, websocket_port: int) -> None:
+        self.service = service
+        self.sessions = sessions
+        self.settings = settings
+        self.websocket_port = websocket_port
+
+    def session_of(self, request: web.Request) -> str:
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        session_id = self.sessions.verify(token.strip()) if scheme.lower() == "bearer" else None
+        if session_id is None:
+            raise ProblemError(Rejection(ErrorCode.UNAUTHORIZED, "send Authorization: Bearer <session token>"))
+        return session_id
+
+    async def create_session(self, request: web.Request) -> SessionCreated:
+        session, _ = self.sessions.start()
+        return SessionCreated(session_id=session.id, token=session.token, expires_at=session.expires_at)
+
+    async def lock(self, request: web.Request) -> Ack | Rejection:
+        return await self.service.lock(self.session_of(request), await _body(request, SeatsRequest))
+
+    async def unlock(self, request: web.Request) -> Ack | Rejection:
+        return await self.service.unlock(self.session_of(request), await _body(request, SeatsRequest))
+
+    async def book(self, request: web.Request) -> Ack | Rejection:
+        return await self.service.book(self.session_of(request), await _body(request, BookingRequest))
+
+    async def get_booking(self, request: web.Request) -> BookingView | Rejection:
+        session_id = self.session_of(request)
+        found = await self.service.store.booking(request.match_info["booking_id"])
+        # Someone else's booking is reported as missing, so booking ids cannot be probed.
+        if found is None or found.session_id != session_id:
+            return Rejection(ErrorCode.NOT_FOUND, "no such booking for this session")
+        return found.view
+
+    async def showtimes(self, request: web.Request) -> list[ShowtimeSummary]:
+        return await self.service.store.showtimes()
+
+    async def showtime(self, request: web.Request) -> ShowtimeLayout | Rejection:
+        showtime_id = request.match_info["showtime_id"]
+        found = await self.service.store.showtime(showtime_id)
+        if found is None:
+            return Rejection(ErrorCode.UNKNOWN_SHOWTIME, f"no such showtime: {showtime_id}")
+        snapshot = await self.service.snapshot("", showtime_id)
+        if isinstance(snapshot, Rejection):
+            return snapshot
+        booked, held = set(snapshot.booked_seats), set(snapshot.locked_seats)
+        rows: dict[str, list[SeatView]] = {}
+        for place in found.seats:
+            state = SeatState.BOOKED if place.code in booked else SeatState.HELD if place.code in held else None
+            rows.setdefault(place.row_label, []).append(
+                SeatView(
+                    id=place.code,
+                    row=place.row_label,
+                    number=place.number,
+                    x=place.x,
+                    y=place.y,
+                    category_id=place.category_id,
+                    status=state or SeatState.AVAILABLE,
+                )
+            )
+        return ShowtimeLayout(
+            **found.summary.model_dump(),
+            seq=snapshot.seq,
+            categories=found.categories,
+            rows=[RowView(label=label, seats=seats) for label, seats in rows.items()],
+        )
+
+    async def config(self, request: web.Request) -> WebConfig:
+        url = self.settings.public_websocket_url
+        if not url:
+            scheme = "wss" if request.secure else "ws"
+            url = f"{scheme}://{request.url.host}:{self.websocket_port}{WEBSOCKET_PATH}"
+        return WebConfig(
+            websocket_url=url,
+            hold_ttl_seconds=self.settings.hold_ttl_seconds,
+            max_seats_per_request=self.settings.max_seats_per_request,
+        )
+
+    async def health(self, request: web.Request) -> Health:
+        return Health(status="ok")
+
+
+async def _body(request: web.Request, model: type[M]) -> M:
+    try:
+        return model.model_validate_json(await request.read())
+    except ValidationError as error:
+        raise ProblemError(Rejection(ErrorCode.INVALID_MESSAGE, _summary(error))) from None
+
+
+def _summary(error: ValidationError) -> str:
+    details = error.errors(include_input=False, include_url=False)[:3]
+    return "; ".join(f"{'.'.join(map(str, d['loc'])) or 'body'}: {d['msg']}" for d in details)
+
+
+SEAT_ERRORS = (
+    ErrorCode.INVALID_MESSAGE,
+    ErrorCode.UNAUTHORIZED,
+    ErrorCode.UNKNOWN_SHOWTIME,
+    ErrorCode.UNKNOWN_SEAT,
+    ErrorCode.TOO_MANY_SEATS,
+)
+
+ENDPOINTS = (
+    Endpoint("POST", "/api/sessions", "Start a buyer session", Api.create_session, SessionCreated, HTTPStatus.CREATED),
+    Endpoint(
+        "POST", "/api/seat-locks", "Hold seats, all or none", Api.lock, Ack,
+        body=SeatsRequest, authenticated=True, errors=(*SEAT_ERRORS, ErrorCode.SEAT_UNAVAILABLE),
+    ),
+    Endpoint(
+        "DELETE", "/api/seat-locks", "Release held seats", Api.unlock, Ack,
+        body=SeatsRequest, authenticated=True, errors=(*SEAT_ERRORS, ErrorCode.NOT_LOCK_OWNER),
+    ),
+    Endpoint(
+        "POST", "/api/bookings", "Book seats this session holds", Api.book, Ack, HTTPStatus.CREATED,
+        body=BookingRequest, authenticated=True, errors=(*SEAT_ERRORS, ErrorCode.NOT_LOCK_OWNER),
+    ),
+    Endpoint(
+        "GET", "/api/bookings/{booking_id}", "A booking of this session", Api.get_booking, BookingView,
+        authenticated=True, errors=(ErrorCode.UNAUTHORIZED, ErrorCode.NOT_FOUND),
+    ),
+    Endpoint("GET", "/api/showtimes", "All showtimes", Api.showtimes, ShowtimeSummary, many=True),
+    Endpoint(
+        "GET", "/api/showtimes/{showtime_id}", "A showtime's layout and each seat's status", Api.showtime,
+        ShowtimeLayout, errors=(ErrorCode.UNKNOWN_SHOWTIME,),
+    ),
+    Endpoint("GET", "/api/config", "Where the page finds the WebSocket", Api.config, WebConfig),
+    Endpoint("GET", "/healthz", "Liveness", Api.health, Health),
+)  # fmt: skip
+
+
+def _route(api: Api, endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    async def handle(request: web.Request) -> web.StreamResponse:
+        result = await endpoint.handler(api, request)
+        if isinstance(result, Rejection):
+            return problem_response(result)
+        text = result.to_json() if isinstance(result, Model) else "[" + ",".join(i.to_json() for i in result) + "]"
+        return web.Response(status=endpoint.status, text=text, content_type="application/json")
+
+    return handle
+
+
+@web.middleware
+async def problems(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Every failure becomes a problem body: a typed rejection, an HTTP error of aiohttp's, or a bug."""
+    try:
+        return await handler(request)
+    except ProblemError as problem:
+        return problem_response(problem.rejection)
+    except web.HTTPException as error:
+        if error.status < 400:
+            raise
+        code = {
+            404: ErrorCode.NOT_FOUND,
+            413: ErrorCode.MESSAGE_TOO_LARGE,
+        }.get(error.status, ErrorCode.INVALID_MESSAGE)
+        status = HTTPStatus(error.status)
+        body = Problem(title=status.phrase, status=status, code=code, message=error.reason)
+        return web.Response(status=status, text=body.to_json(), content_type="application/problem+json")
+    except Exception:
+        log.exception("%s %s failed", request.method, request.path)
+        return problem_response(Rejection(ErrorCode.INTERNAL_ERROR, "the server failed; nothing changed"))
+
+
+def create_app(service: SeatService, sessions: Sessions, settings: Settings, websocket_port: int) -> web.Application:
+    app = web.Application(middlewares=[problems], client_max_size=settings.max_message_bytes)
+    api = Api(service, sessions, settings, websocket_port)
+    for endpoint in ENDPOINTS:
+        app.router.add_route(endpoint.method, endpoint.path, _route(api, endpoint))
+    document = openapi_document(ENDPOINTS, STATUS_OF)
+
+    async def openapi(request: web.Request) -> web.Response:
+        return web.json_response(document)
+
+    async def index(request: web.Request) -> web.FileResponse:
+        return web.FileResponse(DEMO_DIR / "index.html")
+
+    app.router.add_get("/api/openapi.json", openapi)
+    app.router.add_get("/", index)
+    app.router.add_static("/static", DEMO_DIR)
+    return app

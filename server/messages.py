@@ -1,0 +1,277 @@
+"""The wire schema: every message and REST body, defined once.
+
+The WebSocket adapter, the REST adapter, the OpenAPI document and the tests all use these models.
+Field names on the wire are camelCase; instants are Unix epoch milliseconds.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic.alias_generators import to_camel
+
+from server.core.errors import ErrorCode
+from server.core.seats import SeatState, SeatStatus
+
+__all__ = [
+    "Ack",
+    "Book",
+    "BookingRequest",
+    "BookingView",
+    "Category",
+    "ClientMessage",
+    "ConnectionEstablished",
+    "CurrentSeatStatus",
+    "Customer",
+    "ErrorMessage",
+    "Health",
+    "Lock",
+    "Model",
+    "Ping",
+    "Pong",
+    "Problem",
+    "RowView",
+    "SeatStatusChange",
+    "SeatView",
+    "SeatsRequest",
+    "ServerEnvelope",
+    "ServerMessage",
+    "SessionCreated",
+    "ShowtimeLayout",
+    "ShowtimeSummary",
+    "Subscribe",
+    "Subscribed",
+    "Unlock",
+    "Unsubscribe",
+    "Unsubscribed",
+    "WebConfig",
+    "client_message",
+]
+
+
+class Model(BaseModel):
+    # strict: "5" is not a number and 5 is not a seat id; unknown fields are ignored for forward compatibility.
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, strict=True, frozen=True)
+
+    def to_json(self) -> str:
+        return self.model_dump_json(by_alias=True, exclude_none=True)
+
+
+ShowtimeId = Annotated[str, Field(min_length=1, max_length=64)]
+SeatId = Annotated[str, Field(min_length=1, max_length=16)]
+RequestId = Annotated[str, Field(max_length=128)] | int
+
+
+class Customer(Model):
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    email: Annotated[str, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+
+
+# --- Request bodies, shared by socket messages and REST ---------------------------------------------------
+
+
+class SeatsRequest(Model):
+    """Which seats of which showtime; the body of lock and unlock."""
+
+    showtime_id: ShowtimeId
+    seat_ids: list[SeatId]
+
+
+class BookingRequest(SeatsRequest):
+    customer: Customer
+
+
+# --- Client to server ---------------------------------------------------------------------------------------
+
+
+class ClientEnvelope(Model):
+    request_id: RequestId | None = None
+
+
+class Subscribe(ClientEnvelope):
+    type: Literal["subscribe"]
+    showtime_id: ShowtimeId
+
+
+class Unsubscribe(ClientEnvelope):
+    type: Literal["unsubscribe"]
+    showtime_id: ShowtimeId
+
+
+class Lock(ClientEnvelope, SeatsRequest):
+    type: Literal["lock"]
+
+
+class Unlock(ClientEnvelope, SeatsRequest):
+    type: Literal["unlock"]
+
+
+class Book(ClientEnvelope, BookingRequest):
+    type: Literal["book"]
+
+
+class Ping(ClientEnvelope):
+    type: Literal["ping"]
+
+
+ClientMessage = Annotated[Subscribe | Unsubscribe | Lock | Unlock | Book | Ping, Field(discriminator="type")]
+client_message: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
+
+
+# --- Server to client ---------------------------------------------------------------------------------------
+
+
+class ServerEnvelope(Model):
+    request_id: RequestId | None = None
+
+
+class ConnectionEstablished(ServerEnvelope):
+    type: Literal["connection_established"] = "connection_established"
+    session_id: str
+    token: str
+    # False when the client asked to resume with a token that was invalid or expired.
+    resumed: bool
+    timestamp: int
+
+
+class Subscribed(ServerEnvelope):
+    type: Literal["subscribed"] = "subscribed"
+    showtime_id: str
+
+
+class Unsubscribed(ServerEnvelope):
+    type: Literal["unsubscribed"] = "unsubscribed"
+    showtime_id: str
+
+
+class CurrentSeatStatus(ServerEnvelope):
+    type: Literal["current_seat_status"] = "current_seat_status"
+    showtime_id: str
+    seq: int
+    booked_seats: list[str]
+    locked_seats: list[str]  # held by anyone, this session included
+    my_seats: list[str]  # held by this session
+    hold_expires_at: dict[str, int]  # for each of my_seats
+    timestamp: int
+
+
+class SeatStatusChange(ServerEnvelope):
+    type: Literal["seat_status_change"] = "seat_status_change"
+    showtime_id: str
+    seat_id: str
+    status: SeatStatus
+    session_id: str
+    seq: int
+    timestamp: int
+
+
+class Ack(ServerEnvelope):
+    type: Literal["ack"] = "ack"
+    action: Literal["lock", "unlock", "book"]
+    showtime_id: str
+    seat_ids: list[str]
+    expires_at: int | None = None  # lock
+    booking_id: str | None = None  # book
+    total_cents: int | None = None  # book
+    currency: str | None = None  # book
+
+
+class Pong(ServerEnvelope):
+    type: Literal["pong"] = "pong"
+    timestamp: int
+
+
+class ErrorMessage(ServerEnvelope):
+    type: Literal["error"] = "error"
+    code: ErrorCode
+    message: str
+    conflicting_seats: list[str] | None = None  # the seats that caused the error, where there are some
+
+
+ServerMessage = (
+    ConnectionEstablished | Subscribed | Unsubscribed | CurrentSeatStatus | SeatStatusChange | Ack | Pong | ErrorMessage
+)
+
+
+# --- REST only ----------------------------------------------------------------------------------------------
+
+
+class SessionCreated(Model):
+    session_id: str
+    token: str
+    expires_at: int
+
+
+class Problem(Model):
+    """An RFC 9457 problem body, carrying the same code and message as the socket's error."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    code: ErrorCode
+    message: str
+    conflicting_seats: list[str] | None = None
+
+
+class Category(Model):
+    id: str
+    name: str
+    price_cents: int
+
+
+class SeatView(Model):
+    id: str
+    row: str
+    number: int
+    x: int
+    y: int
+    category_id: str
+    status: SeatState
+
+
+class RowView(Model):
+    label: str
+    seats: list[SeatView]
+
+
+class ShowtimeSummary(Model):
+    id: str
+    title: str
+    starts_at: int
+    currency: str
+    venue: str
+    auditorium: str
+    seat_count: int
+
+
+class ShowtimeLayout(ShowtimeSummary):
+    seq: int
+    categories: list[Category]
+    rows: list[RowView]
+
+
+class BookingView(Model):
+    id: str
+    showtime_id: str
+    seat_ids: list[str]
+    customer: Customer
+    total_cents: int
+    currency: str
+    created_at: int
+
+
+class WebConfig(Model):
+    """What a browser client needs to know before it connects."""
+
+    websocket_url: str
+    hold_ttl_seconds: float
+    max_seats_per_request: int
+
+
+class Health(Model):
+    status: Literal["ok"]
+
+
+def json_schema_of(model: type[BaseModel]) -> dict[str, Any]:
+    return model.model_json_schema(by_alias=True, ref_template="#/components/schemas/{model}")

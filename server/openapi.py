@@ -1,0 +1,80 @@
+"""The OpenAPI 3.1 document, generated from the REST endpoint table and the pydantic models."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any
+
+from pydantic.json_schema import models_json_schema
+
+from server.core.errors import ErrorCode
+from server.messages import Problem
+
+if TYPE_CHECKING:
+    from server.http import Endpoint
+
+__all__ = ["openapi_document"]
+
+REF = "#/components/schemas/{model}"
+
+
+def openapi_document(endpoints: Iterable[Endpoint], status_of: Mapping[ErrorCode, HTTPStatus]) -> dict[str, Any]:
+    endpoints = list(endpoints)
+    models = {Problem} | {m for e in endpoints for m in (e.body, e.response) if m is not None}
+    _, schemas = models_json_schema(
+        [(model, "serialization") for model in sorted(models, key=lambda m: m.__name__)],
+        by_alias=True,
+        ref_template=REF,
+    )
+    paths: dict[str, dict[str, Any]] = {}
+    for endpoint in endpoints:
+        paths.setdefault(endpoint.path, {})[endpoint.method.lower()] = _operation(endpoint, status_of)
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Seat reservation server", "version": "1.0.0"},
+        "paths": paths,
+        "components": {
+            "schemas": schemas.get("$defs", {}),
+            "securitySchemes": {"sessionToken": {"type": "http", "scheme": "bearer"}},
+        },
+    }
+
+
+def _operation(endpoint: Endpoint, status_of: Mapping[ErrorCode, HTTPStatus]) -> dict[str, Any]:
+    response: dict[str, Any] = {"description": endpoint.status.phrase}
+    if endpoint.response is not None:
+        schema: dict[str, Any] = {"$ref": REF.format(model=endpoint.response.__name__)}
+        if endpoint.many:
+            schema = {"type": "array", "items": schema}
+        response["content"] = {"application/json": {"schema": schema}}
+    operation: dict[str, Any] = {
+        "summary": endpoint.summary,
+        "parameters": [
+            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+            for name in _path_parameters(endpoint.path)
+        ],
+        "responses": {str(int(endpoint.status)): response, **_problems(endpoint, status_of)},
+    }
+    if endpoint.body is not None:
+        body_schema = {"$ref": REF.format(model=endpoint.body.__name__)}
+        operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": body_schema}}}
+    if endpoint.authenticated:
+        operation["security"] = [{"sessionToken": []}]
+    return operation
+
+
+def _problems(endpoint: Endpoint, status_of: Mapping[ErrorCode, HTTPStatus]) -> dict[str, Any]:
+    problem = {"application/problem+json": {"schema": {"$ref": REF.format(model="Problem")}}}
+    statuses = sorted({status_of[code] for code in endpoint.errors})
+    return {
+        str(int(status)): {
+            "description": ", ".join(code.value for code in endpoint.errors if status_of[code] == status),
+            "content": problem,
+        }
+        for status in statuses
+    }
+
+
+def _path_parameters(path: str) -> list[str]:
+    return [part[1:-1] for part in path.split("/") if part.startswith("{")]

@@ -1,0 +1,168 @@
+"""The seat service: each request runs through a seat rule inside one transaction, then is published.
+
+Changes to one showtime are serialized twice over: by the database (see ``server.storage.store``) and,
+within this process, by a lock per showtime that is held until the changes are published. The second
+keeps publication in ``seq`` order and lets a new subscriber read its snapshot and join the fan-out
+with no change slipping between the two.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from typing import Literal
+
+from server.core.errors import ErrorCode, Rejection
+from server.core.seats import (
+    Claim,
+    Layout,
+    Plan,
+    SeatState,
+    plan_book,
+    plan_expiry,
+    plan_lock,
+    plan_unlock,
+    select_seats,
+)
+from server.messages import Ack, BookingRequest, CurrentSeatStatus, SeatsRequest
+from server.settings import Settings
+from server.storage.store import Committed, Event, NewBooking, SeatStore
+
+__all__ = ["SeatService", "now_ms"]
+
+log = logging.getLogger(__name__)
+
+Publish = Callable[[Sequence[Event]], None]
+# A seat rule with everything but the current claims and the checked seats already bound.
+BoundRule = Callable[[Mapping[str, Claim], tuple[str, ...]], Rejection | Plan]
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class SeatService:
+    def __init__(
+        self, store: SeatStore, settings: Settings, publish: Publish, clock: Callable[[], int] = now_ms
+    ) -> None:
+        self.store = store
+        self._publish = publish
+        self._clock = clock
+        self._hold_ttl_ms = int(settings.hold_ttl_seconds * 1000)
+        self._max_seats = settings.max_seats_per_request
+        self._layouts: dict[str, Layout] = {}
+        self._order: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    def now(self) -> int:
+        return self._clock()
+
+    @asynccontextmanager
+    async def serialized(self, showtime_id: str) -> AsyncIterator[None]:
+        """Exclude every other change to this showtime in this process, and its publication."""
+        async with self._order[showtime_id]:
+            yield
+
+    async def layout(self, showtime_id: str) -> Layout | Rejection:
+        layout = self._layouts.get(showtime_id)
+        if layout is None:
+            layout = await self.store.layout(showtime_id)
+            if layout is None:
+                return Rejection(ErrorCode.UNKNOWN_SHOWTIME, f"no such showtime: {showtime_id}")
+            self._layouts[showtime_id] = layout
+        return layout
+
+    async def lock(self, session_id: str, request: SeatsRequest) -> Ack | Rejection:
+        now = self._clock()
+        return await self._change(
+            "lock", request, lambda claims, seats: plan_lock(claims, session_id, seats, now, self._hold_ttl_ms), now
+        )
+
+    async def unlock(self, session_id: str, request: SeatsRequest) -> Ack | Rejection:
+        now = self._clock()
+        return await self._change("unlock", request, lambda claims, seats: plan_unlock(claims, session_id, seats), now)
+
+    async def book(self, session_id: str, request: BookingRequest) -> Ack | Rejection:
+        layout = await self.layout(request.showtime_id)
+        if isinstance(layout, Rejection):
+            return layout
+        now = self._clock()
+        details = NewBooking(request.customer.name, request.customer.email, layout.currency)
+        return await self._change(
+            "book", request, lambda claims, seats: plan_book(claims, layout, session_id, seats, now), now, details
+        )
+
+    async def snapshot(self, session_id: str, showtime_id: str) -> CurrentSeatStatus | Rejection:
+        """The showtime's seats as this session should see them. Call it inside :meth:`serialized`."""
+        layout = await self.layout(showtime_id)
+        if isinstance(layout, Rejection):
+            return layout
+        snapshot = await self.store.snapshot(showtime_id)
+        now = self._clock()
+        held = {seat: claim for seat, claim in snapshot.claims.items() if claim.is_live_hold(now)}
+        mine = {seat: claim.expires_at for seat, claim in held.items() if claim.session_id == session_id}
+        return CurrentSeatStatus(
+            showtime_id=showtime_id,
+            seq=snapshot.seq,
+            booked_seats=sorted(s for s, c in snapshot.claims.items() if c.state is SeatState.BOOKED),
+            locked_seats=sorted(held),
+            my_seats=sorted(mine),
+            hold_expires_at={seat: expiry for seat, expiry in mine.items() if expiry is not None},
+            timestamp=now,
+        )
+
+    async def expire_lapsed_holds(self) -> int:
+        """Release every hold that has lapsed and announce it; return how many were released."""
+        now = self._clock()
+        released = 0
+        for showtime_id in await self.store.showtimes_with_lapsed_holds(now):
+            async with self.serialized(showtime_id):
+                committed = await self.store.expire(showtime_id, now, lambda claims: plan_expiry(claims, now))
+                self._publish(committed.events)
+            released += len(committed.events)
+        return released
+
+    async def run_expiry(self, interval_seconds: float) -> None:
+        """Sweep lapsed holds forever. Another instance sweeping too is harmless: each hold goes once."""
+        while True:
+            try:
+                await self.expire_lapsed_holds()
+            except Exception:
+                log.exception("hold expiry sweep failed; retrying")
+            await asyncio.sleep(interval_seconds)
+
+    async def _change(
+        self,
+        action: Literal["lock", "unlock", "book"],
+        request: SeatsRequest,
+        rule: BoundRule,
+        now: int,
+        new_booking: NewBooking | None = None,
+    ) -> Ack | Rejection:
+        layout = await self.layout(request.showtime_id)
+        if isinstance(layout, Rejection):
+            return layout
+        seats = select_seats(layout, request.seat_ids, self._max_seats)
+        if isinstance(seats, Rejection):
+            return seats
+        async with self.serialized(request.showtime_id):
+            outcome = await self.store.change(
+                request.showtime_id, seats, lambda claims: rule(claims, seats), now, new_booking
+            )
+            if isinstance(outcome, Committed):
+                self._publish(outcome.events)
+        if isinstance(outcome, Rejection):
+            return outcome
+        plan = outcome.plan
+        return Ack(
+            action=action,
+            showtime_id=request.showtime_id,
+            seat_ids=list(seats),
+            expires_at=plan.hold_until,
+            booking_id=outcome.booking_id,
+            total_cents=plan.total_cents if plan.sell else None,
+            currency=layout.currency if plan.sell else None,
+        )

@@ -1,0 +1,57 @@
+"""Buyer sessions: issued and resumed with signed tokens, so no instance needs a session table."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from server.core.tokens import issue_token, new_session_id, verify_token
+from server.settings import Settings
+from server.storage.database import sqlite_path
+
+__all__ = ["Session", "Sessions", "load_secret"]
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    id: str
+    token: str
+    expires_at: int
+
+
+class Sessions:
+    def __init__(self, secret: bytes, ttl_seconds: int, clock: Callable[[], int]) -> None:
+        self._secret = secret
+        self._ttl_ms = ttl_seconds * 1000
+        self._clock = clock
+
+    def start(self, resume_token: str | None = None) -> tuple[Session, bool]:
+        """A session for a new connection: the token's own when it is valid, else a fresh one.
+
+        The second value says whether the token was resumed. Either way the session gets a fresh token.
+        """
+        resumed = self.verify(resume_token) if resume_token else None
+        session_id = resumed or new_session_id()
+        expires_at = self._clock() + self._ttl_ms
+        return Session(session_id, issue_token(session_id, expires_at, self._secret), expires_at), bool(resumed)
+
+    def verify(self, token: str) -> str | None:
+        return verify_token(token, self._clock(), self._secret)
+
+
+def load_secret(settings: Settings) -> bytes:
+    """SECRET_KEY, or on SQLite a key generated once and kept beside the database file."""
+    if settings.secret_key:
+        return settings.secret_key.encode()
+    database_file = sqlite_path(settings.database_url)
+    if database_file is None:
+        raise SystemExit(
+            "SECRET_KEY must be set for this DATABASE_URL: every instance must share it to accept each other's tokens"
+        )
+    key_file = Path(database_file + ".secret")
+    if not key_file.exists():
+        key_file.touch(mode=0o600)
+        key_file.write_text(secrets.token_urlsafe(32))
+    return key_file.read_text().strip().encode()

@@ -1,0 +1,29 @@
+"""Settings, read from the environment and an optional ``.env`` file. ``.env.example`` lists them all."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    host: str = "127.0.0.1"
+    websocket_server_port: int = Field(default=8080, ge=0, le=65535)
+    http_port: int = Field(default=8000, ge=0, le=65535)
+    database_url: str = "sqlite:///./seats.db"
+    database_pool_size: int = Field(default=10, ge=1)
+    # Signs session tokens. Unset on SQLite: generated once and kept beside the database file.
+    secret_key: str = ""
+    session_ttl_seconds: int = Field(default=86_400, ge=60)
+    hold_ttl_seconds: float = Field(default=600, gt=0)
+    hold_sweep_interval_seconds: float = Field(default=1.0, gt=0)
+    max_seats_per_request: int = Field(default=10, ge=1)
+    max_message_bytes: int = Field(default=64 * 1024, ge=1024)
+    # The WebSocket URL browsers should use, when a proxy puts it elsewhere; empty: derived per request.
+    public_websocket_url: str = ""
+    demo_data: bool = True
+    log_level: str = "INFO"

@@ -1,0 +1,306 @@
+"""Seat transactions: read the claims, let a rule decide, write the plan and its events, atomically.
+
+Every change to a showtime's seats runs in one transaction that first locks the showtime row
+(``SELECT ... FOR UPDATE`` on PostgreSQL; ``BEGIN IMMEDIATE`` on SQLite). That serializes changes per
+showtime across every server instance, which both makes each rule's read-decide-write atomic and
+lets ``seq`` grow by exactly one per change. The primary keys of ``seat_hold`` and ``booking_seat``
+are the last line of defence: a seat cannot be held or sold twice whatever the code above does.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Row, Select, and_, delete, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from server.core.errors import Rejection
+from server.core.seats import Claim, Layout, Plan, SeatChange, SeatState
+from server.messages import BookingView, Category, Customer, ShowtimeSummary
+from server.storage.database import WRITE
+from server.storage.tables import (
+    auditorium,
+    booking,
+    booking_seat,
+    seat,
+    seat_category,
+    seat_event,
+    seat_hold,
+    showtime,
+    venue,
+)
+
+__all__ = ["BookingRecord", "Committed", "Event", "NewBooking", "SeatStore", "ShowtimeRecord", "Snapshot"]
+
+Rule = Callable[[Mapping[str, Claim]], Rejection | Plan]
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A committed seat change with its place in the showtime's sequence."""
+
+    showtime_id: str
+    seq: int
+    change: SeatChange
+    at: int
+
+
+@dataclass(frozen=True, slots=True)
+class NewBooking:
+    customer_name: str
+    customer_email: str
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
+class Committed:
+    plan: Plan
+    events: list[Event]
+    booking_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ShowtimeRecord:
+    summary: ShowtimeSummary
+    categories: list[Category]
+    seats: list[Row[Any]]  # rows of ``seat``, in grid order
+
+
+@dataclass(frozen=True, slots=True)
+class BookingRecord:
+    session_id: str
+    view: BookingView
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    seq: int
+    claims: dict[str, Claim]
+
+
+class SeatStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._writer = engine.execution_options(**WRITE)
+
+    async def layout(self, showtime_id: str) -> Layout | None:
+        query = (
+            select(seat.c.code, seat_category.c.price_cents, showtime.c.currency)
+            .select_from(showtime)
+            .join(seat, seat.c.auditorium_id == showtime.c.auditorium_id)
+            .join(seat_category, seat_category.c.id == seat.c.category_id)
+            .where(showtime.c.id == showtime_id)
+        )
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        if not rows:
+            return None
+        return Layout(prices={row.code: row.price_cents for row in rows}, currency=rows[0].currency)
+
+    async def snapshot(self, showtime_id: str) -> Snapshot:
+        """Every claim on the showtime and the ``seq`` they are current at, read consistently."""
+        async with self.engine.begin() as conn:
+            # FOR SHARE waits for an in-flight change, so seq and claims belong together.
+            seq = await self._seq(conn, showtime_id, for_update=False)
+            claims = await self._claims(conn, showtime_id, seats=None)
+        return Snapshot(seq, claims)
+
+    async def change(
+        self, showtime_id: str, seats: Sequence[str], rule: Rule, now: int, new_booking: NewBooking | None = None
+    ) -> Rejection | Committed:
+        """Decide with ``rule`` on the current claims of ``seats`` and commit what it plans."""
+        async with self._writer.begin() as conn:
+            seq = await self._seq(conn, showtime_id, for_update=True)
+            plan = rule(await self._claims(conn, showtime_id, seats))
+            if isinstance(plan, Rejection):
+                return plan
+            return await self._commit(conn, showtime_id, seq, plan, now, new_booking)
+
+    async def expire(self, showtime_id: str, now: int, rule: Callable[[Mapping[str, Claim]], Plan]) -> Committed:
+        async with self._writer.begin() as conn:
+            seq = await self._seq(conn, showtime_id, for_update=True)
+            lapsed = select(seat_hold).where(seat_hold.c.showtime_id == showtime_id, seat_hold.c.expires_at <= now)
+            claims = {row.seat_code: _hold_claim(row) for row in await conn.execute(lapsed)}
+            return await self._commit(conn, showtime_id, seq, rule(claims), now, None)
+
+    async def showtimes_with_lapsed_holds(self, now: int) -> list[str]:
+        query = select(seat_hold.c.showtime_id).where(seat_hold.c.expires_at <= now).distinct()
+        async with self.engine.connect() as conn:
+            return list((await conn.execute(query)).scalars())
+
+    # --- reads for the REST API ---------------------------------------------------------------------------
+
+    async def showtimes(self) -> list[ShowtimeSummary]:
+        query = _showtime_summary().order_by(showtime.c.starts_at, showtime.c.id)
+        async with self.engine.connect() as conn:
+            return [_summary(row) for row in await conn.execute(query)]
+
+    async def showtime(self, showtime_id: str) -> ShowtimeRecord | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(_showtime_summary().where(showtime.c.id == showtime_id))).first()
+            if row is None:
+                return None
+            categories = await conn.execute(
+                select(seat_category.c.id, seat_category.c.name, seat_category.c.price_cents)
+                .where(seat_category.c.auditorium_id == row.auditorium_id)
+                .order_by(seat_category.c.price_cents.desc(), seat_category.c.id)
+            )
+            seats = await conn.execute(
+                select(seat).where(seat.c.auditorium_id == row.auditorium_id).order_by(seat.c.y, seat.c.x)
+            )
+            return ShowtimeRecord(
+                _summary(row),
+                [Category(id=c.id, name=c.name, price_cents=c.price_cents) for c in categories],
+                list(seats),
+            )
+
+    async def booking(self, booking_id: str) -> BookingRecord | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(booking).where(booking.c.id == booking_id))).first()
+            if row is None:
+                return None
+            seats = await conn.execute(select(booking_seat.c.seat_code).where(booking_seat.c.booking_id == booking_id))
+            view = BookingView(
+                id=row.id,
+                showtime_id=row.showtime_id,
+                seat_ids=sorted(seats.scalars()),
+                customer=Customer(name=row.customer_name, email=row.customer_email),
+                total_cents=row.total_cents,
+                currency=row.currency,
+                created_at=row.created_at,
+            )
+            return BookingRecord(row.session_id, view)
+
+    # --- inside a transaction -----------------------------------------------------------------------------
+
+    @staticmethod
+    async def _seq(conn: AsyncConnection, showtime_id: str, *, for_update: bool) -> int:
+        query = select(showtime.c.seq).where(showtime.c.id == showtime_id)
+        query = query.with_for_update(read=not for_update)
+        seq = (await conn.execute(query)).scalar_one_or_none()
+        if seq is None:
+            raise LookupError(showtime_id)
+        return int(seq)
+
+    @staticmethod
+    async def _claims(conn: AsyncConnection, showtime_id: str, seats: Sequence[str] | None) -> dict[str, Claim]:
+        holds = select(seat_hold).where(seat_hold.c.showtime_id == showtime_id)
+        sold = select(booking_seat.c.seat_code, booking.c.session_id).join(
+            booking, booking.c.id == booking_seat.c.booking_id
+        )
+        sold = sold.where(booking_seat.c.showtime_id == showtime_id)
+        if seats is not None:
+            holds = holds.where(seat_hold.c.seat_code.in_(seats))
+            sold = sold.where(booking_seat.c.seat_code.in_(seats))
+        claims = {row.seat_code: _hold_claim(row) for row in await conn.execute(holds)}
+        for row in await conn.execute(sold):
+            claims[row.seat_code] = Claim(SeatState.BOOKED, row.session_id)
+        return claims
+
+    @staticmethod
+    async def _commit(
+        conn: AsyncConnection, showtime_id: str, seq: int, plan: Plan, now: int, new_booking: NewBooking | None
+    ) -> Committed:
+        this_showtime = seat_hold.c.showtime_id == showtime_id
+        replaced = (*plan.release, *plan.hold)
+        if replaced:
+            await conn.execute(delete(seat_hold).where(and_(this_showtime, seat_hold.c.seat_code.in_(replaced))))
+        if plan.hold:
+            await conn.execute(
+                insert(seat_hold),
+                [
+                    {
+                        "showtime_id": showtime_id,
+                        "seat_code": code,
+                        "session_id": plan.session_id,
+                        "expires_at": plan.hold_until,
+                        "created_at": now,
+                    }
+                    for code in plan.hold
+                ],
+            )
+        booking_id = await _sell(conn, showtime_id, plan, now, new_booking) if plan.sell else None
+        events = [Event(showtime_id, seq + offset, change, now) for offset, change in enumerate(plan.changes, 1)]
+        if events:
+            await conn.execute(
+                insert(seat_event),
+                [
+                    {
+                        "showtime_id": showtime_id,
+                        "seq": event.seq,
+                        "seat_code": event.change.seat,
+                        "status": event.change.status.value,
+                        "session_id": event.change.session_id,
+                        "created_at": now,
+                    }
+                    for event in events
+                ],
+            )
+            await conn.execute(update(showtime).where(showtime.c.id == showtime_id).values(seq=events[-1].seq))
+        return Committed(plan, events, booking_id)
+
+
+async def _sell(conn: AsyncConnection, showtime_id: str, plan: Plan, now: int, new_booking: NewBooking | None) -> str:
+    if new_booking is None:
+        raise ValueError("a plan that sells seats needs the booking's details")
+    booking_id = "bk_" + secrets.token_hex(8)
+    await conn.execute(
+        insert(booking).values(
+            id=booking_id,
+            showtime_id=showtime_id,
+            session_id=plan.session_id,
+            customer_name=new_booking.customer_name,
+            customer_email=new_booking.customer_email,
+            total_cents=plan.total_cents,
+            currency=new_booking.currency,
+            created_at=now,
+        )
+    )
+    await conn.execute(
+        insert(booking_seat),
+        [
+            {"showtime_id": showtime_id, "seat_code": code, "booking_id": booking_id, "price_cents": price}
+            for code, price in plan.sell.items()
+        ],
+    )
+    return booking_id
+
+
+def _hold_claim(row: Row[Any]) -> Claim:
+    return Claim(SeatState.HELD, row.session_id, row.expires_at)
+
+
+def _summary(row: Row[Any]) -> ShowtimeSummary:
+    return ShowtimeSummary(
+        id=row.id,
+        title=row.title,
+        starts_at=row.starts_at,
+        currency=row.currency,
+        venue=row.venue,
+        auditorium=row.auditorium,
+        seat_count=row.seat_count,
+    )
+
+
+def _showtime_summary() -> Select[tuple[object, ...]]:
+    seat_count = (
+        select(func.count()).select_from(seat).where(seat.c.auditorium_id == showtime.c.auditorium_id).scalar_subquery()
+    )
+    return (
+        select(
+            showtime.c.id,
+            showtime.c.title,
+            showtime.c.starts_at,
+            showtime.c.currency,
+            showtime.c.seq,
+            showtime.c.auditorium_id,
+            venue.c.name.label("venue"),
+            auditorium.c.name.label("auditorium"),
+            seat_count.label("seat_count"),
+        )
+        .join(auditorium, auditorium.c.id == showtime.c.auditorium_id)
+        .join(venue, venue.c.id == auditorium.c.venue_id)
+    )

@@ -1,0 +1,148 @@
+"""The seat rules, driven directly: no sockets, no database, no clock."""
+
+from __future__ import annotations
+
+import pytest
+
+from server.core.errors import ErrorCode, Rejection
+from server.core.seats import (
+    Claim,
+    Layout,
+    Plan,
+    SeatState,
+    SeatStatus,
+    plan_book,
+    plan_expiry,
+    plan_lock,
+    plan_unlock,
+    select_seats,
+)
+
+NOW = 1_000_000
+TTL = 600_000
+LAYOUT = Layout(prices={"A1": 1000, "A2": 1000, "B1": 1500}, currency="EUR")
+
+
+def held(session: str, expires_at: int = NOW + 1) -> Claim:
+    return Claim(SeatState.HELD, session, expires_at)
+
+
+def booked(session: str) -> Claim:
+    return Claim(SeatState.BOOKED, session)
+
+
+def accepted(result: Rejection | Plan) -> Plan:
+    assert isinstance(result, Plan), result
+    return result
+
+
+def refused(result: Rejection | Plan | tuple[str, ...], code: ErrorCode) -> Rejection:
+    assert isinstance(result, Rejection), result
+    assert result.code is code
+    return result
+
+
+class TestSelectSeats:
+    def test_keeps_order_and_drops_duplicates(self) -> None:
+        assert select_seats(LAYOUT, ["B1", "A1", "B1"], 10) == ("B1", "A1")
+
+    def test_empty_selection_is_invalid(self) -> None:
+        refused(select_seats(LAYOUT, [], 10), ErrorCode.INVALID_MESSAGE)
+
+    def test_too_many_seats(self) -> None:
+        refused(select_seats(LAYOUT, ["A1", "A2", "B1"], 2), ErrorCode.TOO_MANY_SEATS)
+
+    def test_duplicates_do_not_count_against_the_limit(self) -> None:
+        assert select_seats(LAYOUT, ["A1", "A1", "A1"], 1) == ("A1",)
+
+    def test_unknown_seats_are_named(self) -> None:
+        rejection = refused(select_seats(LAYOUT, ["A1", "Z9", "Q1"], 10), ErrorCode.UNKNOWN_SEAT)
+        assert rejection.seats == ("Z9", "Q1")
+
+
+class TestLock:
+    def test_free_seats_are_held_until_ttl(self) -> None:
+        plan = accepted(plan_lock({}, "me", ("A1", "A2"), NOW, TTL))
+        assert plan.hold == ("A1", "A2")
+        assert plan.hold_until == NOW + TTL
+        assert plan.session_id == "me"
+        assert [(c.seat, c.status, c.session_id) for c in plan.changes] == [
+            ("A1", SeatStatus.LOCKED, "me"),
+            ("A2", SeatStatus.LOCKED, "me"),
+        ]
+
+    def test_all_or_nothing_names_every_conflict(self) -> None:
+        claims = {"A2": held("other"), "B1": booked("someone")}
+        rejection = refused(plan_lock(claims, "me", ("A1", "A2", "B1"), NOW, TTL), ErrorCode.SEAT_UNAVAILABLE)
+        assert rejection.seats == ("A2", "B1")
+
+    def test_relocking_own_hold_extends_it_silently(self) -> None:
+        plan = accepted(plan_lock({"A1": held("me")}, "me", ("A1", "A2"), NOW, TTL))
+        assert plan.hold == ("A1", "A2")
+        assert plan.hold_until == NOW + TTL
+        assert [c.seat for c in plan.changes] == ["A2"]
+
+    def test_a_lapsed_hold_of_another_session_is_free(self) -> None:
+        plan = accepted(plan_lock({"A1": held("other", expires_at=NOW)}, "me", ("A1",), NOW, TTL))
+        assert [(c.seat, c.session_id) for c in plan.changes] == [("A1", "me")]
+
+    def test_a_hold_one_millisecond_from_expiry_is_still_taken(self) -> None:
+        refused(
+            plan_lock({"A1": held("other", expires_at=NOW + 1)}, "me", ("A1",), NOW, TTL), ErrorCode.SEAT_UNAVAILABLE
+        )
+
+    def test_own_booked_seat_cannot_be_locked_again(self) -> None:
+        refused(plan_lock({"A1": booked("me")}, "me", ("A1",), NOW, TTL), ErrorCode.SEAT_UNAVAILABLE)
+
+
+class TestUnlock:
+    def test_releases_own_holds(self) -> None:
+        plan = accepted(plan_unlock({"A1": held("me"), "A2": held("me")}, "me", ("A1", "A2")))
+        assert plan.release == ("A1", "A2")
+        assert {c.status for c in plan.changes} == {SeatStatus.UNLOCKED}
+
+    @pytest.mark.parametrize("claim", [None, held("other"), booked("me")])
+    def test_refuses_seats_not_held_by_the_session(self, claim: Claim | None) -> None:
+        claims = {"A1": held("me")} | ({"A2": claim} if claim else {})
+        rejection = refused(plan_unlock(claims, "me", ("A1", "A2")), ErrorCode.NOT_LOCK_OWNER)
+        assert rejection.seats == ("A2",)
+
+    def test_a_lapsed_unswept_hold_can_still_be_released_by_its_owner(self) -> None:
+        accepted(plan_unlock({"A1": held("me", expires_at=NOW - 5)}, "me", ("A1",)))
+
+
+class TestBook:
+    def test_sells_live_holds_at_category_prices(self) -> None:
+        plan = accepted(plan_book({"A1": held("me"), "B1": held("me")}, LAYOUT, "me", ("A1", "B1"), NOW))
+        assert dict(plan.sell) == {"A1": 1000, "B1": 1500}
+        assert plan.total_cents == 2500
+        assert plan.release == ("A1", "B1")
+        assert {c.status for c in plan.changes} == {SeatStatus.BOOKED}
+
+    @pytest.mark.parametrize(
+        "claim",
+        [None, held("other"), held("me", expires_at=NOW), booked("me")],
+        ids=["free", "foreign", "lapsed", "sold"],
+    )
+    def test_refuses_seats_without_a_live_hold_of_the_session(self, claim: Claim | None) -> None:
+        claims = {"A1": held("me")} | ({"A2": claim} if claim else {})
+        rejection = refused(plan_book(claims, LAYOUT, "me", ("A1", "A2"), NOW), ErrorCode.NOT_LOCK_OWNER)
+        assert rejection.seats == ("A2",)
+
+
+class TestExpiry:
+    def test_releases_exactly_the_lapsed_holds(self) -> None:
+        claims = {
+            "A1": held("a", expires_at=NOW - 1),
+            "A2": held("b", expires_at=NOW),
+            "B1": held("c", expires_at=NOW + 1),
+        }
+        plan = plan_expiry(claims, NOW)
+        assert plan.release == ("A1", "A2")
+        assert [(c.seat, c.status, c.session_id) for c in plan.changes] == [
+            ("A1", SeatStatus.UNLOCKED, "a"),
+            ("A2", SeatStatus.UNLOCKED, "b"),
+        ]
+
+    def test_never_touches_bookings(self) -> None:
+        assert plan_expiry({"A1": booked("a")}, NOW).release == ()

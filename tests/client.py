@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 from typing import Any
 
 import orjson
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 __all__ = ["SeatClient"]
 
@@ -66,6 +68,10 @@ class SeatClient:
         self._reader.cancel()
 
     async def _read(self) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            await self._dispatch()
+
+    async def _dispatch(self) -> None:
         async for frame in self.connection:
             message = orjson.loads(frame)
             future = self._pending.get(str(message.get("requestId")))

@@ -12,6 +12,7 @@ import hashlib
 import logging
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import text
@@ -120,15 +121,26 @@ async def apply_migrations(engine: AsyncEngine) -> list[str]:
 
 
 async def _apply(conn: AsyncConnection, migration: Migration) -> None:
-    row = {"id": str(uuid.uuid4()), "checksum": migration.checksum, "name": migration.name}
+    started_at = _timestamp(conn)
     for statement in migration.statements():
         await conn.exec_driver_sql(statement)
-    now = "current_timestamp" if conn.dialect.name == "sqlite" else "now()"
     await conn.execute(
         text(
             'INSERT INTO "_prisma_migrations" '
             "(id, checksum, migration_name, started_at, finished_at, applied_steps_count) "
-            f"VALUES (:id, :checksum, :name, {now}, {now}, 1)"
+            "VALUES (:id, :checksum, :name, :started_at, :finished_at, 1)"
         ),
-        row,
+        {
+            "id": str(uuid.uuid4()),
+            "checksum": migration.checksum,
+            "name": migration.name,
+            "started_at": started_at,
+            "finished_at": _timestamp(conn),
+        },
     )
+
+
+def _timestamp(conn: AsyncConnection) -> datetime | str:
+    """Now, as Prisma stores it: TIMESTAMPTZ on PostgreSQL, ISO 8601 text with milliseconds on SQLite."""
+    now = datetime.now(UTC)
+    return now.isoformat(timespec="milliseconds") if conn.dialect.name == "sqlite" else now

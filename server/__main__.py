@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import sys
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from server.app import run
 from server.service import now_ms
@@ -28,12 +31,16 @@ def main(argv: list[str] | None = None) -> None:
 
     settings = Settings()
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if args.command == "seed":
-        if args.rows < 1 or args.seats_per_row < 1:
-            parser.error("--rows and --seats-per-row must be at least 1")
-        print(asyncio.run(_seed(settings, args)))
-    else:
-        asyncio.run(run(settings))
+    if args.command == "seed" and (args.rows < 1 or args.seats_per_row < 1):
+        parser.error("--rows and --seats-per-row must be at least 1")
+    try:
+        if args.command == "seed":
+            print(asyncio.run(_seed(settings, args)))
+        else:
+            asyncio.run(run(settings))
+    except (OSError, SQLAlchemyError) as error:
+        # Unreachable database, port in use, unreadable file: say what and stop, without a traceback.
+        sys.exit(f"cannot start: {error}")
 
 
 async def _seed(settings: Settings, args: argparse.Namespace) -> str:

@@ -42,6 +42,7 @@ class SeatServer:
 
     async def start(self) -> None:
         settings = self.settings
+        sessions = Sessions(load_secret(settings), settings.session_ttl_seconds, now_ms)
         engine = create_engine(settings.database_url, settings.database_pool_size)
         applied = await apply_migrations(engine)
         if applied:
@@ -50,7 +51,6 @@ class SeatServer:
             log.info("created demo showtimes: %s", ", ".join(created))
         fanout = Fanout()
         self.service = SeatService(SeatStore(engine), settings, fanout.publish)
-        sessions = Sessions(load_secret(settings), settings.session_ttl_seconds, now_ms)
 
         self._websocket = await SeatSocket(self.service, fanout, sessions, settings).serve(
             settings.host, settings.websocket_server_port

@@ -1,0 +1,191 @@
+"""Many real clients race for the same seats: exactly one wins each, and the database agrees."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections import Counter
+from typing import Any
+
+import pytest
+import sqlalchemy.exc
+from sqlalchemy import func, insert, select
+
+from server.storage.tables import booking, booking_seat, seat_event, seat_hold
+from tests.client import SeatClient
+from tests.conftest import Running
+
+RACERS = 200
+
+
+async def holds_in_db(running: Running, showtime: str) -> dict[str, str]:
+    async with running.server.service.store.engine.connect() as conn:
+        rows = await conn.execute(
+            select(seat_hold.c.seat_code, seat_hold.c.session_id).where(seat_hold.c.showtime_id == showtime)
+        )
+        return {code: session for code, session in rows}
+
+
+async def connect_all(running: Running, count: int) -> list[SeatClient]:
+    clients: list[SeatClient] = []
+    for start in range(0, count, 50):  # in waves, so the handshakes themselves do not time out
+        clients += await asyncio.gather(*(running.client() for _ in range(start, min(count, start + 50))))
+    return clients
+
+
+async def test_200_clients_lock_the_same_seats_and_exactly_one_wins_each(running: Running) -> None:
+    showtime = await running.showtime(rows=2, seats_per_row=5)
+    clients = await connect_all(running, RACERS)
+    rng = random.Random(7)
+    # Everyone wants A1; the rest pick overlapping pairs, so wins and conflicts interleave.
+    wanted = [["A1", *rng.sample(["A2", "A3", "A4", "A5", "B1", "B2"], 2)] if i % 2 else ["A1"] for i in range(RACERS)]
+
+    replies = await asyncio.gather(
+        *(
+            client.request("lock", showtimeId=showtime, seatIds=seats)
+            for client, seats in zip(clients, wanted, strict=True)
+        )
+    )
+
+    winners = [(client, reply) for client, reply in zip(clients, replies, strict=True) if reply["type"] == "ack"]
+    losers = [reply for reply in replies if reply["type"] != "ack"]
+    assert len(winners) == 1  # A1 was in every request, all or nothing
+    assert {reply["code"] for reply in losers} == {"seat_unavailable"}
+    assert all("A1" in reply["conflictingSeats"] for reply in losers)
+    winner, ack = winners[0]
+    assert await holds_in_db(running, showtime) == dict.fromkeys(ack["seatIds"], winner.session_id)
+    for client in clients:
+        await client.close()
+
+
+async def test_disjoint_and_overlapping_requests_never_share_a_seat(running: Running) -> None:
+    showtime = await running.showtime(rows=4, seats_per_row=10)
+    clients = await connect_all(running, RACERS)
+    watcher = await running.client()
+    await watcher.request("subscribe", showtimeId=showtime)
+    await watcher.next_pushed("current_seat_status")
+    seats = [f"{row}{n}" for row in "ABCD" for n in range(1, 11)]
+    rng = random.Random(11)
+    wanted = [rng.sample(seats, rng.randint(1, 4)) for _ in range(RACERS)]
+
+    replies = await asyncio.gather(
+        *(
+            client.request("lock", showtimeId=showtime, seatIds=pick)
+            for client, pick in zip(clients, wanted, strict=True)
+        )
+    )
+
+    granted: dict[str, str] = {}
+    for client, reply in zip(clients, replies, strict=True):
+        if reply["type"] == "ack":
+            for seat in reply["seatIds"]:
+                assert seat not in granted, f"{seat} granted twice"
+                granted[seat] = client.session_id
+        else:
+            assert reply["code"] == "seat_unavailable"
+            # All or nothing: a refused request holds none of its seats.
+            assert set(reply["conflictingSeats"]) <= set(granted) | set(seats)
+    assert await holds_in_db(running, showtime) == granted
+    # Every grant was announced once, in seq order with no gap.
+    changes = await watcher.changes(len(granted))
+    assert [c["seq"] for c in changes] == list(range(1, len(granted) + 1))
+    assert {c["seatId"]: c["sessionId"] for c in changes} == granted
+
+
+async def test_rest_and_socket_callers_race_on_equal_terms(running: Running) -> None:
+    showtime = await running.showtime(rows=1, seats_per_row=3)
+    sockets = await connect_all(running, RACERS // 2)
+    tokens = [(await running.session())[1] for _ in range(RACERS // 2)]
+
+    async def rest_lock(token: str) -> dict[str, Any]:
+        async with running.http.post(
+            f"{running.http_url}/api/seat-locks",
+            json={"showtimeId": showtime, "seatIds": ["A2"]},
+            headers={"Authorization": f"Bearer {token}"},
+        ) as response:
+            body: dict[str, Any] = await response.json(content_type=None)
+            return body
+
+    results = await asyncio.gather(
+        *(client.request("lock", showtimeId=showtime, seatIds=["A2"]) for client in sockets),
+        *(rest_lock(token) for token in tokens),
+    )
+    outcomes = Counter("won" if r.get("action") == "lock" else r["code"] for r in results)
+    assert outcomes == {"won": 1, "seat_unavailable": RACERS - 1}
+    assert len(await holds_in_db(running, showtime)) == 1
+
+
+async def test_racing_bookings_sell_each_seat_once(running: Running) -> None:
+    showtime = await running.showtime(rows=1, seats_per_row=4)
+    holder = await running.client()
+    await holder.request("lock", showtimeId=showtime, seatIds=["A1", "A2"])
+    # The same session books the same seats from many connections at once: one booking, never two.
+    connections = [await running.client(token=holder.token) for _ in range(20)]
+    customer = {"name": "Ada", "email": "ada@example.com"}
+    replies = await asyncio.gather(
+        *(c.request("book", showtimeId=showtime, seatIds=["A1", "A2"], customer=customer) for c in connections)
+    )
+    assert Counter(r["type"] for r in replies) == {"ack": 1, "error": 19}
+    assert {r["code"] for r in replies if r["type"] == "error"} == {"not_lock_owner"}
+    async with running.server.service.store.engine.connect() as conn:
+        sold = (
+            await conn.execute(
+                select(func.count()).select_from(booking_seat).where(booking_seat.c.showtime_id == showtime)
+            )
+        ).scalar()
+        bookings = (
+            await conn.execute(select(func.count()).select_from(booking).where(booking.c.showtime_id == showtime))
+        ).scalar()
+        events = (
+            await conn.execute(select(func.count()).select_from(seat_event).where(seat_event.c.showtime_id == showtime))
+        ).scalar()
+    assert (sold, bookings, events) == (2, 1, 4)
+
+
+@pytest.mark.parametrize("table", [seat_hold, booking_seat])
+async def test_the_database_itself_refuses_a_second_claim_on_a_seat(running: Running, table: Any) -> None:
+    showtime = await running.showtime()
+    holder = await running.client()
+    customer = {"name": "Ada", "email": "ada@example.com"}
+    await holder.request("lock", showtimeId=showtime, seatIds=["A1"])
+    if table is booking_seat:
+        await holder.request("book", showtimeId=showtime, seatIds=["A1"], customer=customer)
+    async with running.server.service.store.engine.connect() as conn:
+        existing = (await conn.execute(select(table).where(table.c.showtime_id == showtime))).mappings().one()
+        duplicate = (
+            {**existing, "session_id": "s_intruder"} if table is seat_hold else {**existing, "booking_id": "bk_x"}
+        )
+        with pytest.raises(sqlalchemy.exc.IntegrityError):
+            await conn.execute(insert(table).values(**duplicate))
+        await conn.rollback()
+
+
+async def test_two_instances_on_one_database_never_grant_a_seat_twice(start_server: Any) -> None:
+    """Two servers share only the database, so its row lock alone must serialize them."""
+    first, second = await start_server(), await start_server()
+    showtime = await first.showtime(rows=2, seats_per_row=5)
+    clients = await connect_all(first, RACERS // 2) + await connect_all(second, RACERS // 2)
+    seats = [f"{row}{n}" for row in "AB" for n in range(1, 6)]
+    rng = random.Random(3)
+    wanted = [rng.sample(seats, rng.randint(1, 3)) for _ in clients]
+
+    replies = await asyncio.gather(
+        *(
+            client.request("lock", showtimeId=showtime, seatIds=pick)
+            for client, pick in zip(clients, wanted, strict=True)
+        )
+    )
+
+    granted: dict[str, str] = {}
+    for client, reply in zip(clients, replies, strict=True):
+        assert reply["type"] == "ack" or reply["code"] == "seat_unavailable", reply
+        for seat in reply.get("seatIds", []) if reply["type"] == "ack" else []:
+            assert seat not in granted, f"{seat} granted twice"
+            granted[seat] = client.session_id
+    assert granted
+    assert await holds_in_db(first, showtime) == granted
+    async with first.server.service.store.engine.connect() as conn:
+        seqs = (
+            (await conn.execute(select(seat_event.c.seq).where(seat_event.c.showtime_id == showtime))).scalars().all()
+        )
+    assert sorted(seqs) == list(range(1, len(granted) + 1))

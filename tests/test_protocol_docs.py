@@ -1,0 +1,34 @@
+"""Every example in docs/protocol.md is a valid message of the schema it claims to be."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from pydantic import TypeAdapter
+
+from server.messages import Problem, ServerMessage, client_message
+
+DOC = Path(__file__).resolve().parent.parent / "docs" / "protocol.md"
+EXAMPLES = re.findall(r"```json (client|server|problem)\n(.*?)\n```", DOC.read_text(), re.DOTALL)
+server_message: TypeAdapter[ServerMessage] = TypeAdapter(ServerMessage)
+
+
+def test_every_message_type_has_an_example() -> None:
+    documented = {re.search(r'"type": "(\w+)"', body).group(1) for kind, body in EXAMPLES if kind != "problem"}  # type: ignore[union-attr]
+    expected = {"subscribe", "unsubscribe", "lock", "unlock", "book", "ping"} | {
+        "connection_established", "subscribed", "unsubscribed", "current_seat_status",
+        "seat_status_change", "ack", "pong", "error",
+    }  # fmt: skip
+    assert documented == expected
+
+
+@pytest.mark.parametrize(("kind", "body"), EXAMPLES)
+def test_example_is_valid(kind: str, body: str) -> None:
+    if kind == "client":
+        client_message.validate_json(body)
+    elif kind == "server":
+        server_message.validate_json(body, strict=False)
+    else:
+        Problem.model_validate_json(body, strict=False)

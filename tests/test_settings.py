@@ -1,0 +1,35 @@
+""".env.example lists every setting, with its default."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from server.settings import Settings
+
+EXAMPLE = Path(__file__).resolve().parent.parent / ".env.example"
+
+
+def example_settings() -> dict[str, str]:
+    settings = {}
+    for line in EXAMPLE.read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, _, value = line.partition("=")
+            settings[name] = value
+    return settings
+
+
+def test_every_setting_is_listed() -> None:
+    assert set(example_settings()) == {name.upper() for name in Settings.model_fields}
+
+
+def test_listed_values_are_the_defaults() -> None:
+    assert Settings(_env_file=str(EXAMPLE)) == Settings(_env_file=None)
+
+
+def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOLD_TTL_SECONDS", "30")
+    monkeypatch.setenv("DATABASE_URL", "file:./dev.db")
+    settings = Settings(_env_file=None)
+    assert (settings.hold_ttl_seconds, settings.database_url) == (30, "file:./dev.db")

@@ -6,11 +6,13 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from aiohttp import web
 from websockets.asyncio.server import Server
 
+from server.bus import Bus, LocalBus, RedisBus, reconcile
 from server.fanout import Fanout
 from server.http import create_app
 from server.service import SeatService, now_ms
@@ -38,7 +40,8 @@ class SeatServer:
     service: SeatService = field(init=False)
     _websocket: Server = field(init=False)
     _http: web.AppRunner = field(init=False)
-    _expiry: asyncio.Task[None] = field(init=False)
+    _bus: Bus = field(init=False)
+    _tasks: list[asyncio.Task[None]] = field(init=False, default_factory=list)
 
     async def start(self) -> None:
         settings = self.settings
@@ -49,8 +52,11 @@ class SeatServer:
             log.info("database migrated: %s", ", ".join(applied))
         if settings.demo_data and (created := await ensure_demo_data(engine, now_ms())):
             log.info("created demo showtimes: %s", ", ".join(created))
-        fanout = Fanout()
-        self.service = SeatService(SeatStore(engine), settings, fanout.publish)
+        store = SeatStore(engine)
+        fanout = Fanout(store.events)
+        self._bus = self._create_bus(fanout, store)
+        self.service = SeatService(store, settings, self._bus.publish)
+        await self._bus.start()
 
         self._websocket = await SeatSocket(self.service, fanout, sessions, settings).serve(
             settings.host, settings.websocket_server_port
@@ -61,7 +67,12 @@ class SeatServer:
         site = web.TCPSite(self._http, settings.host, settings.http_port)
         await site.start()
         self.http_port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self._expiry = asyncio.create_task(self.service.run_expiry(settings.hold_sweep_interval_seconds))
+        self._tasks = [
+            asyncio.create_task(self.service.run_maintenance(settings.hold_sweep_interval_seconds)),
+            asyncio.create_task(
+                _every(settings.reconcile_interval_seconds, "reconcile", lambda: reconcile(fanout, store))
+            ),
+        ]
         self.running = True
         log.info(
             "serving ws://%s:%d/ws/seat-updates and http://%s:%d/",
@@ -71,13 +82,31 @@ class SeatServer:
     async def stop(self) -> None:
         """Stop accepting, close every socket with 1001 (going away), then release the database."""
         self.running = False
-        self._expiry.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._expiry
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         self._websocket.close()  # closes open connections with 1001
         await self._websocket.wait_closed()
         await self._http.cleanup()
+        await self._bus.stop()
         await self.service.store.engine.dispose()
+
+    def _create_bus(self, fanout: Fanout, store: SeatStore) -> Bus:
+        if not self.settings.redis_url:
+            return LocalBus(fanout.publish)
+        channel = f"{self.settings.redis_channel_prefix}:events"
+        return RedisBus(self.settings.redis_url, channel, fanout.publish, lambda: reconcile(fanout, store))
+
+
+async def _every(seconds: float, name: str, job: Callable[[], Awaitable[None]]) -> None:
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            await job()
+        except Exception:
+            log.exception("%s failed; retrying in %.1fs", name, seconds)
 
 
 def _bound_port(server: Server) -> int:

@@ -1,22 +1,35 @@
-"""Per-showtime subscriber sets, and delivery that never waits for any client.
+"""Per-showtime subscriber sets, fed in ``seq`` order, and delivery that never waits for any client.
+
+Changes reach an instance from its own commits, from other instances through the bus, and from the
+database's event log when something went missing. They may come twice or out of order; each showtime's
+:class:`Channel` delivers every ``seq`` exactly once, in order. A change arriving ahead of a gap waits
+briefly for the gap to fill, then the gap is read from the event log.
 
 A change is encoded once and the same frame is handed to every subscriber with ``websockets``'
 ``broadcast()``: it writes to each connection's transport without awaiting, so one slow reader cannot
-delay the others. Frames a single client must see in order with broadcasts (its snapshot) are sent
-the same way, for the same reason.
+delay the others. Each subscriber remembers the ``seq`` its snapshot (or replay) already covered and is
+not sent those changes again.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 
 from websockets.asyncio.server import ServerConnection, broadcast
 
 from server.messages import SeatStatusChange
 from server.storage.store import Event
 
-__all__ = ["Fanout", "encode_event", "send_now"]
+__all__ = ["Channel", "Fanout", "encode_event", "send_now"]
+
+log = logging.getLogger(__name__)
+
+# Reads the committed changes of a showtime with seq in (after, upto] from the event log.
+ReadLog = Callable[[str, int, int], Awaitable[list[Event]]]
 
 
 def encode_event(event: Event) -> str:
@@ -30,34 +43,115 @@ def encode_event(event: Event) -> str:
     ).to_json()
 
 
-class Fanout:
-    def __init__(self) -> None:
-        self._subscribers: defaultdict[str, set[ServerConnection]] = defaultdict(set)
-
-    def subscribe(self, showtime_id: str, connection: ServerConnection) -> None:
-        self._subscribers[showtime_id].add(connection)
-
-    def unsubscribe(self, showtime_id: str, connection: ServerConnection) -> None:
-        subscribers = self._subscribers.get(showtime_id)
-        if subscribers is not None:
-            subscribers.discard(connection)
-            if not subscribers:
-                del self._subscribers[showtime_id]
-
-    def forget(self, connection: ServerConnection, showtime_ids: Iterable[str]) -> None:
-        for showtime_id in showtime_ids:
-            self.unsubscribe(showtime_id, connection)
-
-    def publish(self, events: Sequence[Event]) -> None:
-        for event in events:
-            subscribers = self._subscribers.get(event.showtime_id)
-            if subscribers:
-                broadcast(subscribers, encode_event(event))
-
-    def subscriber_count(self, showtime_id: str) -> int:
-        return len(self._subscribers.get(showtime_id, ()))
-
-
 def send_now(connection: ServerConnection, frame: str) -> None:
     """Queue one frame for one client without awaiting, in order with broadcasts."""
     broadcast((connection,), frame)
+
+
+class Channel:
+    """One showtime's subscribers and the ordering of its changes."""
+
+    def __init__(self, delivered: int, history: int) -> None:
+        self.delivered = delivered  # the highest seq delivered; everything at or below it went out in order
+        self.subscribers: dict[ServerConnection, int] = {}  # connection -> seq its snapshot covered
+        self.ahead: dict[int, Event] = {}  # changes that arrived before the ones they follow
+        self.recent: deque[tuple[int, str]] = deque(maxlen=history)  # last frames sent, for late joiners
+        self.repair: asyncio.Task[None] | None = None
+
+    def offer(self, event: Event) -> None:
+        if event.seq > self.delivered:
+            self.ahead[event.seq] = event
+        while self.delivered + 1 in self.ahead:
+            self._deliver(self.ahead.pop(self.delivered + 1))
+
+    def frames_after(self, covered: int) -> list[str] | None:
+        """Frames of the changes a subscriber covered up to ``covered`` still needs; None if no longer kept."""
+        if covered >= self.delivered:
+            return []
+        frames = [frame for seq, frame in self.recent if seq > covered]
+        return frames if len(frames) == self.delivered - covered else None
+
+    def _deliver(self, event: Event) -> None:
+        frame = encode_event(event)
+        if self.subscribers:
+            broadcast([c for c, covered in self.subscribers.items() if covered < event.seq], frame)
+        self.delivered = event.seq
+        self.recent.append((event.seq, frame))
+
+
+class Fanout:
+    def __init__(self, read_log: ReadLog, gap_wait_seconds: float = 0.2, history: int = 256) -> None:
+        self._read_log = read_log
+        self._gap_wait = gap_wait_seconds
+        self._history = history
+        self._channels: dict[str, Channel] = {}
+
+    def join(self, showtime_id: str, connection: ServerConnection, covered: int) -> list[str] | None:
+        """Add a subscriber whose snapshot covered changes up to ``covered``.
+
+        Returns the frames it still needs, delivered here after its snapshot was read: send them before
+        anything else. None means those changes are no longer kept: read a fresh snapshot and join again.
+        """
+        channel = self._channels.get(showtime_id)
+        if channel is None:
+            channel = self._channels[showtime_id] = Channel(covered, self._history)
+        missing = channel.frames_after(covered)
+        if missing is not None:
+            channel.subscribers[connection] = max(covered, channel.delivered)
+        return missing
+
+    def leave(self, showtime_id: str, connection: ServerConnection) -> None:
+        channel = self._channels.get(showtime_id)
+        if channel is not None:
+            channel.subscribers.pop(connection, None)
+            if not channel.subscribers:
+                if channel.repair is not None:
+                    channel.repair.cancel()
+                del self._channels[showtime_id]
+
+    def forget(self, connection: ServerConnection, showtime_ids: Iterable[str]) -> None:
+        for showtime_id in showtime_ids:
+            self.leave(showtime_id, connection)
+
+    def publish(self, events: Sequence[Event]) -> None:
+        """Deliver committed changes, from any source, in any order, even twice."""
+        for event in events:
+            channel = self._channels.get(event.showtime_id)
+            if channel is not None:
+                channel.offer(event)
+        for showtime_id in {event.showtime_id for event in events}:
+            self._watch_gap(showtime_id)
+
+    def positions(self) -> dict[str, int]:
+        """The last seq delivered for each showtime that has subscribers."""
+        return {showtime_id: channel.delivered for showtime_id, channel in self._channels.items()}
+
+    async def catch_up(self, showtime_id: str, upto: int) -> None:
+        """Deliver from the event log whatever this instance missed up to ``upto``."""
+        channel = self._channels.get(showtime_id)
+        if channel is not None and upto > channel.delivered:
+            self.publish(await self._read_log(showtime_id, channel.delivered, upto))
+
+    def subscriber_count(self, showtime_id: str) -> int:
+        channel = self._channels.get(showtime_id)
+        return len(channel.subscribers) if channel else 0
+
+    def _watch_gap(self, showtime_id: str) -> None:
+        channel = self._channels.get(showtime_id)
+        if channel is not None and channel.ahead and channel.repair is None:
+            channel.repair = asyncio.create_task(self._repair(showtime_id, channel))
+
+    async def _repair(self, showtime_id: str, channel: Channel) -> None:
+        """Give a gap a moment to fill by itself (bus messages may cross), then read it from the log."""
+        try:
+            await asyncio.sleep(self._gap_wait)
+            if channel.ahead:
+                await self.catch_up(showtime_id, min(channel.ahead) - 1)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("could not read missed changes of showtime %s; the next reconcile retries", showtime_id)
+        finally:
+            channel.repair = None
+        with contextlib.suppress(KeyError):
+            self._watch_gap(showtime_id)

@@ -92,6 +92,8 @@ class ClientEnvelope(Model):
 class Subscribe(ClientEnvelope):
     type: Literal["subscribe"]
     showtime_id: ShowtimeId
+    # The seq of the last change the client saw: the server replays what came after, when it still can.
+    last_seq: Annotated[int, Field(ge=0)] | None = None
 
 
 class Unsubscribe(ClientEnvelope):
@@ -138,6 +140,10 @@ class ConnectionEstablished(ServerEnvelope):
 class Subscribed(ServerEnvelope):
     type: Literal["subscribed"] = "subscribed"
     showtime_id: str
+    # Only when the client sent lastSeq: true if the missed changes were replayed just before this
+    # message (and ``seq`` is the last of them), false if a full current_seat_status follows instead.
+    recovered: bool | None = None
+    seq: int | None = None
 
 
 class Unsubscribed(ServerEnvelope):

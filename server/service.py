@@ -41,6 +41,9 @@ Publish = Callable[[Sequence[Event]], None]
 BoundRule = Callable[[Mapping[str, Claim], tuple[str, ...]], Rejection | Plan]
 
 
+PRUNE_INTERVAL_MS = 60_000
+
+
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
@@ -54,6 +57,8 @@ class SeatService:
         self._clock = clock
         self._hold_ttl_ms = int(settings.hold_ttl_seconds * 1000)
         self._max_seats = settings.max_seats_per_request
+        self._max_replay = settings.max_replay_events
+        self._retention_ms = settings.event_log_retention_seconds * 1000
         self._layouts: dict[str, Layout] = {}
         self._order: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
@@ -114,6 +119,16 @@ class SeatService:
             timestamp=now,
         )
 
+    async def replay(self, showtime_id: str, last_seq: int) -> tuple[int, list[Event]] | Rejection | None:
+        """The changes after ``last_seq`` and the seq they lead to; None if a snapshot must do instead.
+
+        Call it inside :meth:`serialized`, like :meth:`snapshot`.
+        """
+        layout = await self.layout(showtime_id)
+        if isinstance(layout, Rejection):
+            return layout
+        return await self.store.replay(showtime_id, last_seq, self._max_replay)
+
     async def expire_lapsed_holds(self) -> int:
         """Release every hold that has lapsed and announce it; return how many were released."""
         now = self._clock()
@@ -125,13 +140,20 @@ class SeatService:
             released += len(committed.events)
         return released
 
-    async def run_expiry(self, interval_seconds: float) -> None:
-        """Sweep lapsed holds forever. Another instance sweeping too is harmless: each hold goes once."""
+    async def run_maintenance(self, interval_seconds: float) -> None:
+        """Sweep lapsed holds forever, and trim the event log now and then.
+
+        Every instance does this; that is harmless, since each hold is released in one transaction only.
+        """
+        next_prune = 0
         while True:
             try:
                 await self.expire_lapsed_holds()
+                if (now := self._clock()) >= next_prune:
+                    await self.store.prune_events(now - self._retention_ms)
+                    next_prune = now + PRUNE_INTERVAL_MS
             except Exception:
-                log.exception("hold expiry sweep failed; retrying")
+                log.exception("maintenance failed; retrying")
             await asyncio.sleep(interval_seconds)
 
     async def _change(

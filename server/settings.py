@@ -26,4 +26,13 @@ class Settings(BaseSettings):
     # The WebSocket URL browsers should use, when a proxy puts it elsewhere; empty: derived per request.
     public_websocket_url: str = ""
     demo_data: bool = True
+    # Several instances: all share one PostgreSQL database and one Redis; empty means a single instance.
+    redis_url: str = ""
+    redis_channel_prefix: str = "seats"
+    # How often each instance checks the database for changes the bus did not bring (a safety net).
+    reconcile_interval_seconds: float = Field(default=2.0, gt=0)
+    # A client that resubscribes with lastSeq gets the missed changes replayed if there are at most this
+    # many and they are younger than the retention; otherwise a full snapshot.
+    max_replay_events: int = Field(default=1000, ge=0)
+    event_log_retention_seconds: int = Field(default=86_400, ge=60)
     log_level: str = "INFO"

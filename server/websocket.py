@@ -19,7 +19,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from server.core.errors import ErrorCode, Rejection
-from server.fanout import Fanout, send_now
+from server.fanout import Fanout, encode_event, send_now
 from server.messages import (
     Book,
     ClientMessage,
@@ -45,6 +45,7 @@ __all__ = ["PATH", "SeatSocket", "error_message"]
 log = logging.getLogger(__name__)
 
 PATH = "/ws/seat-updates"
+JOIN_ATTEMPTS = 5
 HARD_SIZE_FACTOR = 16
 
 
@@ -135,7 +136,7 @@ class SeatSocket:
             case Subscribe():
                 return await self._subscribe(client, message)
             case Unsubscribe():
-                self._fanout.unsubscribe(message.showtime_id, client.connection)
+                self._fanout.leave(message.showtime_id, client.connection)
                 client.subscriptions.discard(message.showtime_id)
                 return Unsubscribed(showtime_id=message.showtime_id)
             case Lock():
@@ -148,21 +149,53 @@ class SeatSocket:
                 return Pong(timestamp=self._service.now())
 
     async def _subscribe(self, client: Client, message: Subscribe) -> Rejection | None:
-        """Join the showtime's fan-out and send its snapshot, with no change slipping in between.
+        """Join the showtime's fan-out and bring the client up to date, with no change lost or doubled.
 
-        Subscribing again is allowed: it sends a fresh snapshot, which is how a client resyncs.
+        With ``lastSeq``, the changes the client missed are replayed from the event log when it still holds
+        them; otherwise (or without ``lastSeq``) a full snapshot is sent. Subscribing again is how a client
+        resyncs. Everything is sent without awaiting, so it stays in order with the broadcasts.
         """
         async with self._service.serialized(message.showtime_id):
-            snapshot = await self._service.snapshot(client.session_id, message.showtime_id)
-            if isinstance(snapshot, Rejection):
-                return snapshot
-            self._fanout.subscribe(message.showtime_id, client.connection)
-            client.subscriptions.add(message.showtime_id)
-            send_now(
-                client.connection, Subscribed(request_id=message.request_id, showtime_id=message.showtime_id).to_json()
-            )
-            send_now(client.connection, snapshot.to_json())
-        return None
+            for _ in range(JOIN_ATTEMPTS):
+                frames = None
+                if message.last_seq is not None:
+                    frames = await self._replayed(client, message)
+                if frames is None:
+                    frames = await self._snapshot(client, message)
+                if isinstance(frames, Rejection):
+                    return frames
+                if frames:  # empty: changes arrived meanwhile that the fan-out no longer keeps; try again
+                    client.subscriptions.add(message.showtime_id)
+                    for frame in frames:
+                        send_now(client.connection, frame)
+                    return None
+        return Rejection(ErrorCode.INTERNAL_ERROR, "could not catch up with this showtime; subscribe again")
+
+    async def _replayed(self, client: Client, message: Subscribe) -> list[str] | Rejection | None:
+        """The missed changes, then ``subscribed`` with recovered: true; None when they cannot be replayed."""
+        replay = await self._service.replay(message.showtime_id, message.last_seq or 0)
+        if replay is None or isinstance(replay, Rejection):
+            return replay
+        seq, events = replay
+        later = self._fanout.join(message.showtime_id, client.connection, seq)
+        if later is None:
+            return []
+        reply = Subscribed(
+            request_id=message.request_id, showtime_id=message.showtime_id, recovered=True, seq=seq + len(later)
+        )
+        return [*(encode_event(event) for event in events), *later, reply.to_json()]
+
+    async def _snapshot(self, client: Client, message: Subscribe) -> list[str] | Rejection:
+        """``subscribed`` (recovered: false if a replay was asked for), then the current state."""
+        snapshot = await self._service.snapshot(client.session_id, message.showtime_id)
+        if isinstance(snapshot, Rejection):
+            return snapshot
+        later = self._fanout.join(message.showtime_id, client.connection, snapshot.seq)
+        if later is None:
+            return []
+        recovered = None if message.last_seq is None else False
+        reply = Subscribed(request_id=message.request_id, showtime_id=message.showtime_id, recovered=recovered)
+        return [reply.to_json(), snapshot.to_json(), *later]
 
 
 def _request_id_of(frame: str | bytes) -> str | int | None:

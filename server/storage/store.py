@@ -18,7 +18,7 @@ from sqlalchemy import Row, Select, and_, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from server.core.errors import Rejection
-from server.core.seats import Claim, Layout, Plan, SeatChange, SeatState
+from server.core.seats import Claim, Layout, Plan, SeatChange, SeatState, SeatStatus
 from server.messages import BookingView, Category, Customer, ShowtimeSummary
 from server.storage.database import WRITE
 from server.storage.tables import (
@@ -125,6 +125,47 @@ class SeatStore:
             lapsed = select(seat_hold).where(seat_hold.c.showtime_id == showtime_id, seat_hold.c.expires_at <= now)
             claims = {row.seat_code: _hold_claim(row) for row in await conn.execute(lapsed)}
             return await self._commit(conn, showtime_id, seq, rule(claims), now, None)
+
+    async def events(self, showtime_id: str, after: int, upto: int) -> list[Event]:
+        """The logged changes of a showtime with ``after < seq <= upto``, in order."""
+        query = (
+            select(seat_event)
+            .where(seat_event.c.showtime_id == showtime_id, seat_event.c.seq > after, seat_event.c.seq <= upto)
+            .order_by(seat_event.c.seq)
+        )
+        async with self.engine.connect() as conn:
+            return [_event(row) for row in await conn.execute(query)]
+
+    async def replay(self, showtime_id: str, after: int, limit: int) -> tuple[int, list[Event]] | None:
+        """The current seq and every change since ``after``, or None when the log cannot cover the gap.
+
+        Read under the same share lock as a snapshot, so no change is half visible.
+        """
+        async with self.engine.begin() as conn:
+            seq = await self._seq(conn, showtime_id, for_update=False)
+            if not 0 <= after <= seq or seq - after > limit:
+                return None
+            rows = (
+                await conn.execute(
+                    select(seat_event)
+                    .where(seat_event.c.showtime_id == showtime_id, seat_event.c.seq > after)
+                    .order_by(seat_event.c.seq)
+                )
+            ).all()
+        if len(rows) != seq - after:  # the log was pruned past ``after``
+            return None
+        return seq, [_event(row) for row in rows]
+
+    async def seqs(self, showtime_ids: Sequence[str]) -> dict[str, int]:
+        query = select(showtime.c.id, showtime.c.seq).where(showtime.c.id.in_(showtime_ids))
+        async with self.engine.connect() as conn:
+            return {showtime_id: int(seq) for showtime_id, seq in await conn.execute(query)}
+
+    async def prune_events(self, before: int) -> int:
+        """Forget logged changes older than ``before``; clients further behind get a snapshot instead."""
+        async with self.engine.begin() as conn:
+            result = await conn.execute(delete(seat_event).where(seat_event.c.created_at < before))
+        return int(result.rowcount)
 
     async def showtimes_with_lapsed_holds(self, now: int) -> list[str]:
         query = select(seat_hold.c.showtime_id).where(seat_hold.c.expires_at <= now).distinct()
@@ -267,6 +308,11 @@ async def _sell(conn: AsyncConnection, showtime_id: str, plan: Plan, now: int, n
         ],
     )
     return booking_id
+
+
+def _event(row: Row[Any]) -> Event:
+    change = SeatChange(row.seat_code, SeatStatus(row.status), row.session_id)
+    return Event(row.showtime_id, int(row.seq), change, row.created_at)
 
 
 def _hold_claim(row: Row[Any]) -> Claim:

@@ -1,0 +1,161 @@
+"""Carrying committed changes between server instances.
+
+Without ``REDIS_URL`` an instance is alone and its changes go straight to its own subscribers. With it,
+every instance also publishes its changes to one Redis channel and delivers what the others publish.
+Redis is a fast path, not the record: the event log in the database is. Whatever Redis loses (while it is
+down, or in a network blip) is found by :func:`reconcile`, which compares each subscribed showtime's
+``seq`` in the database with what this instance delivered, and reads the difference from the log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import secrets
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Protocol
+
+import orjson
+import redis.asyncio as redis
+from redis.exceptions import RedisError
+
+from server.core.seats import SeatChange, SeatStatus
+from server.fanout import Fanout
+from server.storage.store import Event, SeatStore
+
+__all__ = ["Bus", "LocalBus", "RedisBus", "reconcile"]
+
+log = logging.getLogger(__name__)
+
+Deliver = Callable[[Sequence[Event]], None]
+FIRST_RETRY, MAX_RETRY = 0.1, 5.0  # seconds between attempts to reach Redis
+
+
+class Bus(Protocol):
+    def publish(self, events: Sequence[Event]) -> None: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+class LocalBus:
+    """One instance: committed changes go to this process's subscribers only."""
+
+    def __init__(self, deliver: Deliver) -> None:
+        self.publish = deliver
+
+    async def start(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
+
+async def reconcile(fanout: Fanout, store: SeatStore) -> None:
+    """Deliver every change this instance missed, for every showtime it has subscribers for."""
+    positions = fanout.positions()
+    if positions:
+        for showtime_id, seq in (await store.seqs(list(positions))).items():
+            await fanout.catch_up(showtime_id, seq)
+
+
+class RedisBus:
+    """Publishes this instance's changes to Redis and delivers the other instances' changes."""
+
+    def __init__(
+        self,
+        url: str,
+        channel: str,
+        deliver: Deliver,
+        on_connected: Callable[[], Awaitable[None]],
+        outbox_size: int = 10_000,
+    ) -> None:
+        self._client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_keepalive=True)
+        self._channel = channel
+        self._deliver = deliver
+        self._on_connected = on_connected
+        self._origin = secrets.token_hex(8)  # skips our own messages coming back
+        self._outbox: asyncio.Queue[bytes] = asyncio.Queue(maxsize=outbox_size)
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def publish(self, events: Sequence[Event]) -> None:
+        """Deliver locally at once; queue for the other instances without waiting for Redis."""
+        self._deliver(events)
+        if not events:
+            return
+        message = orjson.dumps([self._origin, [_encode(event) for event in events]])
+        if self._outbox.full():
+            # Redis is gone for a while: drop the oldest; the other instances reconcile from the log.
+            self._outbox.get_nowait()
+        self._outbox.put_nowait(message)
+
+    async def start(self) -> None:
+        self._tasks = [asyncio.create_task(self._send()), asyncio.create_task(self._receive())]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self._client.aclose()
+
+    async def _send(self) -> None:
+        while True:
+            message = await self._outbox.get()
+            delay = FIRST_RETRY
+            while True:
+                try:
+                    await self._client.publish(self._channel, message)
+                    break
+                except (RedisError, OSError) as error:
+                    delay = await _pause(f"publish to Redis ({error})", delay)
+
+    async def _receive(self) -> None:
+        delay = FIRST_RETRY
+        while True:
+            try:
+                async with self._client.pubsub(ignore_subscribe_messages=True) as pubsub:
+                    await pubsub.subscribe(self._channel)
+                    log.info("listening to Redis channel %s", self._channel)
+                    delay = FIRST_RETRY
+                    await self._catch_up()
+                    async for message in pubsub.listen():
+                        self._receive_one(message)
+            except (RedisError, OSError) as error:
+                delay = await _pause(f"listen to Redis ({error})", delay)
+
+    async def _catch_up(self) -> None:
+        """Changes published while we were not listening are in the log, not in Redis."""
+        try:
+            await self._on_connected()
+        except Exception:
+            log.exception("catching up after connecting to Redis failed; the periodic reconcile retries")
+
+    def _receive_one(self, message: dict[str, Any]) -> None:
+        try:
+            origin, encoded = orjson.loads(message["data"])
+            if origin != self._origin:
+                self._deliver([_decode(item) for item in encoded])
+        except (orjson.JSONDecodeError, ValueError, TypeError, KeyError):
+            log.warning("ignored a malformed message on %s", self._channel)
+
+
+def _encode(event: Event) -> list[object]:
+    change = event.change
+    return [event.showtime_id, event.seq, change.seat, change.status.value, change.session_id, event.at]
+
+
+def _decode(item: list[Any]) -> Event:
+    showtime_id, seq, seat, status, session_id, at = item
+    return Event(str(showtime_id), int(seq), SeatChange(str(seat), SeatStatus(status), str(session_id)), int(at))
+
+
+async def _pause(what: str, delay: float) -> float:
+    """Wait a random time up to ``delay`` (full jitter) and return the next, doubled delay."""
+    log.warning("could not %s; retrying within %.1fs", what, delay)
+    await asyncio.sleep(random.uniform(0, delay))
+    return min(delay * 2, MAX_RETRY)

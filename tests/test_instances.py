@@ -1,0 +1,232 @@
+"""Several server processes on one PostgreSQL and one Redis: every client sees every change, in order."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import aiohttp
+import pytest
+from sqlalchemy import select
+
+from server.service import now_ms
+from server.storage.database import create_engine
+from server.storage.seed import create_showtime
+from server.storage.tables import booking_seat, seat_event, seat_hold, showtime
+from tests.cluster import Instance, RedisServer, View, redis_reachable, start_instance, unique_prefix
+
+Start = Callable[..., Awaitable[Instance]]
+
+
+@pytest.fixture
+async def redis_url() -> str:
+    return await redis_reachable()
+
+
+@pytest.fixture
+async def cluster(postgres_url: str, redis_url: str) -> AsyncIterator[Start]:
+    """Start instances sharing one database and one Redis channel; all are stopped at the end."""
+    prefix = unique_prefix()
+    started: list[Instance] = []
+
+    async def start(redis: str = redis_url, **settings: str) -> Instance:
+        instance = await start_instance(postgres_url, redis, prefix, **settings)
+        started.append(instance)
+        return instance
+
+    yield start
+    await asyncio.gather(*(instance.stop() for instance in started))
+
+
+@pytest.fixture
+async def new_showtime(postgres_url: str) -> AsyncIterator[Callable[..., Awaitable[str]]]:
+    engine = create_engine(postgres_url)
+
+    async def create(rows: int = 4, seats_per_row: int = 10) -> str:
+        return await create_showtime(
+            engine, rows=rows, seats_per_row=seats_per_row, title="T " + secrets.token_hex(3), starts_at=now_ms()
+        )
+
+    yield create
+    await engine.dispose()
+
+
+async def database_state(postgres_url: str, showtime_id: str) -> tuple[int, dict[str, str]]:
+    """The showtime's seq and every claimed seat's status, as the database has them."""
+    engine = create_engine(postgres_url)
+    async with engine.connect() as conn:
+        seq = (await conn.execute(select(showtime.c.seq).where(showtime.c.id == showtime_id))).scalar_one()
+        held = await conn.execute(select(seat_hold.c.seat_code).where(seat_hold.c.showtime_id == showtime_id))
+        sold = await conn.execute(select(booking_seat.c.seat_code).where(booking_seat.c.showtime_id == showtime_id))
+        state = dict.fromkeys(held.scalars(), "locked") | dict.fromkeys(sold.scalars(), "booked")
+    await engine.dispose()
+    return int(seq), state
+
+
+async def rest(instance: Instance, method: str, path: str, token: str | None = None, **body: Any) -> dict[str, Any]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with (
+        aiohttp.ClientSession() as http,
+        http.request(method, instance.http_url + path, json=body or None, headers=headers) as response,
+    ):
+        result: dict[str, Any] = await response.json(content_type=None)
+        return result
+
+
+async def test_a_change_made_through_one_instance_reaches_subscribers_of_another(
+    cluster: Start, new_showtime: Callable[..., Awaitable[str]]
+) -> None:
+    a, b = await cluster(), await cluster()
+    showtime_id = await new_showtime()
+    watcher = await View.open(await a.client(), showtime_id)
+
+    socket_locker = await b.client()
+    await socket_locker.request("lock", showtimeId=showtime_id, seatIds=["A1"])
+    token = (await rest(b, "POST", "/api/sessions"))["token"]
+    assert (await rest(b, "POST", "/api/seat-locks", token, showtimeId=showtime_id, seatIds=["A2"]))["action"] == "lock"
+
+    await watcher.settle(2)
+    assert watcher.seats == {"A1": ("locked", socket_locker.session_id), "A2": ("locked", token.split(".")[0])}
+
+
+async def test_clients_spread_over_instances_race_and_every_view_matches_the_database(
+    cluster: Start, new_showtime: Callable[..., Awaitable[str]], postgres_url: str
+) -> None:
+    instances = [await cluster(), await cluster()]
+    showtime_id = await new_showtime(rows=2, seats_per_row=10)
+    seats = [f"{row}{n}" for row in "AB" for n in range(1, 11)]
+    clients = [await instances[i % 2].client() for i in range(120)]
+    views = [await View.open(client, showtime_id) for client in clients[:20]]
+    rng = random.Random(5)
+
+    async def busy(client: Any) -> set[str]:
+        """Lock and unlock at random; return the seats this client holds at the end."""
+        mine: set[str] = set()
+        for _ in range(4):
+            pick = rng.sample(seats, rng.randint(1, 3))
+            reply = await client.request("lock", showtimeId=showtime_id, seatIds=pick)
+            if reply["type"] == "ack":
+                mine |= set(pick)
+            else:
+                assert reply["code"] == "seat_unavailable", reply
+            if mine and rng.random() < 0.5:
+                release = sorted(mine)[:1]
+                assert (await client.request("unlock", showtimeId=showtime_id, seatIds=release))["type"] == "ack"
+                mine -= set(release)
+        return mine
+
+    held = await asyncio.gather(*(busy(client) for client in clients))
+
+    owners: dict[str, int] = {}
+    for index, seats_held in enumerate(held):
+        for seat in seats_held:
+            assert seat not in owners, f"{seat} held by clients {owners[seat]} and {index}"
+            owners[seat] = index
+    seq, state = await database_state(postgres_url, showtime_id)
+    assert state == dict.fromkeys(owners, "locked")
+    for view in views:
+        await view.settle(seq)
+        assert view.statuses() == state
+
+
+async def test_each_lapsed_hold_is_released_once_whichever_instance_notices(
+    cluster: Start, new_showtime: Callable[..., Awaitable[str]], postgres_url: str
+) -> None:
+    a, b = await cluster(HOLD_TTL_SECONDS="1"), await cluster(HOLD_TTL_SECONDS="1")
+    showtime_id = await new_showtime()
+    views = [await View.open(await a.client(), showtime_id), await View.open(await b.client(), showtime_id)]
+    for instance, seats in ((a, ["A1", "A2"]), (b, ["B1"])):
+        assert (await (await instance.client()).request("lock", showtimeId=showtime_id, seatIds=seats))["type"] == "ack"
+    for view in views:
+        await view.settle(6)  # three locked, then three unlocked
+        assert view.seats == {}
+    engine = create_engine(postgres_url)
+    async with engine.connect() as conn:
+        events = (await conn.execute(
+            select(seat_event.c.seat_code, seat_event.c.status).where(seat_event.c.showtime_id == showtime_id)
+        )).all()  # fmt: skip
+    await engine.dispose()
+    assert sorted(events) == sorted(
+        [(s, "locked") for s in ("A1", "A2", "B1")] + [(s, "unlocked") for s in ("A1", "A2", "B1")]
+    )
+
+
+async def test_an_instance_killed_mid_load_loses_nothing_and_its_clients_resume_elsewhere(
+    cluster: Start, new_showtime: Callable[..., Awaitable[str]], postgres_url: str
+) -> None:
+    doomed, survivor = await cluster(), await cluster()
+    showtime_id = await new_showtime(rows=3, seats_per_row=10)
+    holder = await doomed.client()
+    assert (await holder.request("lock", showtimeId=showtime_id, seatIds=["C1", "C2"]))["type"] == "ack"
+    doomed_views = [await View.open(await doomed.client(), showtime_id) for _ in range(10)]
+    survivor_view = await View.open(await survivor.client(), showtime_id)
+
+    lockers = [await survivor.client() for _ in range(10)]
+    stop = asyncio.Event()
+
+    async def load(client: Any, row: str) -> None:
+        number = 0
+        while not stop.is_set():
+            number = number % 10 + 1
+            seat = f"{row}{number}"
+            if (await client.request("lock", showtimeId=showtime_id, seatIds=[seat]))["type"] == "ack":
+                await client.request("unlock", showtimeId=showtime_id, seatIds=[seat])
+
+    traffic = [asyncio.create_task(load(client, "AB"[i % 2])) for i, client in enumerate(lockers)]
+    await asyncio.sleep(1.0)
+    doomed.kill()
+    await asyncio.sleep(1.0)  # changes keep flowing while the killed instance's clients are away
+    for view in doomed_views:
+        reply = await view.resume(survivor)
+        assert reply["type"] == "subscribed"
+    stop.set()
+    await asyncio.gather(*traffic)
+
+    resumed_holder = await survivor.client(token=holder.token)
+    assert resumed_holder.session_id == holder.session_id
+    await resumed_holder.request("subscribe", showtimeId=showtime_id)
+    assert (await resumed_holder.next_pushed("current_seat_status"))["mySeats"] == ["C1", "C2"]
+
+    seq, state = await database_state(postgres_url, showtime_id)
+    for view in [*doomed_views, survivor_view]:
+        await view.settle(seq)
+        assert view.statuses() == state
+    assert any(view.replayed for view in doomed_views), "the resumed clients should have caught up by replay"
+
+
+async def test_redis_going_away_and_coming_back_loses_no_change(
+    cluster: Start, new_showtime: Callable[..., Awaitable[str]], postgres_url: str
+) -> None:
+    own_redis = RedisServer()
+    await own_redis.start()
+    try:
+        a, b = await cluster(redis=own_redis.url), await cluster(redis=own_redis.url)
+        showtime_id = await new_showtime()
+        view_a, view_b = await View.open(await a.client(), showtime_id), await View.open(await b.client(), showtime_id)
+        locker_a, locker_b = await a.client(), await b.client()
+
+        async def lock_some(row: str) -> None:
+            for number in range(1, 6):
+                for locker in (locker_a, locker_b):
+                    await locker.request("lock", showtimeId=showtime_id, seatIds=[f"{row}{number}"])
+
+        await lock_some("A")
+        await own_redis.stop()
+        await lock_some("B")  # each instance still serves its own clients while Redis is down
+        seq, state = await database_state(postgres_url, showtime_id)
+        for view in (view_a, view_b):
+            await view.settle(seq)  # the reconcile reads the other instance's changes from the log
+            assert view.statuses() == state
+
+        await own_redis.start()
+        await own_redis.wait_for_subscribers(f"{a.env['REDIS_CHANNEL_PREFIX']}:events", 2)  # both came back
+        await lock_some("C")
+        seq, state = await database_state(postgres_url, showtime_id)
+        for view in (view_a, view_b):
+            await view.settle(seq)
+            assert view.statuses() == state
+    finally:
+        await own_redis.stop()

@@ -53,7 +53,7 @@ class SeatServer:
         if settings.demo_data and (created := await ensure_demo_data(engine, now_ms())):
             log.info("created demo showtimes: %s", ", ".join(created))
         store = SeatStore(engine)
-        fanout = Fanout(store.events)
+        fanout = Fanout(store.events, settings.slow_consumer_buffer_bytes)
         self._bus = self._create_bus(fanout, store)
         self.service = SeatService(store, settings, self._bus.publish)
         await self._bus.start()

@@ -28,6 +28,8 @@ __all__ = ["Channel", "Fanout", "encode_event", "send_now"]
 
 log = logging.getLogger(__name__)
 
+SLOW_CONSUMER_CLOSE = 1013  # "try again later"
+
 # Reads the committed changes of a showtime with seq in (after, upto] from the event log.
 ReadLog = Callable[[str, int, int], Awaitable[list[Event]]]
 
@@ -51,7 +53,11 @@ def send_now(connection: ServerConnection, frame: str) -> None:
 class Channel:
     """One showtime's subscribers and the ordering of its changes."""
 
-    def __init__(self, delivered: int, history: int) -> None:
+    def __init__(
+        self, delivered: int, history: int, buffer_limit: int, evict: Callable[[ServerConnection], None]
+    ) -> None:
+        self.buffer_limit = buffer_limit  # bytes waiting for a subscriber before it is evicted
+        self.evict = evict
         self.delivered = delivered  # the highest seq delivered; everything at or below it went out in order
         self.subscribers: dict[ServerConnection, int] = {}  # connection -> seq its snapshot covered
         self.ahead: dict[int, Event] = {}  # changes that arrived before the ones they follow
@@ -73,18 +79,31 @@ class Channel:
 
     def _deliver(self, event: Event) -> None:
         frame = encode_event(event)
-        if self.subscribers:
-            broadcast([c for c, covered in self.subscribers.items() if covered < event.seq], frame)
+        targets: list[ServerConnection] = []
+        slow: list[ServerConnection] = []
+        for connection, covered in self.subscribers.items():
+            if covered < event.seq:
+                transport = connection.transport
+                buffered = transport.get_write_buffer_size() if transport is not None else 0
+                (slow if buffered > self.buffer_limit else targets).append(connection)
+        broadcast(targets, frame)
+        for connection in slow:
+            del self.subscribers[connection]
+            self.evict(connection)
         self.delivered = event.seq
         self.recent.append((event.seq, frame))
 
 
 class Fanout:
-    def __init__(self, read_log: ReadLog, gap_wait_seconds: float = 0.2, history: int = 256) -> None:
+    def __init__(
+        self, read_log: ReadLog, slow_consumer_bytes: int = 2**62, gap_wait_seconds: float = 0.2, history: int = 256
+    ) -> None:
         self._read_log = read_log
+        self._slow_consumer_bytes = slow_consumer_bytes
         self._gap_wait = gap_wait_seconds
         self._history = history
         self._channels: dict[str, Channel] = {}
+        self._closing: set[asyncio.Task[None]] = set()
 
     def join(self, showtime_id: str, connection: ServerConnection, covered: int) -> list[str] | None:
         """Add a subscriber whose snapshot covered changes up to ``covered``.
@@ -94,7 +113,9 @@ class Fanout:
         """
         channel = self._channels.get(showtime_id)
         if channel is None:
-            channel = self._channels[showtime_id] = Channel(covered, self._history)
+            channel = self._channels[showtime_id] = Channel(
+                covered, self._history, self._slow_consumer_bytes, self._evict
+            )
         missing = channel.frames_after(covered)
         if missing is not None:
             channel.subscribers[connection] = max(covered, channel.delivered)
@@ -135,6 +156,18 @@ class Fanout:
     def subscriber_count(self, showtime_id: str) -> int:
         channel = self._channels.get(showtime_id)
         return len(channel.subscribers) if channel else 0
+
+    def _evict(self, connection: ServerConnection) -> None:
+        """Disconnect a subscriber that stopped reading, instead of buffering for it without bound.
+
+        It comes back like any dropped client: reconnect, resubscribe with lastSeq, catch up.
+        """
+        log.warning("disconnecting a slow consumer at %s", connection.remote_address)
+        task = asyncio.create_task(
+            connection.close(SLOW_CONSUMER_CLOSE, "reading too slowly; resubscribe with lastSeq")
+        )
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
 
     def _watch_gap(self, showtime_id: str) -> None:
         channel = self._channels.get(showtime_id)

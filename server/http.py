@@ -14,9 +14,12 @@ from pathlib import Path
 from typing import TypeVar
 
 from aiohttp import web
+from aiohttp.typedefs import Handler as RequestHandler
+from aiohttp.typedefs import Middleware
 from pydantic import BaseModel, ValidationError
 
 from server.core.errors import ErrorCode, Rejection
+from server.core.limits import origin_allowed
 from server.core.seats import SeatState
 from server.messages import (
     Ack,
@@ -54,12 +57,17 @@ STATUS_OF = {
     ErrorCode.SEAT_UNAVAILABLE: HTTPStatus.CONFLICT,
     ErrorCode.NOT_LOCK_OWNER: HTTPStatus.FORBIDDEN,
     ErrorCode.TOO_MANY_SEATS: HTTPStatus.UNPROCESSABLE_ENTITY,
+    ErrorCode.HOLD_LIMIT_REACHED: HTTPStatus.CONFLICT,
+    ErrorCode.TOO_MANY_SUBSCRIPTIONS: HTTPStatus.UNPROCESSABLE_ENTITY,
+    ErrorCode.RATE_LIMITED: HTTPStatus.TOO_MANY_REQUESTS,
+    ErrorCode.TOO_MANY_CONNECTIONS: HTTPStatus.TOO_MANY_REQUESTS,
+    ErrorCode.ORIGIN_NOT_ALLOWED: HTTPStatus.FORBIDDEN,
     ErrorCode.MESSAGE_TOO_LARGE: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
     ErrorCode.INTERNAL_ERROR: HTTPStatus.INTERNAL_SERVER_ERROR,
 }
 
 M = TypeVar("M", bound=BaseModel)
-Handler = Callable[["Api", web.Request], Awaitable[Model | Sequence[Model] | Rejection]]
+EndpointHandler = Callable[["Api", web.Request], Awaitable[Model | Sequence[Model] | Rejection]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +75,7 @@ class Endpoint:
     method: str
     path: str
     summary: str
-    handler: Handler
+    handler: EndpointHandler
     response: type[BaseModel] | None  # None: not JSON (the demo page)
     status: HTTPStatus = HTTPStatus.OK
     body: type[BaseModel] | None = None
@@ -89,8 +97,12 @@ def problem_response(rejection: Rejection) -> web.Response:
         code=rejection.code,
         message=rejection.message,
         conflicting_seats=list(rejection.seats) or None,
+        retry_after_ms=rejection.retry_after_ms,
     )
-    return web.Response(status=status, text=body.to_json(), content_type="application/problem+json")
+    response = web.Response(status=status, text=body.to_json(), content_type="application/problem+json")
+    if rejection.retry_after_ms is not None:
+        response.headers["Retry-After"] = str(-(-rejection.retry_after_ms // 1000))  # whole seconds, rounded up
+    return response
 
 
 class Api:
@@ -196,13 +208,15 @@ SEAT_ERRORS = (
     ErrorCode.UNKNOWN_SHOWTIME,
     ErrorCode.UNKNOWN_SEAT,
     ErrorCode.TOO_MANY_SEATS,
+    ErrorCode.RATE_LIMITED,
 )
 
 ENDPOINTS = (
     Endpoint("POST", "/api/sessions", "Start a buyer session", Api.create_session, SessionCreated, HTTPStatus.CREATED),
     Endpoint(
         "POST", "/api/seat-locks", "Hold seats, all or none", Api.lock, Ack,
-        body=SeatsRequest, authenticated=True, errors=(*SEAT_ERRORS, ErrorCode.SEAT_UNAVAILABLE),
+        body=SeatsRequest, authenticated=True,
+        errors=(*SEAT_ERRORS, ErrorCode.SEAT_UNAVAILABLE, ErrorCode.HOLD_LIMIT_REACHED),
     ),
     Endpoint(
         "DELETE", "/api/seat-locks", "Release held seats", Api.unlock, Ack,
@@ -238,9 +252,7 @@ def _route(api: Api, endpoint: Endpoint) -> Callable[[web.Request], Awaitable[we
 
 
 @web.middleware
-async def problems(
-    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-) -> web.StreamResponse:
+async def problems(request: web.Request, handler: RequestHandler) -> web.StreamResponse:
     """Every failure becomes a problem body: a typed rejection, an HTTP error of aiohttp's, or a bug."""
     try:
         return await handler(request)
@@ -261,8 +273,34 @@ async def problems(
         return problem_response(Rejection(ErrorCode.INTERNAL_ERROR, "the server failed; nothing changed"))
 
 
+def cors(settings: Settings) -> Middleware:
+    """Answer preflights and label responses for the browser origins the socket accepts too."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: RequestHandler) -> web.StreamResponse:
+        origin = request.headers.get("Origin")
+        allowed = origin is not None and origin_allowed(origin, request.host, settings.http_port, settings.origins)
+        if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
+            if not allowed:
+                return problem_response(Rejection(ErrorCode.ORIGIN_NOT_ALLOWED, f"origin {origin} is not allowed"))
+            response: web.StreamResponse = web.Response(status=HTTPStatus.NO_CONTENT)
+            response.headers["Access-Control-Allow-Methods"] = "GET, POST, DELETE"
+            response.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type"
+            response.headers["Access-Control-Max-Age"] = "600"
+        else:
+            response = await handler(request)
+        if allowed:
+            response.headers["Access-Control-Allow-Origin"] = origin or ""
+            response.headers["Access-Control-Expose-Headers"] = "Retry-After"
+        if origin is not None:
+            response.headers["Vary"] = "Origin"
+        return response
+
+    return middleware
+
+
 def create_app(service: SeatService, sessions: Sessions, settings: Settings, websocket_port: int) -> web.Application:
-    app = web.Application(middlewares=[problems], client_max_size=settings.max_message_bytes)
+    app = web.Application(middlewares=[cors(settings), problems], client_max_size=settings.max_message_bytes)
     api = Api(service, sessions, settings, websocket_port)
     for endpoint in ENDPOINTS:
         app.router.add_route(endpoint.method, endpoint.path, _route(api, endpoint))

@@ -193,6 +193,7 @@ class ErrorMessage(ServerEnvelope):
     code: ErrorCode
     message: str
     conflicting_seats: list[str] | None = None  # the seats that caused the error, where there are some
+    retry_after_ms: int | None = None  # rate_limited: when trying again will succeed
 
 
 ServerMessage = (
@@ -218,6 +219,7 @@ class Problem(Model):
     code: ErrorCode
     message: str
     conflicting_seats: list[str] | None = None
+    retry_after_ms: int | None = None
 
 
 class Category(Model):

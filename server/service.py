@@ -17,6 +17,7 @@ from contextlib import asynccontextmanager
 from typing import Literal
 
 from server.core.errors import ErrorCode, Rejection
+from server.core.limits import RateLimiter
 from server.core.seats import (
     Claim,
     Layout,
@@ -57,6 +58,8 @@ class SeatService:
         self._clock = clock
         self._hold_ttl_ms = int(settings.hold_ttl_seconds * 1000)
         self._max_seats = settings.max_seats_per_request
+        self._max_held = settings.max_held_seats_per_session
+        self._seat_changes = RateLimiter(settings.seat_changes_per_second, settings.seat_change_burst)
         self._max_replay = settings.max_replay_events
         self._retention_ms = settings.event_log_retention_seconds * 1000
         self._layouts: dict[str, Layout] = {}
@@ -83,12 +86,18 @@ class SeatService:
     async def lock(self, session_id: str, request: SeatsRequest) -> Ack | Rejection:
         now = self._clock()
         return await self._change(
-            "lock", request, lambda claims, seats: plan_lock(claims, session_id, seats, now, self._hold_ttl_ms), now
+            "lock",
+            session_id,
+            request,
+            lambda claims, seats: plan_lock(claims, session_id, seats, now, self._hold_ttl_ms, self._max_held),
+            now,
         )
 
     async def unlock(self, session_id: str, request: SeatsRequest) -> Ack | Rejection:
         now = self._clock()
-        return await self._change("unlock", request, lambda claims, seats: plan_unlock(claims, session_id, seats), now)
+        return await self._change(
+            "unlock", session_id, request, lambda claims, seats: plan_unlock(claims, session_id, seats), now
+        )
 
     async def book(self, session_id: str, request: BookingRequest) -> Ack | Rejection:
         layout = await self.layout(request.showtime_id)
@@ -97,7 +106,12 @@ class SeatService:
         now = self._clock()
         details = NewBooking(request.customer.name, request.customer.email, layout.currency)
         return await self._change(
-            "book", request, lambda claims, seats: plan_book(claims, layout, session_id, seats, now), now, details
+            "book",
+            session_id,
+            request,
+            lambda claims, seats: plan_book(claims, layout, session_id, seats, now),
+            now,
+            details,
         )
 
     async def snapshot(self, session_id: str, showtime_id: str) -> CurrentSeatStatus | Rejection:
@@ -159,6 +173,7 @@ class SeatService:
     async def _change(
         self,
         action: Literal["lock", "unlock", "book"],
+        session_id: str,
         request: SeatsRequest,
         rule: BoundRule,
         now: int,
@@ -170,9 +185,11 @@ class SeatService:
         seats = select_seats(layout, request.seat_ids, self._max_seats)
         if isinstance(seats, Rejection):
             return seats
+        if wait := self._seat_changes.take(session_id, now):
+            return Rejection(ErrorCode.RATE_LIMITED, "too many seat changes; slow down", retry_after_ms=wait)
         async with self.serialized(request.showtime_id):
             outcome = await self.store.change(
-                request.showtime_id, seats, lambda claims: rule(claims, seats), now, new_booking
+                request.showtime_id, seats, session_id, lambda claims: rule(claims, seats), now, new_booking
             )
             if isinstance(outcome, Committed):
                 self._publish(outcome.events)

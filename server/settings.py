@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -23,6 +25,21 @@ class Settings(BaseSettings):
     hold_sweep_interval_seconds: float = Field(default=1.0, gt=0)
     max_seats_per_request: int = Field(default=10, ge=1)
     max_message_bytes: int = Field(default=64 * 1024, ge=1024)
+    # Abuse limits: each refusal has its own error code (docs/protocol.md).
+    max_held_seats_per_session: int = Field(default=20, ge=1)  # per showtime
+    messages_per_second: float = Field(default=20, gt=0)  # per connection (token bucket)
+    message_burst: int = Field(default=40, ge=1)
+    seat_changes_per_second: float = Field(default=5, gt=0)  # lock, unlock and book, per session
+    seat_change_burst: int = Field(default=10, ge=1)
+    max_connections_per_ip: int = Field(default=50, ge=1)
+    max_subscriptions_per_connection: int = Field(default=10, ge=1)
+    # Browser origins allowed to open the socket and call the API (comma-separated, or *); empty: only
+    # the server's own pages.
+    allowed_origins: str = ""
+    # A client that reads so slowly that this much waits in its write buffer is disconnected (1013).
+    slow_consumer_buffer_bytes: int = Field(default=1024 * 1024, ge=64 * 1024)
+    ping_interval_seconds: float = Field(default=20, gt=0)
+    ping_timeout_seconds: float = Field(default=20, gt=0)
     # The WebSocket URL browsers should use, when a proxy puts it elsewhere; empty: derived per request.
     public_websocket_url: str = ""
     demo_data: bool = True
@@ -36,3 +53,8 @@ class Settings(BaseSettings):
     max_replay_events: int = Field(default=1000, ge=0)
     event_log_retention_seconds: int = Field(default=86_400, ge=60)
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"
+
+    @property
+    def origins(self) -> frozenset[str]:
+        return frozenset(o.strip().rstrip("/") for o in self.allowed_origins.split(",") if o.strip())

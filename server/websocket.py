@@ -8,6 +8,7 @@ size ceiling (``MAX_MESSAGE_BYTES`` x 16) closes it, with 1009, because it must 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from urllib.parse import parse_qs, urlsplit
@@ -19,6 +20,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from server.core.errors import ErrorCode, Rejection
+from server.core.limits import TokenBucket, origin_allowed
 from server.fanout import Fanout, encode_event, send_now
 from server.messages import (
     Book,
@@ -28,6 +30,7 @@ from server.messages import (
     Lock,
     Ping,
     Pong,
+    Problem,
     ServerEnvelope,
     Subscribe,
     Subscribed,
@@ -53,11 +56,31 @@ HARD_SIZE_FACTOR = 16
 class Client:
     connection: ServerConnection
     session_id: str
+    messages: TokenBucket
     subscriptions: set[str] = field(default_factory=set)
 
 
 def error_message(rejection: Rejection) -> ErrorMessage:
-    return ErrorMessage(code=rejection.code, message=rejection.message, conflicting_seats=list(rejection.seats) or None)
+    return ErrorMessage(
+        code=rejection.code,
+        message=rejection.message,
+        conflicting_seats=list(rejection.seats) or None,
+        retry_after_ms=rejection.retry_after_ms,
+    )
+
+
+def _refuse(connection: ServerConnection, status: HTTPStatus, code: ErrorCode, message: str) -> Response:
+    """A refused handshake, with a problem body like the REST API's."""
+    problem = Problem(title=status.phrase, status=status, code=code, message=message)
+    response = connection.respond(status, problem.to_json())
+    del response.headers["Content-Type"]  # Headers is a multidict: assigning would add a second one
+    response.headers["Content-Type"] = "application/problem+json"
+    return response
+
+
+def _ip(connection: ServerConnection) -> str:
+    address = connection.remote_address
+    return str(address[0]) if address else "unknown"
 
 
 class SeatSocket:
@@ -65,29 +88,49 @@ class SeatSocket:
         self._service = service
         self._fanout = fanout
         self._sessions = sessions
+        self._settings = settings
         self._max_message_bytes = settings.max_message_bytes
+        self._connections_per_ip: Counter[str] = Counter()
 
     async def serve(self, host: str, port: int) -> Server:
         return await serve(
             self.handle,
             host,
             port,
-            process_request=self._check_path,
+            process_request=self._admit,
             max_size=self._max_message_bytes * HARD_SIZE_FACTOR,
             # Deflate would compress every broadcast once per subscriber; seat messages are tiny anyway.
             compression=None,
+            ping_interval=self._settings.ping_interval_seconds,
+            ping_timeout=self._settings.ping_timeout_seconds,
         )
 
-    @staticmethod
-    def _check_path(connection: ServerConnection, request: Request) -> Response | None:
+    def _admit(self, connection: ServerConnection, request: Request) -> Response | None:
+        """Refuse, before the upgrade: other paths, foreign browser origins, and IPs over their quota."""
         if urlsplit(request.path).path != PATH:
-            return connection.respond(HTTPStatus.NOT_FOUND, f"WebSocket endpoint is {PATH}\n")
+            return _refuse(connection, HTTPStatus.NOT_FOUND, ErrorCode.NOT_FOUND, f"the WebSocket endpoint is {PATH}")
+        origin, host = request.headers.get("Origin"), request.headers.get("Host")
+        if not origin_allowed(origin, host, self._settings.http_port, self._settings.origins):
+            return _refuse(
+                connection, HTTPStatus.FORBIDDEN, ErrorCode.ORIGIN_NOT_ALLOWED, f"origin {origin} is not allowed"
+            )
+        if self._connections_per_ip[_ip(connection)] >= self._settings.max_connections_per_ip:
+            return _refuse(
+                connection,
+                HTTPStatus.TOO_MANY_REQUESTS,
+                ErrorCode.TOO_MANY_CONNECTIONS,
+                "too many connections from this address",
+            )
         return None
 
     async def handle(self, connection: ServerConnection) -> None:
         tokens = parse_qs(urlsplit(connection.request.path if connection.request else "").query).get("token")
         session, resumed = self._sessions.start(tokens[0] if tokens else None)
-        client = Client(connection, session.id)
+        settings = self._settings
+        bucket = TokenBucket.full(settings.messages_per_second, settings.message_burst, self._service.now())
+        client = Client(connection, session.id, bucket)
+        ip = _ip(connection)
+        self._connections_per_ip[ip] += 1
         try:
             await connection.send(
                 ConnectionEstablished(
@@ -102,10 +145,16 @@ class SeatSocket:
             pass
         finally:
             self._fanout.forget(connection, client.subscriptions)
+            self._connections_per_ip[ip] -= 1
+            if not self._connections_per_ip[ip]:
+                del self._connections_per_ip[ip]
 
     async def _answer(self, client: Client, frame: str | bytes) -> ServerEnvelope | None:
         """The reply to one frame, carrying the frame's requestId; None when the reply was already sent."""
         request_id = None
+        if wait := client.messages.take(self._service.now()):
+            limited = Rejection(ErrorCode.RATE_LIMITED, "too many messages; slow down", retry_after_ms=wait)
+            return error_message(limited).model_copy(update={"request_id": _request_id_of(frame)})
         try:
             message = self._parse(frame)
             if isinstance(message, Rejection):
@@ -155,6 +204,9 @@ class SeatSocket:
         them; otherwise (or without ``lastSeq``) a full snapshot is sent. Subscribing again is how a client
         resyncs. Everything is sent without awaiting, so it stays in order with the broadcasts.
         """
+        limit = self._settings.max_subscriptions_per_connection
+        if message.showtime_id not in client.subscriptions and len(client.subscriptions) >= limit:
+            return Rejection(ErrorCode.TOO_MANY_SUBSCRIPTIONS, f"at most {limit} subscriptions per connection")
         async with self._service.serialized(message.showtime_id):
             for _ in range(JOIN_ATTEMPTS):
                 frames = None

@@ -17,6 +17,7 @@ import pytest
 import redis.asyncio as redis
 
 from tests.client import SeatClient
+from tests.conftest import GENEROUS_LIMITS
 from tests.services import service_missing
 
 __all__ = ["Instance", "RedisServer", "View", "free_port", "redis_reachable", "start_instance"]
@@ -93,6 +94,7 @@ async def start_instance(database_url: str, redis_url: str, channel_prefix: str,
             "HOLD_SWEEP_INTERVAL_SECONDS": "0.1",
             "LOG_LEVEL": "WARNING",
         }
+        | {name.upper(): str(value) for name, value in GENEROUS_LIMITS.items()}
         | settings
     )
     process = await asyncio.create_subprocess_exec(

@@ -19,6 +19,13 @@ from tests.client import SeatClient
 from tests.services import create_database, drop_database
 
 BACKENDS = ["sqlite", "postgresql"]
+GENEROUS_LIMITS = {
+    "max_connections_per_ip": 100_000,
+    "messages_per_second": 100_000,
+    "message_burst": 100_000,
+    "seat_changes_per_second": 100_000,
+    "seat_change_burst": 100_000,
+}
 
 
 @pytest.fixture(scope="session")
@@ -45,6 +52,8 @@ def test_settings(database_url: str, **overrides: Any) -> Settings:
         "secret_key": "test-secret",
         "demo_data": False,
         "hold_sweep_interval_seconds": 0.05,
+        # Hundreds of test clients share one address and fire requests at once; the limit tests set these low.
+        **GENEROUS_LIMITS,
     }
     return Settings(_env_file=None, **(defaults | overrides))
 

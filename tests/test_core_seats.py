@@ -20,6 +20,7 @@ from server.core.seats import (
 
 NOW = 1_000_000
 TTL = 600_000
+MAX_HELD = 20
 LAYOUT = Layout(prices={"A1": 1000, "A2": 1000, "B1": 1500}, currency="EUR")
 
 
@@ -62,7 +63,7 @@ class TestSelectSeats:
 
 class TestLock:
     def test_free_seats_are_held_until_ttl(self) -> None:
-        plan = accepted(plan_lock({}, "me", ("A1", "A2"), NOW, TTL))
+        plan = accepted(plan_lock({}, "me", ("A1", "A2"), NOW, TTL, MAX_HELD))
         assert plan.hold == ("A1", "A2")
         assert plan.hold_until == NOW + TTL
         assert plan.session_id == "me"
@@ -73,26 +74,36 @@ class TestLock:
 
     def test_all_or_nothing_names_every_conflict(self) -> None:
         claims = {"A2": held("other"), "B1": booked("someone")}
-        rejection = refused(plan_lock(claims, "me", ("A1", "A2", "B1"), NOW, TTL), ErrorCode.SEAT_UNAVAILABLE)
+        rejection = refused(plan_lock(claims, "me", ("A1", "A2", "B1"), NOW, TTL, MAX_HELD), ErrorCode.SEAT_UNAVAILABLE)
         assert rejection.seats == ("A2", "B1")
 
     def test_relocking_own_hold_extends_it_silently(self) -> None:
-        plan = accepted(plan_lock({"A1": held("me")}, "me", ("A1", "A2"), NOW, TTL))
+        plan = accepted(plan_lock({"A1": held("me")}, "me", ("A1", "A2"), NOW, TTL, MAX_HELD))
         assert plan.hold == ("A1", "A2")
         assert plan.hold_until == NOW + TTL
         assert [c.seat for c in plan.changes] == ["A2"]
 
     def test_a_lapsed_hold_of_another_session_is_free(self) -> None:
-        plan = accepted(plan_lock({"A1": held("other", expires_at=NOW)}, "me", ("A1",), NOW, TTL))
+        plan = accepted(plan_lock({"A1": held("other", expires_at=NOW)}, "me", ("A1",), NOW, TTL, MAX_HELD))
         assert [(c.seat, c.session_id) for c in plan.changes] == [("A1", "me")]
 
     def test_a_hold_one_millisecond_from_expiry_is_still_taken(self) -> None:
         refused(
-            plan_lock({"A1": held("other", expires_at=NOW + 1)}, "me", ("A1",), NOW, TTL), ErrorCode.SEAT_UNAVAILABLE
+            plan_lock({"A1": held("other", expires_at=NOW + 1)}, "me", ("A1",), NOW, TTL, MAX_HELD),
+            ErrorCode.SEAT_UNAVAILABLE,
         )
 
+    def test_a_session_holds_at_most_max_held_seats_of_a_showtime(self) -> None:
+        claims = {"A1": held("me"), "A2": held("me"), "B1": held("other")}
+        rejection = refused(plan_lock(claims, "me", ("B2",), NOW, TTL, 2), ErrorCode.HOLD_LIMIT_REACHED)
+        assert "2" in rejection.message
+        # Re-locking seats already held counts them once; lapsed holds do not count.
+        accepted(plan_lock(claims, "me", ("A1", "A2"), NOW, TTL, 2))
+        lapsed = {"A1": held("me", expires_at=NOW), "A2": held("me")}
+        accepted(plan_lock(lapsed, "me", ("B2",), NOW, TTL, 2))
+
     def test_own_booked_seat_cannot_be_locked_again(self) -> None:
-        refused(plan_lock({"A1": booked("me")}, "me", ("A1",), NOW, TTL), ErrorCode.SEAT_UNAVAILABLE)
+        refused(plan_lock({"A1": booked("me")}, "me", ("A1",), NOW, TTL, MAX_HELD), ErrorCode.SEAT_UNAVAILABLE)
 
 
 class TestUnlock:

@@ -19,7 +19,11 @@ class ErrorCode(StrEnum):
     SEAT_UNAVAILABLE = "seat_unavailable"
     NOT_LOCK_OWNER = "not_lock_owner"
     TOO_MANY_SEATS = "too_many_seats"
-    NOT_SUBSCRIBED = "not_subscribed"
+    HOLD_LIMIT_REACHED = "hold_limit_reached"
+    TOO_MANY_SUBSCRIPTIONS = "too_many_subscriptions"
+    RATE_LIMITED = "rate_limited"
+    TOO_MANY_CONNECTIONS = "too_many_connections"
+    ORIGIN_NOT_ALLOWED = "origin_not_allowed"
     MESSAGE_TOO_LARGE = "message_too_large"
     INTERNAL_ERROR = "internal_error"
 
@@ -32,3 +36,5 @@ class Rejection:
     message: str
     # The seats that caused the refusal, for seat_unavailable, not_lock_owner and unknown_seat.
     seats: tuple[str, ...] = ()
+    # For rate_limited: when trying again will succeed.
+    retry_after_ms: int | None = None

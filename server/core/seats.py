@@ -104,16 +104,24 @@ def select_seats(layout: Layout, seats: Sequence[str], max_seats: int) -> Reject
 
 
 def plan_lock(
-    claims: Mapping[str, Claim], session_id: str, seats: Sequence[str], now: int, ttl_ms: int
+    claims: Mapping[str, Claim], session_id: str, seats: Sequence[str], now: int, ttl_ms: int, max_held: int
 ) -> Rejection | Plan:
     """Hold every seat for ``session_id`` until ``now + ttl_ms``, or none of them.
 
     A seat is free when nobody claims it or its hold has lapsed; a seat the session already holds is
-    re-held, which extends the hold without announcing anything.
+    re-held, which extends the hold without announcing anything. ``claims`` must include every hold of
+    the session in this showtime, so that it holds no more than ``max_held`` seats at once.
     """
     taken = tuple(seat for seat in seats if not _free_for(claims.get(seat), session_id, now))
     if taken:
         return Rejection(ErrorCode.SEAT_UNAVAILABLE, f"not available: {', '.join(taken)}", taken)
+    requested = set(seats)
+    held_besides = sum(1 for s, c in claims.items() if s not in requested and _held_by(c, session_id, now))
+    if held_besides + len(requested) > max_held:
+        return Rejection(
+            ErrorCode.HOLD_LIMIT_REACHED,
+            f"a session may hold at most {max_held} seats of a showtime; it holds {held_besides} others",
+        )
     changes = tuple(
         SeatChange(seat, SeatStatus.LOCKED, session_id)
         for seat in seats

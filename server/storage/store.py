@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, Select, and_, delete, func, insert, select, update
+from sqlalchemy import Row, Select, and_, delete, false, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from server.core.errors import Rejection
@@ -105,16 +105,22 @@ class SeatStore:
         async with self.engine.begin() as conn:
             # FOR SHARE waits for an in-flight change, so seq and claims belong together.
             seq = await self._seq(conn, showtime_id, for_update=False)
-            claims = await self._claims(conn, showtime_id, seats=None)
+            claims = await self._claims(conn, showtime_id, seats=None, holder=None)
         return Snapshot(seq, claims)
 
     async def change(
-        self, showtime_id: str, seats: Sequence[str], rule: Rule, now: int, new_booking: NewBooking | None = None
+        self,
+        showtime_id: str,
+        seats: Sequence[str],
+        holder: str,
+        rule: Rule,
+        now: int,
+        new_booking: NewBooking | None = None,
     ) -> Rejection | Committed:
-        """Decide with ``rule`` on the current claims of ``seats`` and commit what it plans."""
+        """Decide with ``rule`` on the current claims of ``seats`` and of ``holder``'s holds, and commit its plan."""
         async with self._writer.begin() as conn:
             seq = await self._seq(conn, showtime_id, for_update=True)
-            plan = rule(await self._claims(conn, showtime_id, seats))
+            plan = rule(await self._claims(conn, showtime_id, seats, holder))
             if isinstance(plan, Rejection):
                 return plan
             return await self._commit(conn, showtime_id, seq, plan, now, new_booking)
@@ -227,14 +233,18 @@ class SeatStore:
         return int(seq)
 
     @staticmethod
-    async def _claims(conn: AsyncConnection, showtime_id: str, seats: Sequence[str] | None) -> dict[str, Claim]:
+    async def _claims(
+        conn: AsyncConnection, showtime_id: str, seats: Sequence[str] | None, holder: str | None
+    ) -> dict[str, Claim]:
+        """Claims on ``seats`` (all seats if None), plus every hold of ``holder``."""
         holds = select(seat_hold).where(seat_hold.c.showtime_id == showtime_id)
         sold = select(booking_seat.c.seat_code, booking.c.session_id).join(
             booking, booking.c.id == booking_seat.c.booking_id
         )
         sold = sold.where(booking_seat.c.showtime_id == showtime_id)
         if seats is not None:
-            holds = holds.where(seat_hold.c.seat_code.in_(seats))
+            mine = seat_hold.c.session_id == holder if holder is not None else false()
+            holds = holds.where(or_(seat_hold.c.seat_code.in_(seats), mine))
             sold = sold.where(booking_seat.c.seat_code.in_(seats))
         claims = {row.seat_code: _hold_claim(row) for row in await conn.execute(holds)}
         for row in await conn.execute(sold):

@@ -38,6 +38,7 @@ class SeatServer:
     http_port: int = 0
     running: bool = False
     service: SeatService = field(init=False)
+    fanout: Fanout = field(init=False)
     _websocket: Server = field(init=False)
     _http: web.AppRunner = field(init=False)
     _bus: Bus = field(init=False)
@@ -53,20 +54,19 @@ class SeatServer:
         if settings.demo_data and (created := await ensure_demo_data(engine, now_ms())):
             log.info("created demo showtimes: %s", ", ".join(created))
         store = SeatStore(engine)
-        fanout = Fanout(store.events, settings.slow_consumer_buffer_bytes)
+        fanout = self.fanout = Fanout(store.events, settings.slow_consumer_buffer_bytes)
         self._bus = self._create_bus(fanout, store)
         self.service = SeatService(store, settings, self._bus.publish)
         await self._bus.start()
 
-        self._websocket = await SeatSocket(self.service, fanout, sessions, settings).serve(
-            settings.host, settings.websocket_server_port
-        )
+        seat_socket = SeatSocket(self.service, fanout, sessions, settings)
+        self._websocket = await seat_socket.serve(settings.host, settings.websocket_server_port)
         self.websocket_port = _bound_port(self._websocket)
         self._http = web.AppRunner(create_app(self.service, sessions, settings, self.websocket_port))
         await self._http.setup()
         site = web.TCPSite(self._http, settings.host, settings.http_port)
         await site.start()
-        self.http_port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.http_port = seat_socket.http_port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self._tasks = [
             asyncio.create_task(self.service.run_maintenance(settings.hold_sweep_interval_seconds)),
             asyncio.create_task(

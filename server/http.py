@@ -279,7 +279,8 @@ def cors(settings: Settings) -> Middleware:
     @web.middleware
     async def middleware(request: web.Request, handler: RequestHandler) -> web.StreamResponse:
         origin = request.headers.get("Origin")
-        allowed = origin is not None and origin_allowed(origin, request.host, settings.http_port, settings.origins)
+        port = request.url.port or settings.http_port
+        allowed = origin is not None and origin_allowed(origin, request.host, port, settings.origins)
         if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
             if not allowed:
                 return problem_response(Rejection(ErrorCode.ORIGIN_NOT_ALLOWED, f"origin {origin} is not allowed"))

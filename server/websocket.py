@@ -90,6 +90,8 @@ class SeatSocket:
         self._sessions = sessions
         self._settings = settings
         self._max_message_bytes = settings.max_message_bytes
+        # Where the server's own pages are, for the origin check; the app sets it once the port is bound.
+        self.http_port = settings.http_port
         self._connections_per_ip: Counter[str] = Counter()
 
     async def serve(self, host: str, port: int) -> Server:
@@ -110,7 +112,7 @@ class SeatSocket:
         if urlsplit(request.path).path != PATH:
             return _refuse(connection, HTTPStatus.NOT_FOUND, ErrorCode.NOT_FOUND, f"the WebSocket endpoint is {PATH}")
         origin, host = request.headers.get("Origin"), request.headers.get("Host")
-        if not origin_allowed(origin, host, self._settings.http_port, self._settings.origins):
+        if not origin_allowed(origin, host, self.http_port, self._settings.origins):
             return _refuse(
                 connection, HTTPStatus.FORBIDDEN, ErrorCode.ORIGIN_NOT_ALLOWED, f"origin {origin} is not allowed"
             )

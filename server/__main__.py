@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from server.app import run
+from server.logs import configure_logging
 from server.service import now_ms
 from server.settings import Settings
 from server.storage.database import create_engine
@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     settings = Settings()
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_level, settings.log_format)
     if args.command == "seed" and (args.rows < 1 or args.seats_per_row < 1):
         parser.error("--rows and --seats-per-row must be at least 1")
     try:

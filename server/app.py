@@ -15,6 +15,7 @@ from websockets.asyncio.server import Server
 from server.bus import Bus, LocalBus, RedisBus, reconcile
 from server.fanout import Fanout
 from server.http import create_app
+from server.metrics import Metrics
 from server.service import SeatService, now_ms
 from server.sessions import Sessions, load_secret
 from server.settings import Settings
@@ -54,15 +55,16 @@ class SeatServer:
         if settings.demo_data and (created := await ensure_demo_data(engine, now_ms())):
             log.info("created demo showtimes: %s", ", ".join(created))
         store = SeatStore(engine)
-        fanout = self.fanout = Fanout(store.events, settings.slow_consumer_buffer_bytes)
+        metrics = Metrics()
+        fanout = self.fanout = Fanout(store.events, metrics, settings.slow_consumer_buffer_bytes)
         self._bus = self._create_bus(fanout, store)
-        self.service = SeatService(store, settings, self._bus.publish)
+        self.service = SeatService(store, settings, self._bus.publish, metrics)
         await self._bus.start()
 
         seat_socket = SeatSocket(self.service, fanout, sessions, settings)
         self._websocket = await seat_socket.serve(settings.host, settings.websocket_server_port)
         self.websocket_port = _bound_port(self._websocket)
-        self._http = web.AppRunner(create_app(self.service, sessions, settings, self.websocket_port))
+        self._http = web.AppRunner(create_app(self.service, sessions, settings, self.websocket_port, self.readiness))
         await self._http.setup()
         site = web.TCPSite(self._http, settings.host, settings.http_port)
         await site.start()
@@ -93,11 +95,31 @@ class SeatServer:
         await self._bus.stop()
         await self.service.store.engine.dispose()
 
+    async def readiness(self) -> dict[str, str]:
+        """Whether each dependency answers now: "ok", or what went wrong."""
+        checks = {"database": await _probe(self.service.store.ping())}
+        if self.settings.redis_url:
+            checks["redis"] = await _probe(self._bus.ping())
+        return checks
+
     def _create_bus(self, fanout: Fanout, store: SeatStore) -> Bus:
         if not self.settings.redis_url:
             return LocalBus(fanout.publish)
         channel = f"{self.settings.redis_channel_prefix}:events"
         return RedisBus(self.settings.redis_url, channel, fanout.publish, lambda: reconcile(fanout, store))
+
+
+PROBE_TIMEOUT = 2.0  # seconds a readiness check may take
+
+
+async def _probe(check: Awaitable[None]) -> str:
+    try:
+        await asyncio.wait_for(check, PROBE_TIMEOUT)
+    except TimeoutError:
+        return f"no answer in {PROBE_TIMEOUT:g}s"
+    except Exception as error:
+        return f"{type(error).__name__}: {error}"
+    return "ok"
 
 
 async def _every(seconds: float, name: str, job: Callable[[], Awaitable[None]]) -> None:

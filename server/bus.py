@@ -40,6 +40,8 @@ class Bus(Protocol):
 
     async def stop(self) -> None: ...
 
+    async def ping(self) -> None: ...
+
 
 class LocalBus:
     """One instance: committed changes go to this process's subscribers only."""
@@ -51,6 +53,9 @@ class LocalBus:
         pass
 
     async def stop(self) -> None:
+        pass
+
+    async def ping(self) -> None:
         pass
 
 
@@ -102,6 +107,9 @@ class RedisBus:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self._client.aclose()
+
+    async def ping(self) -> None:
+        await self._client.ping()
 
     async def _send(self) -> None:
         while True:

@@ -16,12 +16,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 
 from websockets.asyncio.server import ServerConnection, broadcast
 
 from server.messages import SeatStatusChange
+from server.metrics import Metrics
 from server.storage.store import Event
 
 __all__ = ["Channel", "Fanout", "encode_event", "send_now"]
@@ -54,10 +56,16 @@ class Channel:
     """One showtime's subscribers and the ordering of its changes."""
 
     def __init__(
-        self, delivered: int, history: int, buffer_limit: int, evict: Callable[[ServerConnection], None]
+        self,
+        delivered: int,
+        history: int,
+        buffer_limit: int,
+        evict: Callable[[ServerConnection], None],
+        observe: Callable[[Event, int], None],
     ) -> None:
         self.buffer_limit = buffer_limit  # bytes waiting for a subscriber before it is evicted
         self.evict = evict
+        self.observe = observe  # told of each delivery and how many subscribers it reached
         self.delivered = delivered  # the highest seq delivered; everything at or below it went out in order
         self.subscribers: dict[ServerConnection, int] = {}  # connection -> seq its snapshot covered
         self.ahead: dict[int, Event] = {}  # changes that arrived before the ones they follow
@@ -87,6 +95,7 @@ class Channel:
                 buffered = transport.get_write_buffer_size() if transport is not None else 0
                 (slow if buffered > self.buffer_limit else targets).append(connection)
         broadcast(targets, frame)
+        self.observe(event, len(targets))
         for connection in slow:
             del self.subscribers[connection]
             self.evict(connection)
@@ -96,9 +105,15 @@ class Channel:
 
 class Fanout:
     def __init__(
-        self, read_log: ReadLog, slow_consumer_bytes: int = 2**62, gap_wait_seconds: float = 0.2, history: int = 256
+        self,
+        read_log: ReadLog,
+        metrics: Metrics,
+        slow_consumer_bytes: int,
+        gap_wait_seconds: float = 0.2,
+        history: int = 256,
     ) -> None:
         self._read_log = read_log
+        self._metrics = metrics
         self._slow_consumer_bytes = slow_consumer_bytes
         self._gap_wait = gap_wait_seconds
         self._history = history
@@ -114,7 +129,7 @@ class Fanout:
         channel = self._channels.get(showtime_id)
         if channel is None:
             channel = self._channels[showtime_id] = Channel(
-                covered, self._history, self._slow_consumer_bytes, self._evict
+                covered, self._history, self._slow_consumer_bytes, self._evict, self._observe
             )
         missing = channel.frames_after(covered)
         if missing is not None:
@@ -156,6 +171,14 @@ class Fanout:
     def subscriber_count(self, showtime_id: str) -> int:
         channel = self._channels.get(showtime_id)
         return len(channel.subscribers) if channel else 0
+
+    def subscription_count(self) -> int:
+        return sum(len(channel.subscribers) for channel in self._channels.values())
+
+    def _observe(self, event: Event, reached: int) -> None:
+        if reached:
+            self._metrics.messages_sent.labels("broadcast").inc(reached)
+            self._metrics.delivery_seconds.observe(max(0.0, time.time() - event.at / 1000))
 
     def _evict(self, connection: ServerConnection) -> None:
         """Disconnect a subscriber that stopped reading, instead of buffering for it without bound.

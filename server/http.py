@@ -28,6 +28,7 @@ from server.messages import (
     Health,
     Model,
     Problem,
+    ReadyStatus,
     RowView,
     SeatsRequest,
     SeatView,
@@ -36,6 +37,7 @@ from server.messages import (
     ShowtimeSummary,
     WebConfig,
 )
+from server.metrics import Metrics
 from server.openapi import openapi_document
 from server.service import SeatService
 from server.sessions import Sessions
@@ -63,10 +65,12 @@ STATUS_OF = {
     ErrorCode.TOO_MANY_CONNECTIONS: HTTPStatus.TOO_MANY_REQUESTS,
     ErrorCode.ORIGIN_NOT_ALLOWED: HTTPStatus.FORBIDDEN,
     ErrorCode.MESSAGE_TOO_LARGE: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+    ErrorCode.NOT_READY: HTTPStatus.SERVICE_UNAVAILABLE,
     ErrorCode.INTERNAL_ERROR: HTTPStatus.INTERNAL_SERVER_ERROR,
 }
 
 M = TypeVar("M", bound=BaseModel)
+Readiness = Callable[[], Awaitable[dict[str, str]]]  # each dependency's name and "ok" or what is wrong
 EndpointHandler = Callable[["Api", web.Request], Awaitable[Model | Sequence[Model] | Rejection]]
 
 
@@ -89,8 +93,8 @@ class ProblemError(Exception):
         self.rejection = rejection
 
 
-def problem_response(rejection: Rejection) -> web.Response:
-    status = STATUS_OF[rejection.code]
+def problem_response(rejection: Rejection, status: HTTPStatus | None = None) -> web.Response:
+    status = status or STATUS_OF[rejection.code]
     body = Problem(
         title=status.phrase,
         status=status,
@@ -108,8 +112,16 @@ def problem_response(rejection: Rejection) -> web.Response:
 class Api:
     """The handlers. Each returns a model, or a Rejection that becomes a problem response."""
 
-    def __init__(self, service: SeatService, sessions: Sessions, settings: Settings, websocket_port: int) -> None:
+    def __init__(
+        self,
+        service: SeatService,
+        sessions: Sessions,
+        settings: Settings,
+        websocket_port: int,
+        readiness: Readiness,
+    ) -> None:
         self.service = service
+        self.readiness = readiness
         self.sessions = sessions
         self.settings = settings
         self.websocket_port = websocket_port
@@ -189,6 +201,13 @@ class Api:
     async def health(self, request: web.Request) -> Health:
         return Health(status="ok")
 
+    async def ready(self, request: web.Request) -> ReadyStatus | Rejection:
+        checks = await self.readiness()
+        if all(state == "ok" for state in checks.values()):
+            return ReadyStatus(status="ready", checks=checks)
+        failing = ", ".join(f"{name}: {state}" for name, state in checks.items() if state != "ok")
+        return Rejection(ErrorCode.NOT_READY, f"not ready: {failing}")
+
 
 async def _body(request: web.Request, model: type[M]) -> M:
     try:
@@ -236,44 +255,54 @@ ENDPOINTS = (
         ShowtimeLayout, errors=(ErrorCode.UNKNOWN_SHOWTIME,),
     ),
     Endpoint("GET", "/api/config", "Where the page finds the WebSocket", Api.config, WebConfig),
-    Endpoint("GET", "/healthz", "Liveness", Api.health, Health),
+    Endpoint("GET", "/healthz", "Liveness: the process answers", Api.health, Health),
+    Endpoint(
+        "GET", "/readyz", "Readiness: the database (and Redis, when used) answer", Api.ready, ReadyStatus,
+        errors=(ErrorCode.NOT_READY,),
+    ),
 )  # fmt: skip
 
 
-def _route(api: Api, endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+def _route(api: Api, endpoint: Endpoint) -> RequestHandler:
     async def handle(request: web.Request) -> web.StreamResponse:
         result = await endpoint.handler(api, request)
         if isinstance(result, Rejection):
-            return problem_response(result)
+            raise ProblemError(result)
         text = result.to_json() if isinstance(result, Model) else "[" + ",".join(i.to_json() for i in result) + "]"
         return web.Response(status=endpoint.status, text=text, content_type="application/json")
 
     return handle
 
 
-@web.middleware
-async def problems(request: web.Request, handler: RequestHandler) -> web.StreamResponse:
-    """Every failure becomes a problem body: a typed rejection, an HTTP error of aiohttp's, or a bug."""
-    try:
-        return await handler(request)
-    except ProblemError as problem:
-        return problem_response(problem.rejection)
-    except web.HTTPException as error:
-        if error.status < 400:
-            raise
-        code = {
-            404: ErrorCode.NOT_FOUND,
-            413: ErrorCode.MESSAGE_TOO_LARGE,
-        }.get(error.status, ErrorCode.INVALID_MESSAGE)
-        status = HTTPStatus(error.status)
-        body = Problem(title=status.phrase, status=status, code=code, message=error.reason)
-        return web.Response(status=status, text=body.to_json(), content_type="application/problem+json")
-    except Exception:
-        log.exception("%s %s failed", request.method, request.path)
-        return problem_response(Rejection(ErrorCode.INTERNAL_ERROR, "the server failed; nothing changed"))
+def problems(metrics: Metrics) -> Middleware:
+    """Every failure becomes a counted problem body: a typed rejection, an HTTP error of aiohttp's, or a bug."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: RequestHandler) -> web.StreamResponse:
+        status = None
+        try:
+            return await handler(request)
+        except ProblemError as problem:
+            rejection = problem.rejection
+        except web.HTTPException as error:
+            if error.status < 400:
+                raise
+            status = HTTPStatus(error.status)
+            code = AIOHTTP_ERRORS.get(error.status, ErrorCode.INVALID_MESSAGE)
+            rejection = Rejection(code, error.reason)
+        except Exception:
+            log.exception("%s %s failed", request.method, request.path)
+            rejection = Rejection(ErrorCode.INTERNAL_ERROR, "the server failed; nothing changed")
+        metrics.errors.labels(rejection.code.value).inc()
+        return problem_response(rejection, status)
+
+    return middleware
 
 
-def cors(settings: Settings) -> Middleware:
+AIOHTTP_ERRORS = {404: ErrorCode.NOT_FOUND, 413: ErrorCode.MESSAGE_TOO_LARGE}
+
+
+def cors(settings: Settings, metrics: Metrics) -> Middleware:
     """Answer preflights and label responses for the browser origins the socket accepts too."""
 
     @web.middleware
@@ -283,6 +312,7 @@ def cors(settings: Settings) -> Middleware:
         allowed = origin is not None and origin_allowed(origin, request.host, port, settings.origins)
         if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
             if not allowed:
+                metrics.errors.labels(ErrorCode.ORIGIN_NOT_ALLOWED.value).inc()
                 return problem_response(Rejection(ErrorCode.ORIGIN_NOT_ALLOWED, f"origin {origin} is not allowed"))
             response: web.StreamResponse = web.Response(status=HTTPStatus.NO_CONTENT)
             response.headers["Access-Control-Allow-Methods"] = "GET, POST, DELETE"
@@ -300,9 +330,14 @@ def cors(settings: Settings) -> Middleware:
     return middleware
 
 
-def create_app(service: SeatService, sessions: Sessions, settings: Settings, websocket_port: int) -> web.Application:
-    app = web.Application(middlewares=[cors(settings), problems], client_max_size=settings.max_message_bytes)
-    api = Api(service, sessions, settings, websocket_port)
+def create_app(
+    service: SeatService, sessions: Sessions, settings: Settings, websocket_port: int, readiness: Readiness
+) -> web.Application:
+    metrics = service.metrics
+    app = web.Application(
+        middlewares=[cors(settings, metrics), problems(metrics)], client_max_size=settings.max_message_bytes
+    )
+    api = Api(service, sessions, settings, websocket_port, readiness)
     for endpoint in ENDPOINTS:
         app.router.add_route(endpoint.method, endpoint.path, _route(api, endpoint))
     document = openapi_document(ENDPOINTS, STATUS_OF)
@@ -310,10 +345,14 @@ def create_app(service: SeatService, sessions: Sessions, settings: Settings, web
     async def openapi(request: web.Request) -> web.Response:
         return web.json_response(document)
 
+    async def prometheus(request: web.Request) -> web.Response:
+        return web.Response(body=metrics.exposition(), content_type="text/plain", charset="utf-8")
+
     async def index(request: web.Request) -> web.FileResponse:
         return web.FileResponse(DEMO_DIR / "index.html")
 
     app.router.add_get("/api/openapi.json", openapi)
+    app.router.add_get("/metrics", prometheus)
     app.router.add_get("/", index)
     app.router.add_static("/static", DEMO_DIR)
     return app

@@ -31,6 +31,7 @@ __all__ = [
     "Ping",
     "Pong",
     "Problem",
+    "ReadyStatus",
     "RowView",
     "SeatStatusChange",
     "SeatView",
@@ -279,6 +280,11 @@ class WebConfig(Model):
 
 class Health(Model):
     status: Literal["ok"]
+
+
+class ReadyStatus(Model):
+    status: Literal["ready"]
+    checks: dict[str, str]
 
 
 def json_schema_of(model: type[BaseModel]) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from server.core.seats import (
     select_seats,
 )
 from server.messages import Ack, BookingRequest, CurrentSeatStatus, SeatsRequest
+from server.metrics import Metrics
 from server.settings import Settings
 from server.storage.store import Committed, Event, NewBooking, SeatStore
 
@@ -51,9 +52,15 @@ def now_ms() -> int:
 
 class SeatService:
     def __init__(
-        self, store: SeatStore, settings: Settings, publish: Publish, clock: Callable[[], int] = now_ms
+        self,
+        store: SeatStore,
+        settings: Settings,
+        publish: Publish,
+        metrics: Metrics,
+        clock: Callable[[], int] = now_ms,
     ) -> None:
         self.store = store
+        self.metrics = metrics
         self._publish = publish
         self._clock = clock
         self._hold_ttl_ms = int(settings.hold_ttl_seconds * 1000)
@@ -149,9 +156,11 @@ class SeatService:
         released = 0
         for showtime_id in await self.store.showtimes_with_lapsed_holds(now):
             async with self.serialized(showtime_id):
-                committed = await self.store.expire(showtime_id, now, lambda claims: plan_expiry(claims, now))
-                self._publish(committed.events)
+                with self.metrics.database_seconds.labels("expire").time():
+                    committed = await self.store.expire(showtime_id, now, lambda claims: plan_expiry(claims, now))
+                self._committed(committed)
             released += len(committed.events)
+        self.metrics.expiries.inc(released)
         return released
 
     async def run_maintenance(self, interval_seconds: float) -> None:
@@ -181,20 +190,26 @@ class SeatService:
     ) -> Ack | Rejection:
         layout = await self.layout(request.showtime_id)
         if isinstance(layout, Rejection):
-            return layout
+            return self._refused(action, layout)
         seats = select_seats(layout, request.seat_ids, self._max_seats)
         if isinstance(seats, Rejection):
-            return seats
+            return self._refused(action, seats)
         if wait := self._seat_changes.take(session_id, now):
-            return Rejection(ErrorCode.RATE_LIMITED, "too many seat changes; slow down", retry_after_ms=wait)
-        async with self.serialized(request.showtime_id):
-            outcome = await self.store.change(
-                request.showtime_id, seats, session_id, lambda claims: rule(claims, seats), now, new_booking
+            return self._refused(
+                action, Rejection(ErrorCode.RATE_LIMITED, "too many seat changes", retry_after_ms=wait)
             )
+        async with self.serialized(request.showtime_id):
+            with self.metrics.database_seconds.labels(action).time():
+                outcome = await self.store.change(
+                    request.showtime_id, seats, session_id, lambda claims: rule(claims, seats), now, new_booking
+                )
             if isinstance(outcome, Committed):
-                self._publish(outcome.events)
+                self._committed(outcome)
         if isinstance(outcome, Rejection):
-            return outcome
+            return self._refused(action, outcome)
+        self.metrics.requests.labels(action, "ok").inc()
+        if outcome.booking_id:
+            log.info("booked", extra={"booking": outcome.booking_id, "showtime": request.showtime_id, "seats": seats})
         plan = outcome.plan
         return Ack(
             action=action,
@@ -205,3 +220,17 @@ class SeatService:
             total_cents=plan.total_cents if plan.sell else None,
             currency=layout.currency if plan.sell else None,
         )
+
+    def _committed(self, committed: Committed) -> None:
+        for event in committed.events:
+            self.metrics.changes.labels(event.change.status.value).inc()
+            log.debug(
+                "seat %s",
+                event.change.status.value,
+                extra={"showtime": event.showtime_id, "seat": event.change.seat, "seq": event.seq},
+            )
+        self._publish(committed.events)
+
+    def _refused(self, action: str, rejection: Rejection) -> Rejection:
+        self.metrics.requests.labels(action, rejection.code.value).inc()
+        return rejection

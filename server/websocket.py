@@ -86,6 +86,7 @@ def _ip(connection: ServerConnection) -> str:
 class SeatSocket:
     def __init__(self, service: SeatService, fanout: Fanout, sessions: Sessions, settings: Settings) -> None:
         self._service = service
+        self._metrics = service.metrics
         self._fanout = fanout
         self._sessions = sessions
         self._settings = settings
@@ -93,6 +94,7 @@ class SeatSocket:
         # Where the server's own pages are, for the origin check; the app sets it once the port is bound.
         self.http_port = settings.http_port
         self._connections_per_ip: Counter[str] = Counter()
+        self._metrics.watch(lambda: self._connections_per_ip.total(), fanout.subscription_count)
 
     async def serve(self, host: str, port: int) -> Server:
         return await serve(
@@ -133,6 +135,7 @@ class SeatSocket:
         client = Client(connection, session.id, bucket)
         ip = _ip(connection)
         self._connections_per_ip[ip] += 1
+        log.info("connection opened", extra={"session": session.id, "ip": ip, "resumed": resumed})
         try:
             await connection.send(
                 ConnectionEstablished(
@@ -142,10 +145,14 @@ class SeatSocket:
             async for frame in connection:
                 reply = await self._answer(client, frame)
                 if reply is not None:
+                    if isinstance(reply, ErrorMessage):
+                        self._metrics.errors.labels(reply.code.value).inc()
+                    self._metrics.messages_sent.labels("reply").inc()
                     await connection.send(reply.to_json())
         except ConnectionClosed:
             pass
         finally:
+            log.info("connection closed", extra={"session": session.id, "ip": ip, "code": connection.close_code})
             self._fanout.forget(connection, client.subscriptions)
             self._connections_per_ip[ip] -= 1
             if not self._connections_per_ip[ip]:
@@ -160,8 +167,10 @@ class SeatSocket:
         try:
             message = self._parse(frame)
             if isinstance(message, Rejection):
+                self._metrics.messages_received.labels("invalid").inc()
                 request_id = _request_id_of(frame)
                 return error_message(message).model_copy(update={"request_id": request_id})
+            self._metrics.messages_received.labels(message.type).inc()
             request_id = message.request_id
             reply = await self._dispatch(client, message)
         except Exception:

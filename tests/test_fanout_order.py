@@ -14,7 +14,7 @@ def event(seq: int) -> Event:
 
 
 def channel_at(delivered: int, history: int = 10) -> Channel:
-    return Channel(delivered, history, buffer_limit=1 << 20, evict=lambda connection: None)
+    return Channel(delivered, history, 1 << 20, evict=lambda connection: None, observe=lambda event, reached: None)
 
 
 def delivered(channel: Channel) -> list[int]:

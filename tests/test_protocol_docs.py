@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import TypeAdapter
 
+from server.core.errors import ErrorCode
 from server.messages import Problem, ServerMessage, client_message
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "protocol.md"
@@ -22,6 +23,11 @@ def test_every_message_type_has_an_example() -> None:
         "seat_status_change", "ack", "pong", "error",
     }  # fmt: skip
     assert documented == expected
+
+
+def test_every_error_code_is_in_the_table() -> None:
+    table = set(re.findall(r"^\| `(\w+)` \|", DOC.read_text(), re.MULTILINE))
+    assert {code.value for code in ErrorCode} <= table
 
 
 @pytest.mark.parametrize(("kind", "body"), EXAMPLES)

@@ -25,6 +25,7 @@ class ErrorCode(StrEnum):
     TOO_MANY_CONNECTIONS = "too_many_connections"
     ORIGIN_NOT_ALLOWED = "origin_not_allowed"
     MESSAGE_TOO_LARGE = "message_too_large"
+    NOT_READY = "not_ready"
     INTERNAL_ERROR = "internal_error"
 
 

@@ -86,6 +86,10 @@ class SeatStore:
         self.engine = engine
         self._writer = engine.execution_options(**WRITE)
 
+    async def ping(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(select(1))
+
     async def layout(self, showtime_id: str) -> Layout | None:
         query = (
             select(seat.c.code, seat_category.c.price_cents, showtime.c.currency)

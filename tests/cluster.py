@@ -6,7 +6,6 @@ import asyncio
 import os
 import secrets
 import signal
-import socket
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,18 +17,12 @@ import redis.asyncio as redis
 
 from tests.client import SeatClient
 from tests.conftest import GENEROUS_LIMITS
-from tests.services import service_missing
+from tests.services import free_port, service_missing
 
-__all__ = ["Instance", "RedisServer", "View", "free_port", "redis_reachable", "start_instance"]
+__all__ = ["Instance", "RedisServer", "View", "redis_reachable", "start_instance"]
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 async def redis_reachable(url: str = SHARED_REDIS_URL) -> str:

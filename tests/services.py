@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
 
 import asyncpg
 import pytest
 
-__all__ = ["IN_CI", "POSTGRES_ADMIN_URL", "create_database", "drop_database", "service_missing"]
+__all__ = ["IN_CI", "POSTGRES_ADMIN_URL", "create_database", "drop_database", "free_port", "service_missing"]
 
 IN_CI = os.environ.get("CI") == "true"
 POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -45,3 +46,10 @@ async def drop_database(url: str) -> None:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await admin.close()
+
+
+def free_port() -> int:
+    """A TCP port free right now on 127.0.0.1, for a server that must be found (or come back) on it."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

@@ -14,8 +14,8 @@ from sqlalchemy import select
 
 from server.storage.tables import booking, booking_seat, seat_event, seat_hold, showtime
 from tests.client import SeatClient
-from tests.cluster import free_port
 from tests.conftest import Running, StartServer
+from tests.services import free_port
 from tests.test_command_line import environment
 
 

@@ -1,0 +1,566 @@
+// The demo page's wiring: REST for the showtimes and their layouts, the socket for everything live.
+//
+// Seat states come from the server only: a snapshot on (re)subscribe, then one seat_status_change per
+// change. Acks add what broadcasts do not carry (hold expiries, booking references).
+
+import { SeatConnection, SeatError } from "./connection.js";
+import { countdown, listOf, money, when } from "./format.js";
+import { STATE_TEXT, SeatGrid, categoryClass } from "./grid.js";
+
+const $ = (id) => document.getElementById(id);
+
+const ui = {
+  connection: $("connection"),
+  connectionText: $("connection-text"),
+  banner: $("banner"),
+  bannerText: $("banner-text"),
+  retryNow: $("retry-now"),
+  picker: $("showtime"),
+  title: $("showtime-title"),
+  details: $("showtime-details"),
+  availability: $("availability"),
+  mapFrame: $("map-frame"),
+  mapStatus: $("map-status"),
+  seatInfo: $("seat-info"),
+  legend: $("legend-categories"),
+  hold: $("hold"),
+  countdown: $("countdown"),
+  holdBar: $("hold-bar"),
+  selectionEmpty: $("selection-empty"),
+  selectionList: $("selection-list"),
+  total: $("total"),
+  extend: $("extend"),
+  form: $("booking-form"),
+  name: $("name"),
+  email: $("email"),
+  book: $("book"),
+  confirmation: $("confirmation"),
+  reference: $("booking-reference"),
+  bookingSummary: $("booking-summary"),
+  mobileBar: $("mobile-bar"),
+  mobileSummary: $("mobile-summary"),
+  mobileCountdown: $("mobile-countdown"),
+  messages: $("messages"),
+};
+
+const page = {
+  config: null,
+  connection: null,
+  grid: null,
+  showtime: null, // the layout on screen (GET /api/showtimes/{id})
+  loading: null, // the showtime being loaded
+  failed: null, // the showtime whose layout could not be loaded, tried again on reconnect
+  synced: false, // the map shows a snapshot taken since the last (re)connect
+  wasOffline: false,
+  expiries: new Map(), // seat id -> when this buyer's hold ends, server epoch ms
+  pending: new Set(), // seats with a request on its way
+  again: new Set(), // seats pressed again while pending, toggled once their request is answered
+  releasing: new Set(), // seats this page asked to release (so their unlock is not an expiry)
+  expired: [], // seats whose hold just ran out, reported together
+  retryAt: null, // when the connection tries again, for the banner's countdown
+  renderQueued: false,
+};
+
+// --- Start -------------------------------------------------------------------------------------------
+
+async function boot() {
+  let showtimes;
+  try {
+    [page.config, showtimes] = await Promise.all([getJson("/api/config"), getJson("/api/showtimes")]);
+  } catch {
+    showBanner("Can't reach the server. Trying again in a few seconds…", false);
+    setTimeout(boot, 3000);
+    return;
+  }
+  hideBanner();
+
+  page.grid = new SeatGrid($("seatmap"), { onToggle: toggleSeat, onInspect: showSeatInfo });
+  const connection = new SeatConnection(page.config.websocketUrl);
+  page.connection = connection;
+  connection.addEventListener("state", (event) => onConnectionState(event.detail));
+  connection.addEventListener("session", (event) => onSession(event.detail));
+  connection.addEventListener("snapshot", (event) => onSnapshot(event.detail));
+  connection.addEventListener("change", (event) => onChange(event.detail));
+  connection.addEventListener("resync", (event) => console.info("resync:", event.detail.reason));
+
+  fillPicker(showtimes);
+  ui.picker.addEventListener("change", () => openShowtime(ui.picker.value));
+  ui.retryNow.addEventListener("click", () => connection.retryNow());
+  $("skip-link").addEventListener("click", (event) => {
+    event.preventDefault();
+    page.grid.focus();
+  });
+  $("mobile-book").addEventListener("click", (event) => {
+    event.preventDefault();
+    ui.form.scrollIntoView({ block: "center" });
+    ui.name.focus({ preventScroll: true });
+  });
+  ui.extend.addEventListener("click", extendHold);
+  ui.form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    book();
+  });
+  ui.selectionList.addEventListener("click", (event) => {
+    const button = event.target.closest("button[data-release]");
+    if (button) release([button.dataset.release]);
+  });
+  setInterval(tick, 500);
+
+  connection.start();
+  const wanted = new URLSearchParams(window.location.search).get("showtime");
+  const first = showtimes.find((showtime) => showtime.id === wanted) ?? showtimes[0];
+  if (first) await openShowtime(first.id);
+  else setMapStatus("No showtimes yet. Create one with: python -m server seed --rows 10 --seats-per-row 14");
+}
+
+function fillPicker(showtimes) {
+  ui.picker.replaceChildren(
+    ...showtimes.map((showtime) => {
+      const option = document.createElement("option");
+      option.value = showtime.id;
+      option.textContent = `${showtime.title} · ${when(showtime.startsAt)}`;
+      return option;
+    }),
+  );
+  ui.picker.disabled = showtimes.length === 0;
+}
+
+async function openShowtime(id) {
+  if (page.showtime && page.showtime.id !== id) page.connection.unsubscribe(page.showtime.id);
+  page.showtime = null;
+  page.loading = id;
+  page.failed = null;
+  page.synced = false;
+  page.expiries.clear();
+  page.again.clear();
+  ui.picker.value = id;
+  const url = new URL(window.location.href);
+  url.searchParams.set("showtime", id);
+  window.history.replaceState(null, "", url);
+  setStale(true, "Loading the seat map…");
+
+  let layout;
+  try {
+    layout = await getJson(`/api/showtimes/${encodeURIComponent(id)}`);
+  } catch {
+    if (page.loading === id) {
+      page.failed = id;
+      setStale(true, "Couldn't load this showtime. Trying again when the server is back…");
+    }
+    return;
+  }
+  if (page.loading !== id) return; // another showtime was picked meanwhile
+  page.loading = null;
+  page.showtime = layout;
+  page.grid.render(layout);
+  renderShowtime(layout);
+  renderSelection();
+  page.connection.subscribe(id);
+}
+
+// --- From the server ---------------------------------------------------------------------------------
+
+const CONNECTION_TEXT = {
+  connecting: "Connecting…",
+  connected: "Live",
+  reconnecting: "Reconnecting…",
+  error: "Connection error",
+};
+
+function onConnectionState({ state, retryInMs, retrying }) {
+  ui.connection.dataset.state = state;
+  ui.connectionText.textContent = CONNECTION_TEXT[state];
+  page.retryAt = retryInMs === undefined ? null : Date.now() + retryInMs;
+  if (state === "connected") {
+    hideBanner();
+    if (page.failed) openShowtime(page.failed);
+  } else {
+    page.synced = false;
+    if (state !== "connecting") {
+      page.wasOffline = true;
+      setStale(true, state === "reconnecting" ? "Reconnecting…" : "Offline: the seat map may be out of date");
+      updateBanner(state, retrying);
+    }
+  }
+  renderSelection();
+}
+
+function updateBanner(state = ui.connection.dataset.state, retrying = false) {
+  if (state === "connected" || state === "connecting") return;
+  const lost = state === "reconnecting" ? "The connection to the server was lost." : "Can't reach the server.";
+  const seconds = page.retryAt ? Math.max(0, Math.ceil((page.retryAt - Date.now()) / 1000)) : 0;
+  const next = retrying || seconds === 0 ? "Reconnecting now…" : `Reconnecting in ${seconds} s…`;
+  showBanner(`${lost} ${next} Your holds are kept on the server.`, state === "error");
+}
+
+function onSession({ resumed, hadToken }) {
+  if (hadToken && !resumed) {
+    toast("Your earlier session had expired, so you start afresh as a new buyer.", "info");
+  }
+}
+
+function onSnapshot(snapshot) {
+  if (snapshot.showtimeId !== page.showtime?.id) return;
+  const changed = page.grid.applySnapshot(snapshot, { flash: page.wasOffline });
+  page.expiries = new Map(Object.entries(snapshot.holdExpiresAt));
+  page.synced = true;
+  setStale(false);
+  if (page.wasOffline) {
+    page.wasOffline = false;
+    const news = changed.length ? ` ${changed.length} seat${changed.length === 1 ? "" : "s"} changed meanwhile.` : "";
+    toast(`Back online. The seat map is up to date.${news}`, "success", "connection");
+  }
+  renderSelection();
+}
+
+function onChange({ showtimeId, seatId, status, sessionId }) {
+  const grid = page.grid;
+  if (showtimeId !== page.showtime?.id || !grid.has(seatId)) return;
+  const mine = sessionId === page.connection.sessionId;
+  const state = status === "booked" ? "booked" : status === "unlocked" ? "available" : mine ? "mine" : "held";
+  const before = grid.state(seatId);
+  grid.setState(seatId, state, { flash: !mine });
+  if (state !== "mine") page.expiries.delete(seatId);
+  if (before === "mine" && state === "available" && !page.releasing.has(seatId)) noteExpired(seatId);
+  renderSoon();
+}
+
+/** Redraw the selection once per frame at most, however many changes arrive in a burst. */
+function renderSoon() {
+  if (page.renderQueued) return;
+  page.renderQueued = true;
+  requestAnimationFrame(() => {
+    page.renderQueued = false;
+    renderSelection();
+  });
+}
+
+function noteExpired(seatId) {
+  page.expired.push(seatId);
+  if (page.expired.length > 1) return;
+  setTimeout(() => {
+    const seats = page.expired.splice(0);
+    toast(`Your hold on ${listOf(seats)} ran out. Pick ${seats.length === 1 ? "it" : "them"} again if still free.`);
+  }, 250);
+}
+
+// --- What the buyer does -----------------------------------------------------------------------------
+
+function toggleSeat(seatId) {
+  if (!page.connection.connected || !page.synced) {
+    toast("Not connected right now. The page reconnects by itself; try again in a moment.", "error", "connection");
+    return;
+  }
+  if (page.pending.has(seatId)) {
+    // Pressed again before the server answered: do it once the answer is in (twice cancels out).
+    if (!page.again.delete(seatId)) page.again.add(seatId);
+    return;
+  }
+  if (page.grid.state(seatId) === "mine") release([seatId]);
+  else hold([seatId]);
+}
+
+async function hold(seatIds) {
+  const max = page.config.maxSeatsPerRequest;
+  if (page.grid.mine().length + page.pending.size + seatIds.length > max) {
+    toast(`You can hold up to ${max} seats at a time. Book or release some first.`, "error");
+    seatIds.forEach((id) => page.grid.nudge(id));
+    return;
+  }
+  const ack = await send("lock", seatIds);
+  if (!ack) return;
+  for (const id of ack.seatIds) {
+    page.grid.setState(id, "mine");
+    page.expiries.set(id, ack.expiresAt);
+  }
+  renderSelection();
+}
+
+async function release(seatIds) {
+  seatIds.forEach((id) => page.releasing.add(id));
+  const ack = await send("unlock", seatIds);
+  seatIds.forEach((id) => page.releasing.delete(id));
+  if (!ack) return;
+  for (const id of ack.seatIds) {
+    page.grid.setState(id, "available");
+    page.expiries.delete(id);
+  }
+  renderSelection();
+}
+
+async function extendHold() {
+  const seatIds = page.grid.mine().map((seat) => seat.id);
+  if (seatIds.length === 0) return;
+  const ack = await send("lock", seatIds); // holding seats again extends the hold
+  if (!ack) return;
+  for (const id of ack.seatIds) page.expiries.set(id, ack.expiresAt);
+  toast(`Your seats are held for another ${countdown(ack.expiresAt - page.connection.serverNow())}.`, "success");
+  renderSelection();
+}
+
+async function book() {
+  const seats = page.grid.mine();
+  if (seats.length === 0) return;
+  for (const input of [ui.name, ui.email]) {
+    input.value = input.value.trim();
+    if (!input.checkValidity()) {
+      input.setAttribute("aria-invalid", "true");
+      input.focus();
+      toast(input === ui.name ? "Please enter your name." : "Please enter a valid email address.", "error");
+      return;
+    }
+    input.removeAttribute("aria-invalid");
+  }
+  ui.book.disabled = true;
+  ui.book.textContent = "Booking…";
+  const customer = { name: ui.name.value, email: ui.email.value };
+  const ack = await send(
+    "book",
+    seats.map((seat) => seat.id),
+    { customer },
+  );
+  renderSelection();
+  if (!ack) return;
+  for (const id of ack.seatIds) page.grid.setState(id, "booked");
+  for (const id of ack.seatIds) page.expiries.delete(id);
+  ui.reference.textContent = ack.bookingId;
+  ui.bookingSummary.textContent =
+    `${listOf(ack.seatIds)} · ${money(ack.totalCents, ack.currency)} · ` + `for ${customer.name} <${customer.email}>`;
+  ui.confirmation.hidden = false;
+  ui.confirmation.focus();
+  toast(`Booked! Your reference is ${ack.bookingId}.`, "success");
+  renderSelection();
+}
+
+/** Send a seat request; the ack, or null once the error has been explained to the buyer. */
+async function send(action, seatIds, extra = {}) {
+  const showtimeId = page.showtime.id;
+  seatIds.forEach((id) => {
+    page.pending.add(id);
+    page.grid.setPending(id, true);
+  });
+  try {
+    const ack = await page.connection.request(action, { showtimeId, seatIds, ...extra });
+    return showtimeId === page.showtime?.id ? ack : null;
+  } catch (error) {
+    seatIds.forEach((id) => page.again.delete(id)); // the request failed: a queued press would guess
+    if (!(error instanceof SeatError)) throw error;
+    if (showtimeId === page.showtime?.id) explain(error, action, seatIds);
+    return null;
+  } finally {
+    seatIds.forEach((id) => {
+      page.pending.delete(id);
+      page.grid.setPending(id, false);
+      // After the caller has applied the answer.
+      if (page.again.delete(id) && showtimeId === page.showtime?.id) setTimeout(() => toggleSeat(id));
+    });
+  }
+}
+
+function explain(error, action, seatIds) {
+  const grid = page.grid;
+  const seats = error.conflictingSeats.length ? error.conflictingSeats : seatIds;
+  seats.forEach((id) => grid.nudge(id));
+  switch (error.code) {
+    case "seat_unavailable": {
+      // Our map showing one of them as free means we missed a change: fetch the truth.
+      const surprises = seats.filter((id) => grid.state(id) === "available" || grid.state(id) === "mine");
+      if (surprises.length) {
+        page.connection.resync(page.showtime.id, "a seat shown as free was taken");
+        const were = surprises.length === 1 ? "was" : "were";
+        toast(`Sorry, ${listOf(surprises)} ${were} just taken by someone else.`, "error", `seats:${seats}`);
+      } else {
+        const booked = seats.filter((id) => grid.state(id) === "booked");
+        const held = seats.filter((id) => grid.state(id) !== "booked");
+        const parts = [];
+        if (held.length) parts.push(`${listOf(held)} ${held.length === 1 ? "is" : "are"} held by someone else right now`);
+        if (booked.length) parts.push(`${listOf(booked)} ${booked.length === 1 ? "is" : "are"} already booked`);
+        toast(`Seat ${parts.join("; ")}.`, "error", `seats:${seats}`);
+      }
+      return;
+    }
+    case "not_lock_owner":
+      page.connection.resync(page.showtime.id, "a hold we showed as ours is not");
+      toast(
+        action === "book"
+          ? `Your hold on ${listOf(seats)} ran out before booking. Hold the seats again, then book.`
+          : `${listOf(seats)} ${seats.length === 1 ? "is" : "are"} no longer held by you.`,
+        "error",
+      );
+      return;
+    case "rate_limited": {
+      const seconds = Math.max(1, Math.ceil((error.retryAfterMs ?? 1000) / 1000));
+      toast(`That was a lot of clicks at once. Try again in ${seconds} s.`, "error", "rate");
+      return;
+    }
+    case "offline":
+    case "connection_lost":
+    case "timeout":
+      toast(`${error.message} The seat map refreshes as soon as the page is reconnected.`, "error", "connection");
+      return;
+    default:
+      toast(error.message, "error");
+  }
+}
+
+// --- Drawing -----------------------------------------------------------------------------------------
+
+function renderShowtime(layout) {
+  ui.title.textContent = layout.title;
+  ui.details.replaceChildren(
+    ...[when(layout.startsAt), layout.venue, layout.auditorium].flatMap((part, index) => {
+      const span = document.createElement("span");
+      span.textContent = part;
+      return index ? [" · ", span] : [span];
+    }),
+  );
+  document.title = `${layout.title} · Seat server`;
+  ui.legend.replaceChildren(
+    ...layout.categories.map((category, index) => {
+      const item = document.createElement("li");
+      const swatch = document.createElement("span");
+      swatch.className = `seat sample ${categoryClass(index)}`;
+      swatch.dataset.state = "available";
+      swatch.setAttribute("aria-hidden", "true");
+      const price = document.createElement("strong");
+      price.textContent = money(category.priceCents, layout.currency);
+      item.append(swatch, `${category.name} `, price);
+      return item;
+    }),
+  );
+  ui.confirmation.hidden = true;
+}
+
+function renderSelection() {
+  const grid = page.grid;
+  if (!grid || !page.showtime) return;
+  const seats = grid.mine();
+  const currency = page.showtime.currency;
+  const totalCents = seats.reduce((sum, seat) => sum + (seat.category?.priceCents ?? 0), 0);
+
+  ui.selectionList.replaceChildren(
+    ...seats.map((seat) => {
+      const item = document.createElement("li");
+      item.className = seat.category?.className ?? "";
+      const name = document.createElement("span");
+      name.className = "selection-seat";
+      name.textContent = seat.id;
+      const category = document.createElement("span");
+      category.className = "muted";
+      category.textContent = seat.category?.name ?? "";
+      const price = document.createElement("span");
+      price.className = "selection-price";
+      price.textContent = seat.category?.price ?? "";
+      const remove = document.createElement("button");
+      remove.type = "button";
+      remove.className = "icon-button";
+      remove.dataset.release = seat.id;
+      remove.disabled = page.pending.has(seat.id);
+      remove.setAttribute("aria-label", `Release seat ${seat.id}`);
+      remove.textContent = "×";
+      item.append(name, category, price, remove);
+      return item;
+    }),
+  );
+  const count = seats.length;
+  ui.selectionEmpty.hidden = count > 0;
+  ui.total.textContent = count ? money(totalCents, currency) : "–";
+  ui.hold.hidden = count === 0;
+  ui.holdBar.hidden = count === 0;
+  ui.extend.hidden = count === 0;
+  ui.extend.disabled = !page.connection.connected;
+  const ready = count > 0 && page.connection.connected && page.synced;
+  ui.book.disabled = !ready || page.pending.size > 0;
+  ui.book.textContent = count
+    ? `Book ${count} seat${count === 1 ? "" : "s"} · ${money(totalCents, currency)}`
+    : "Hold seats to book";
+  ui.mobileBar.hidden = count === 0;
+  ui.mobileSummary.textContent = count ? `${count} seat${count === 1 ? "" : "s"} · ${money(totalCents, currency)}` : "";
+  if (count) ui.confirmation.hidden = true;
+  ui.availability.textContent = `${grid.available.toLocaleString()} of ${grid.size.toLocaleString()} seats free`;
+  tick();
+}
+
+/** Twice a second: the hold countdown and the banner's retry countdown. */
+function tick() {
+  if (page.connection && !page.connection.connected && page.retryAt) updateBanner();
+  const grid = page.grid;
+  if (!grid) return;
+  const ends = grid
+    .mine()
+    .map((seat) => page.expiries.get(seat.id))
+    .filter((at) => at !== undefined);
+  if (ends.length === 0) {
+    ui.countdown.textContent = "–:––";
+    ui.mobileCountdown.textContent = "";
+    return;
+  }
+  const left = Math.min(...ends) - page.connection.serverNow();
+  const ttl = page.config.holdTtlSeconds * 1000;
+  ui.countdown.textContent = countdown(left);
+  ui.mobileCountdown.textContent = `· ${countdown(left)}`;
+  ui.countdown.dateTime = `PT${Math.max(0, Math.ceil(left / 1000))}S`;
+  const urgency = left <= 0 ? "over" : left < Math.min(60_000, ttl / 3) ? "low" : "ok";
+  ui.hold.dataset.urgency = urgency;
+  ui.mobileCountdown.dataset.urgency = urgency;
+  ui.holdBar.dataset.urgency = urgency;
+  ui.holdBar.firstElementChild.style.width = `${Math.max(0, Math.min(1, left / ttl)) * 100}%`;
+}
+
+function showSeatInfo(seat) {
+  const category = seat.category ? ` · ${seat.category.name} · ${seat.category.price}` : "";
+  ui.seatInfo.textContent = `Row ${seat.row}, seat ${seat.number}${category} — ${STATE_TEXT[seat.state]}`;
+}
+
+function setStale(stale, text = "") {
+  ui.mapFrame.dataset.stale = String(stale);
+  setMapStatus(stale ? text : "");
+}
+
+function setMapStatus(text) {
+  ui.mapStatus.textContent = text;
+  ui.mapStatus.hidden = !text;
+}
+
+function showBanner(text, isError) {
+  ui.banner.hidden = false;
+  ui.banner.dataset.kind = isError ? "error" : "warning";
+  ui.bannerText.textContent = text;
+  ui.retryNow.hidden = !page.connection;
+}
+
+function hideBanner() {
+  ui.banner.hidden = true;
+}
+
+/**
+ * A message on the page (never a blocking alert), gone after a while or when closed. A message with a
+ * topic replaces any earlier one on the same topic ("Back online" replaces "Not connected").
+ */
+function toast(text, kind = "info", topic = "") {
+  if (topic) for (const old of ui.messages.querySelectorAll(`[data-topic="${topic}"]`)) old.remove();
+  const item = document.createElement("div");
+  item.className = "toast";
+  item.dataset.kind = kind;
+  if (topic) item.dataset.topic = topic;
+  const body = document.createElement("span");
+  body.textContent = text;
+  const close = document.createElement("button");
+  close.type = "button";
+  close.className = "icon-button";
+  close.setAttribute("aria-label", "Dismiss");
+  close.textContent = "×";
+  close.addEventListener("click", () => item.remove());
+  item.append(body, close);
+  ui.messages.append(item);
+  while (ui.messages.children.length > 3) ui.messages.firstElementChild.remove();
+  setTimeout(() => item.remove(), kind === "error" ? 9000 : 6000);
+}
+
+async function getJson(path) {
+  const response = await fetch(path, { headers: { Accept: "application/json" } });
+  if (!response.ok) throw new Error(`${path}: HTTP ${response.status}`);
+  return response.json();
+}
+
+boot();

@@ -1,0 +1,316 @@
+"""The demo page in a real browser: two buyers in two browser contexts, one showtime, one server.
+
+The page is driven through Debian's chromium (headless) by Playwright. Every wait is bounded (``SOON_MS``
+unless said otherwise); none is a speed assertion. Each test leaves a screenshot of every tab under
+``artifacts/browser/<test>/``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+
+import pytest
+from playwright.async_api import Browser, async_playwright, expect
+
+from tests.browser import (
+    ARTIFACTS,
+    CHROMIUM_ARGS,
+    Buyer,
+    Buyers,
+    SocketTap,
+    chromium_executable,
+    side_by_side,
+)
+from tests.conftest import Running, StartServer
+from tests.services import free_port
+
+# The page talks to the server only; the storage backend makes no difference to it.
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
+DEMO_SHOWTIME = "demo-evening"  # 10 rows of 14 seats, aisles after seats 3 and 11; rows F-H are premium
+
+# Reconnecting waits out an exponential backoff (capped at 10 s) after the server has been away.
+RECONNECT_MS = 30_000
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    executable = chromium_executable()
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=executable, args=list(CHROMIUM_ARGS))
+        yield launched
+        await launched.close()
+
+
+@pytest.fixture
+async def buyers(browser: Browser, start_server: StartServer, request: pytest.FixtureRequest) -> AsyncIterator[Buyers]:
+    # Depends on start_server so that the tabs close before the servers stop.
+    folder = ARTIFACTS / re.sub(r"[^\w.-]+", "-", request.node.name).strip("-")
+    opened = Buyers(browser, folder)
+    yield opened
+    await opened.close()
+    opened.check()
+
+
+async def open_buyer(buyers: Buyers, name: str, running: Running, showtime: str) -> Buyer:
+    buyer = await buyers.new(name)
+    await buyer.open(running.http_url, showtime)
+    return buyer
+
+
+async def test_two_buyers_see_each_other_hold_release_and_book(start_server: StartServer, buyers: Buyers) -> None:
+    running = await start_server(demo_data=True)
+    # Scenery: a third buyer has bought three seats and holds two.
+    someone = await running.client()
+    await someone.request("lock", showtimeId=DEMO_SHOWTIME, seatIds=["C8", "C9", "C10", "E5", "E6"])
+    customer = {"name": "Grace", "email": "grace@example.com"}
+    await someone.request("book", showtimeId=DEMO_SHOWTIME, seatIds=["C8", "C9", "C10"], customer=customer)
+    await someone.close()
+
+    a = await open_buyer(buyers, "a", running, DEMO_SHOWTIME)
+    b = await open_buyer(buyers, "b", running, DEMO_SHOWTIME)
+    for buyer in (a, b):
+        await buyer.expect_seat("C9", "booked")
+        await buyer.expect_seat("E5", "held")
+
+    # A holds a seat; B sees it held "within a blink" (bounded by SOON_MS, for noisy CI machines).
+    await a.hold("G7")
+    await b.expect_seat("G7", "held")
+    await expect(b.seat("G7")).to_have_attribute("aria-label", re.compile(r"Row G, seat 7, .*held by someone else"))
+    await expect(a.seat("G7")).to_have_attribute("aria-label", re.compile(r"held by you"))
+    # The countdown runs from the server's expiresAt (10 minutes by default); the total adds the prices.
+    await expect(a.countdown).to_have_text(re.compile(r"^(10:00|9:[0-5]\d)$"))
+    await a.hold("G8")
+    await expect(a.total).to_have_text("€32.00")
+    await expect(a.page.locator("#book")).to_have_text("Book 2 seats · €32.00")
+
+    # B tries A's seat: a message on the page says why, and nothing changes.
+    await b.seat("G7").click()
+    await expect(b.messages).to_contain_text("G7 is held by someone else")
+    await b.expect_seat("G7", "held")
+    await a.expect_seat("G7", "mine")
+    await b.page.hover('[data-seat="G7"]')
+    await side_by_side(
+        buyers.browser,
+        [
+            ("Tab A: holding G7 and G8", await a.screenshot(buyers.folder / "a-holding.png")),
+            ("Tab B: another buyer, told G7 is taken", await b.screenshot(buyers.folder / "b-refused.png")),
+        ],
+        buyers.folder / "two-tabs.png",
+    )
+
+    # A releases a seat; B sees it available again.
+    await a.release("G8")
+    await b.expect_seat("G8", "available")
+
+    # A books; the reference is shown and B sees the seat booked.
+    reference = await a.book("Ada Lovelace", "ada@example.com")
+    assert reference.startswith("bk_")
+    await expect(a.page.locator("#booking-summary")).to_contain_text("€16.00")
+    await a.expect_seat("G7", "booked")
+    await b.expect_seat("G7", "booked")
+    await expect(a.total).to_have_text("\N{EN DASH}")  # nothing held
+
+
+async def test_a_refresh_keeps_the_holds_and_another_tab_is_another_buyer(running: Running, buyers: Buyers) -> None:
+    showtime = await running.showtime()
+    a = await open_buyer(buyers, "a", running, showtime)
+    await a.hold("B2")
+    await a.hold("B3")
+
+    await a.page.reload()
+    await a.expect_live()
+    await a.expect_seat("B2", "mine")
+    await a.expect_seat("B3", "mine")
+    await expect(a.countdown).to_have_text(re.compile(r"^\d+:\d\d$"))
+    await expect(a.total).to_have_text("€20.00")
+
+    # A second tab has its own sessionStorage, so its own session: another buyer.
+    other_tab = await buyers.new("a-second-tab", context=a.context)
+    await other_tab.open(running.http_url, showtime)
+    await other_tab.expect_seat("B2", "held")
+    await other_tab.seat("B2").click()
+    await expect(other_tab.messages).to_contain_text("B2 is held by someone else")
+    await a.expect_seat("B2", "mine")
+
+
+async def test_the_page_survives_the_server_going_away_and_coming_back(
+    start_server: StartServer, buyers: Buyers
+) -> None:
+    ports = {"websocket_server_port": free_port(), "http_port": free_port()}
+    first = await start_server(**ports)
+    showtime = await first.showtime()
+    a = await open_buyer(buyers, "a", first, showtime)
+    await a.hold("A1")
+
+    await first.server.stop()
+    await expect(a.connection).to_have_attribute("data-state", "error", timeout=RECONNECT_MS)
+    await expect(a.connection).to_contain_text("Connection error")
+    await expect(a.page.locator("#banner")).to_contain_text("Can't reach the server")
+    await expect(a.page.locator("#map-frame")).to_have_attribute("data-stale", "true")
+    await a.seat("C3").click()
+    await expect(a.messages).to_contain_text("Not connected right now")
+    await a.screenshot(buyers.folder / "a-server-away.png")
+
+    # While the page is away, someone else changes the seats on another instance of the same database.
+    # The page hears no broadcast of it: only the fresh snapshot after reconnecting can show it.
+    meanwhile = await start_server()
+    other = await meanwhile.client()
+    await other.request("lock", showtimeId=showtime, seatIds=["B2"])
+    await other.close()
+    await meanwhile.server.stop()
+
+    await start_server(**ports)
+    await a.expect_live(timeout=RECONNECT_MS)  # by itself: no reload
+    await a.expect_seat("A1", "mine")  # the session resumed with its token, and its hold with it
+    await a.expect_seat("B2", "held")
+    await a.expect_seat("C3", "available")
+    await expect(a.messages).to_contain_text("Back online")
+    await expect(a.page.locator("#banner")).to_be_hidden()
+
+
+async def test_a_missed_change_is_caught_by_the_seq_gap_and_a_resync(running: Running, buyers: Buyers) -> None:
+    showtime = await running.showtime()
+    tap = SocketTap()
+    a = await buyers.new("a")
+    await tap.install(a.page)
+    await a.open(running.http_url, showtime)
+    someone = await running.client()
+
+    # The change for A1 is lost on its way: the page cannot know, and still shows A1 available...
+    tap.drop_change("A1")
+    await someone.request("lock", showtimeId=showtime, seatIds=["A1"])
+    # ...until the next change arrives with a seq one too far ahead: the page resyncs.
+    await someone.request("lock", showtimeId=showtime, seatIds=["A2"])
+    await a.expect_seat("A2", "held")
+    await a.expect_seat("A1", "held")
+    assert tap.dropped == ["A1"]
+    assert any(line.startswith("resync: missed changes") for line in a.console), a.console
+    await someone.close()
+
+
+async def test_taking_a_seat_that_is_gone_says_so_and_shows_the_truth(running: Running, buyers: Buyers) -> None:
+    showtime = await running.showtime()
+    tap = SocketTap()
+    b = await buyers.new("b")
+    await tap.install(b.page)
+    await b.open(running.http_url, showtime)
+
+    # B's page misses the change (and no later one reveals the gap), so B sees a stale "available".
+    tap.drop_change("C4")
+    someone = await running.client()
+    await someone.request("lock", showtimeId=showtime, seatIds=["C4"])
+    await someone.close()
+    await b.expect_seat("C4", "available")
+
+    await b.seat("C4").click()
+    await expect(b.messages).to_contain_text("C4 was just taken by someone else")
+    await b.expect_seat("C4", "held")
+
+
+async def test_a_hold_counts_down_and_expires(start_server: StartServer, buyers: Buyers) -> None:
+    running = await start_server(hold_ttl_seconds=3)
+    showtime = await running.showtime()
+    a = await open_buyer(buyers, "a", running, showtime)
+    await a.hold("B1")
+    await expect(a.countdown).to_have_text(re.compile(r"^0:0[0-3]$"))
+    await a.expect_seat("B1", "available", timeout=10_000)
+    await expect(a.messages).to_contain_text("Your hold on B1 ran out")
+
+
+async def test_the_seat_map_works_with_the_keyboard(running: Running, buyers: Buyers) -> None:
+    showtime = await running.showtime(rows=3, seats_per_row=6, aisles_after=(3,))
+    a = await open_buyer(buyers, "a", running, showtime)
+    keyboard = a.page.keyboard
+
+    # The first tab stop skips straight to the map.
+    await keyboard.press("Tab")
+    await expect(a.page.get_by_role("link", name="Skip to the seat map")).to_be_focused()
+    await keyboard.press("Enter")
+    await expect(a.seat("A1")).to_be_focused()
+
+    # The map is a single tab stop after the showtime picker.
+    await a.page.locator("#showtime").focus()
+    await keyboard.press("Tab")
+    await expect(a.seat("A1")).to_be_focused()
+    await expect(a.page.locator('#seatmap [tabindex="0"]')).to_have_count(1)
+
+    await keyboard.press("ArrowRight")
+    await expect(a.seat("A2")).to_be_focused()
+    await keyboard.press("ArrowDown")
+    await expect(a.seat("B2")).to_be_focused()
+    await keyboard.press("Enter")
+    await a.expect_seat("B2", "mine")
+    await expect(a.seat("B2")).to_have_attribute("aria-pressed", "true")
+    await keyboard.press("End")
+    await expect(a.seat("B6")).to_be_focused()
+    await keyboard.press("Space")
+    await a.expect_seat("B6", "mine")
+    await keyboard.press("Space")
+    await a.expect_seat("B6", "available")
+    await keyboard.press("Home")
+    await expect(a.seat("B1")).to_be_focused()
+    await expect(a.page.locator('#seatmap [tabindex="0"]')).to_have_count(1)
+
+    # Pressed twice before the server answers the first: both presses count (hold, then release).
+    watcher = await running.client()
+    await watcher.request("subscribe", showtimeId=showtime)
+    await keyboard.press("Space")
+    await keyboard.press("Space")
+    changes = await watcher.changes(2)
+    assert [(c["seatId"], c["status"]) for c in changes] == [("B1", "locked"), ("B1", "unlocked")]
+    await a.expect_seat("B1", "available")
+    await watcher.close()
+
+
+async def test_the_page_fits_a_phone(start_server: StartServer, buyers: Buyers) -> None:
+    running = await start_server(demo_data=True)
+    phone = await buyers.new(
+        "phone", viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True
+    )
+    await phone.open(running.http_url, DEMO_SHOWTIME)
+    await phone.seat("G7").tap()
+    await phone.expect_seat("G7", "mine")
+    await expect(phone.page.locator("#mobile-bar")).to_contain_text("1 seat · €16.00")
+    overflow = await phone.page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, "the page scrolls sideways on a phone"
+    await phone.screenshot(buyers.folder / "phone-top.png")
+    await phone.page.locator("#mobile-bar").get_by_role("link", name="Book").tap()
+    await expect(phone.page.get_by_label("Name", exact=True)).to_be_focused()
+
+
+async def test_a_large_venue_updates_one_seat_at_a_time(running: Running, buyers: Buyers) -> None:
+    showtime = await running.showtime(rows=100, seats_per_row=100, aisles_after=(25, 75))
+    a = await buyers.new("a")
+    # A bound, not a speed assertion: the first draw waits for a layout of 10,000 seats (about 1 MB of
+    # JSON) built by the server, which a loaded CI machine can take seconds to serve.
+    await a.open(running.http_url, showtime, timeout=20_000)
+    assert await a.page.locator("#seatmap .seat").count() == 10_000
+    # Watch the map: an update must change attributes of one seat, never add or remove elements.
+    await a.page.evaluate(
+        """() => {
+            window.structuralChanges = 0;
+            window.lastSeat = document.querySelector('[data-seat="CV100"]');
+            new MutationObserver((records) => { window.structuralChanges += records.length; })
+                .observe(document.getElementById("seatmap"), {childList: true, subtree: true});
+        }"""
+    )
+
+    someone = await running.client()
+    await someone.request("lock", showtimeId=showtime, seatIds=["CV100", "A1"])
+    await a.expect_seat("CV100", "held")
+    await a.expect_seat("A1", "held")
+    await a.hold("AX50")
+    await someone.close()
+
+    assert await a.page.evaluate("window.structuralChanges") == 0
+    assert await a.page.evaluate("""window.lastSeat === document.querySelector('[data-seat="CV100"]')""")
+    await expect(a.page.locator("#availability")).to_have_text("9,997 of 10,000 seats free")
+
+
+async def test_the_page_is_served_by_the_app(running: Running) -> None:
+    for path, kind in (("/", "text/html"), ("/static/app.js", "javascript"), ("/static/style.css", "text/css")):
+        async with running.http.get(running.http_url + path) as response:
+            assert response.status == 200, path
+            assert kind in response.headers["Content-Type"], path

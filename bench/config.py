@@ -1,0 +1,53 @@
+"""How big each scenario is: the full run, and the quick one CI runs for correctness only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bench.servers import DatabaseKind
+
+__all__ = ["FULL", "QUICK", "Config"]
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    fanout_sizes: tuple[int, ...]
+    fanout_changes: tuple[int, ...]  # changes for each size: fewer for larger sizes, each one reaching more
+    fanout_block: int  # changes per turn when the server and the relay take turns
+    memory_connections: int
+    lock_clients: tuple[int, ...]
+    lock_seconds: float
+    databases: tuple[DatabaseKind, ...]
+    workers: int  # load-generator processes
+    rows: int = 100
+    seats_per_row: int = 100
+    warm_up_subscribers: int = 100
+    warm_up_changes: int = 10
+
+    def changes_for(self, size: int) -> int:
+        return self.fanout_changes[self.fanout_sizes.index(size)]
+
+
+FULL = Config(
+    fanout_sizes=(1000, 5000, 10000),
+    fanout_changes=(150, 50, 30),
+    fanout_block=10,
+    memory_connections=10000,
+    lock_clients=(50, 200),
+    lock_seconds=4.0,
+    databases=("sqlite", "postgresql"),
+    workers=6,
+)
+
+QUICK = Config(
+    fanout_sizes=(50,),
+    fanout_changes=(6,),
+    fanout_block=3,
+    memory_connections=50,
+    lock_clients=(10,),
+    lock_seconds=1.0,
+    databases=("sqlite", "postgresql"),
+    workers=2,
+    warm_up_subscribers=10,
+    warm_up_changes=2,
+)

@@ -1,0 +1,228 @@
+"""Fan-out latency: N subscribers on one showtime, one locker changing seats, every delivery timed.
+
+The server and its baseline (the bare relay) are measured side by side: the same load-generator
+processes hold N subscribers on each, and the two lockers take turns, a block of changes at a time, so
+whatever else the machine is doing weighs on both alike.
+
+Each locker locks a seat, unlocks it, moves on to the next seat, one seat per request, so each request
+makes exactly one ``seat_status_change``. A change is sent only once the previous one has reached every
+subscriber: each latency is that of one change on an otherwise idle server, not of a queue that grows
+with the run. Latency is the time from the locker sending the request to a subscriber having read the
+change, on one clock (CLOCK_MONOTONIC, see :mod:`bench.workers`).
+
+The server's CPU time per delivered message comes from /proc over the changes' windows: it counts what
+the server spends, however fast the load generator reads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from array import array
+from dataclasses import dataclass, field
+
+from bench.proc import CpuMeter, rss_bytes
+from bench.requester import Requester
+from bench.servers import Target
+from bench.stats import Latency
+from bench.subscribers import Collect, Connect, Expect, SubscriberReport
+from bench.workers import Channel, WorkerPool
+
+__all__ = ["FanoutResult", "FanoutTarget", "change_plan", "run_fanout"]
+
+SETTLE_SECONDS = 1.0
+DELIVERY_TIMEOUT = 60.0
+CONNECT_TIMEOUT = 900.0
+COMMAND_TIMEOUT = 120.0
+
+
+@dataclass(frozen=True, slots=True)
+class FanoutTarget:
+    target: Target
+    showtime_id: str
+
+
+@dataclass(slots=True)
+class FanoutResult:
+    target: str
+    subscribers: int
+    changes: int
+    expected_deliveries: int
+    deliveries: int = 0
+    latency: Latency = field(default_factory=lambda: Latency.of(()))
+    deliveries_per_second: float = 0.0
+    server_cpu_us_per_delivery: float = 0.0
+    server_cores: float = 0.0  # share of one core the target used in the changes' windows
+    loadgen_cores: float = 0.0  # cores the load generator (workers and locker) used in those windows
+    others_cores: float = 0.0  # cores every other process on the machine used in those windows
+    loadgen_processes: int = 0
+    connect_seconds: float = 0.0
+    rss_before: int = 0  # target RSS before any subscriber connected
+    rss_idle: int = 0  # target RSS with every subscriber connected, subscribed and idle
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def missing(self) -> int:
+        return self.expected_deliveries - self.deliveries
+
+    @property
+    def rss_per_connection(self) -> float:
+        return (self.rss_idle - self.rss_before) / self.subscribers if self.subscribers else 0.0
+
+
+def change_plan(changes: int, seats: list[str]) -> list[tuple[str, str]]:
+    """(seatId, status) of each change: lock a seat, unlock it, move on to the next seat."""
+    if changes > 2 * len(seats):
+        raise ValueError("not enough seats for that many changes")
+    return [(seats[index // 2], "locked" if index % 2 == 0 else "unlocked") for index in range(changes)]
+
+
+def split(total: int, parts: int) -> list[int]:
+    return [total // parts + (1 if index < total % parts else 0) for index in range(parts)]
+
+
+@dataclass(slots=True)
+class _Side:
+    """One target under measurement, as the coordinator drives it."""
+
+    spec: FanoutTarget
+    result: FanoutResult
+    meter: CpuMeter
+    locker: Requester | None = None
+    sent: array[int] = field(default_factory=lambda: array("q"))
+    done: int = 0
+    failed: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.spec.target.name
+
+
+async def run_fanout(
+    targets: list[FanoutTarget], pool: WorkerPool, subscribers: int, plan: list[tuple[str, str]], block: int
+) -> list[FanoutResult]:
+    """Measure every target with ``subscribers`` subscribers and the changes of ``plan``, in turns."""
+    shares = split(subscribers, len(pool.channels))
+    loadgen = [*pool.pids, os.getpid()]
+    sides = [
+        _Side(
+            spec,
+            FanoutResult(spec.target.name, subscribers, len(plan), subscribers * len(plan)),
+            CpuMeter([spec.target.pid, *loadgen]),
+            sent=array("q", bytes(8 * len(plan))),
+        )
+        for spec in targets
+    ]
+    try:
+        for side in sides:
+            await _connect(side, pool, shares, plan)
+        while any(side.done < len(plan) and not side.failed for side in sides):
+            for side in sides:
+                if side.done < len(plan) and not side.failed:
+                    await _run_block(side, pool, plan, block)
+    finally:
+        for side in sides:
+            if side.locker is not None:
+                side.locker.close()
+    for side in sides:
+        pool.send_all([Collect(side.name)] * len(pool.channels))
+        async with asyncio.timeout(COMMAND_TIMEOUT):
+            reports = await asyncio.gather(*(_report(channel) for channel in pool.channels))
+        _tally(side, reports, shares, loadgen)
+    return [side.result for side in sides]
+
+
+async def _report(channel: Channel) -> SubscriberReport:
+    """A worker's report, past any late delivery notice of a run that failed."""
+    while True:
+        answer = await channel.recv()
+        if isinstance(answer, SubscriberReport):
+            return answer
+        if isinstance(answer, BaseException):
+            raise RuntimeError(f"a load-generator worker failed: {answer!r}")
+
+
+async def _connect(side: _Side, pool: WorkerPool, shares: list[int], plan: list[tuple[str, str]]) -> None:
+    target, result = side.spec.target, side.result
+    result.loadgen_processes = len(pool.channels)
+    result.rss_before = rss_bytes(target.pid)
+    started = time.monotonic()
+    pool.send_all(
+        [Connect(side.name, target.host, target.port, target.path, side.spec.showtime_id, share) for share in shares]
+    )
+    async with asyncio.timeout(CONNECT_TIMEOUT):
+        replies = await pool.gather()
+    result.connect_seconds = time.monotonic() - started
+    seqs = sorted({seq for _, worker_seqs in replies for seq in worker_seqs})
+    if len(seqs) != 1:
+        result.errors.append(f"subscribers' snapshots disagree on seq: {seqs}")
+    await asyncio.sleep(SETTLE_SECONDS)
+    result.rss_idle = rss_bytes(target.pid)
+    side.locker = await Requester.connect(target.host, target.port, target.path)
+    pool.send_all([Expect(side.name, seqs[0], plan)] * len(pool.channels))
+    async with asyncio.timeout(COMMAND_TIMEOUT):
+        await pool.gather()
+
+
+async def _run_block(side: _Side, pool: WorkerPool, plan: list[tuple[str, str]], block: int) -> None:
+    assert side.locker is not None
+    showtime_id = side.spec.showtime_id
+    side.meter.start()
+    try:
+        for index in range(side.done, min(side.done + block, len(plan))):
+            seat, status = plan[index]
+            reply = await side.locker.request("lock" if status == "locked" else "unlock", showtime_id, [seat])
+            side.sent[index] = reply.sent_ns
+            if not reply.ok:
+                side.result.errors.append(f"change {index} ({seat} {status}) refused: {reply.message}")
+                side.failed = True
+                return
+            if not await _all_delivered(pool, side, index):
+                side.failed = True
+                return
+            side.done = index + 1
+    finally:
+        side.meter.stop()
+
+
+async def _all_delivered(pool: WorkerPool, side: _Side, index: int) -> bool:
+    try:
+        async with asyncio.timeout(DELIVERY_TIMEOUT):
+            answers = await asyncio.gather(*(channel.recv() for channel in pool.channels))
+    except TimeoutError:
+        side.result.errors.append(f"change {index} did not reach every subscriber within {DELIVERY_TIMEOUT:.0f} s")
+        return False
+    for answer in answers:
+        if answer != ("delivered", side.name, index):
+            side.result.errors.append(f"change {index}: a worker answered {answer!r}")
+            return False
+    return True
+
+
+def _tally(side: _Side, reports: list[SubscriberReport], shares: list[int], loadgen: list[int]) -> None:
+    result, meter, sent = side.result, side.meter, side.sent
+    latencies: list[int] = []
+    for report, share in zip(reports, shares, strict=True):
+        result.errors.extend(report.errors)
+        if report.error_count > len(report.errors):
+            result.errors.append(f"... and {report.error_count - len(report.errors)} more errors")
+        if report.closed_early:
+            result.errors.append(f"{report.closed_early} subscriber connections were closed during the run")
+        received = array("q")
+        received.frombytes(report.received)
+        for index, start in enumerate(sent):
+            if start:
+                chunk = received[index * share : (index + 1) * share]
+                latencies.extend(instant - start for instant in chunk if instant)
+        result.deliveries += report.deliveries
+    result.latency = Latency.of(latencies)
+    if meter.wall > 0:
+        result.deliveries_per_second = result.deliveries / meter.wall
+        result.server_cores = meter.cores([side.spec.target.pid])
+        result.loadgen_cores = meter.cores(loadgen)
+        result.others_cores = meter.others_cores
+    if result.deliveries:
+        result.server_cpu_us_per_delivery = meter.total([side.spec.target.pid]) / result.deliveries * 1e6
+    if result.missing:
+        result.errors.append(f"{result.missing} of {result.expected_deliveries} deliveries are missing")

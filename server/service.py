@@ -32,7 +32,7 @@ from server.core.seats import (
 from server.messages import Ack, BookingRequest, CurrentSeatStatus, SeatsRequest
 from server.metrics import Metrics
 from server.settings import Settings
-from server.storage.store import Committed, Event, NewBooking, SeatStore
+from server.storage.store import Change, Committed, Event, NewBooking, SeatStore
 
 __all__ = ["SeatService", "now_ms"]
 
@@ -44,6 +44,7 @@ BoundRule = Callable[[Mapping[str, Claim], tuple[str, ...]], Rejection | Plan]
 
 
 PRUNE_INTERVAL_MS = 60_000
+MAX_BATCH = 64  # changes decided in one transaction at most
 
 
 def now_ms() -> int:
@@ -71,6 +72,8 @@ class SeatService:
         self._retention_ms = settings.event_log_retention_seconds * 1000
         self._layouts: dict[str, Layout] = {}
         self._order: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._queued: defaultdict[str, list[tuple[Change, asyncio.Future[Rejection | Committed]]]] = defaultdict(list)
+        self._drainers: dict[str, asyncio.Task[None]] = {}
 
     def now(self) -> int:
         return self._clock()
@@ -198,13 +201,8 @@ class SeatService:
             return self._refused(
                 action, Rejection(ErrorCode.RATE_LIMITED, "too many seat changes", retry_after_ms=wait)
             )
-        async with self.serialized(request.showtime_id):
-            with self.metrics.database_seconds.labels(action).time():
-                outcome = await self.store.change(
-                    request.showtime_id, seats, session_id, lambda claims: rule(claims, seats), now, new_booking
-                )
-            if isinstance(outcome, Committed):
-                self._committed(outcome)
+        change = Change(seats, session_id, lambda claims: rule(claims, seats), new_booking)
+        outcome = await self._decide(request.showtime_id, change)
         if isinstance(outcome, Rejection):
             return self._refused(action, outcome)
         self.metrics.requests.labels(action, "ok").inc()
@@ -220,6 +218,41 @@ class SeatService:
             total_cents=plan.total_cents if plan.sell else None,
             currency=layout.currency if plan.sell else None,
         )
+
+    async def _decide(self, showtime_id: str, change: Change) -> Rejection | Committed:
+        """Queue a change for the showtime's next transaction and wait for its outcome.
+
+        Changes that arrive while a transaction is under way go together into the next one (group commit),
+        decided in arrival order. One drainer per showtime runs the transactions, inside :meth:`serialized`.
+        """
+        outcome: asyncio.Future[Rejection | Committed] = asyncio.get_running_loop().create_future()
+        self._queued[showtime_id].append((change, outcome))
+        if showtime_id not in self._drainers:
+            self._drainers[showtime_id] = asyncio.create_task(self._drain(showtime_id))
+        return await outcome
+
+    async def _drain(self, showtime_id: str) -> None:
+        queue = self._queued[showtime_id]
+        try:
+            while queue:
+                batch, queue[:] = queue[:MAX_BATCH], queue[MAX_BATCH:]
+                try:
+                    async with self.serialized(showtime_id):
+                        with self.metrics.database_seconds.labels("change").time():
+                            outcomes = await self.store.change(showtime_id, [c for c, _ in batch], self._clock())
+                        for committed in outcomes:
+                            if isinstance(committed, Committed):
+                                self._committed(committed)
+                except Exception as error:
+                    log.exception("a transaction of %d changes failed; none was applied", len(batch))
+                    outcomes = [Rejection(ErrorCode.INTERNAL_ERROR, f"the database failed ({type(error).__name__})")]
+                    outcomes *= len(batch)
+                for (_, waiting), result in zip(batch, outcomes, strict=True):
+                    if not waiting.done():  # the requester may have gone away; its change stands
+                        waiting.set_result(result)
+        finally:
+            # No await since the queue was last seen empty: a change queued now finds no drainer and starts one.
+            del self._drainers[showtime_id], self._queued[showtime_id]
 
     def _committed(self, committed: Committed) -> None:
         for event in committed.events:

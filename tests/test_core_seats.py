@@ -11,6 +11,7 @@ from server.core.seats import (
     Plan,
     SeatState,
     SeatStatus,
+    apply_plan,
     plan_book,
     plan_expiry,
     plan_lock,
@@ -157,3 +158,20 @@ class TestExpiry:
 
     def test_never_touches_bookings(self) -> None:
         assert plan_expiry({"A1": booked("a")}, NOW).release == ()
+
+
+class TestApplyPlan:
+    """Rules decided in one batch see the claims as the plans before them left them."""
+
+    def test_a_second_lock_in_the_same_batch_sees_the_first(self) -> None:
+        claims: dict[str, Claim] = {}
+        apply_plan(claims, accepted(plan_lock(claims, "a", ("A1",), NOW, TTL, MAX_HELD)))
+        assert claims == {"A1": Claim(SeatState.HELD, "a", NOW + TTL)}
+        refused(plan_lock(claims, "b", ("A1", "A2"), NOW, TTL, MAX_HELD), ErrorCode.SEAT_UNAVAILABLE)
+
+    def test_unlock_frees_and_book_sells(self) -> None:
+        claims = {"A1": held("a"), "A2": held("a")}
+        apply_plan(claims, accepted(plan_unlock(claims, "a", ("A1",))))
+        apply_plan(claims, accepted(plan_book(claims, LAYOUT, "a", ("A2",), NOW)))
+        assert claims == {"A2": Claim(SeatState.BOOKED, "a")}
+        accepted(plan_lock(claims, "b", ("A1",), NOW, TTL, MAX_HELD))

@@ -10,7 +10,7 @@ All instants are Unix epoch milliseconds.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -23,6 +23,7 @@ __all__ = [
     "SeatChange",
     "SeatState",
     "SeatStatus",
+    "apply_plan",
     "plan_book",
     "plan_expiry",
     "plan_lock",
@@ -174,3 +175,13 @@ def _held_by(claim: Claim | None, session_id: str, now: int) -> bool:
 
 def _owns_hold(claim: Claim | None, session_id: str) -> bool:
     return claim is not None and claim.state is SeatState.HELD and claim.session_id == session_id
+
+
+def apply_plan(claims: MutableMapping[str, Claim], plan: Plan) -> None:
+    """Update ``claims`` to what they are once ``plan`` is carried out, so the next rule decides on them."""
+    for seat in plan.release:
+        claims.pop(seat, None)
+    for seat in plan.hold:
+        claims[seat] = Claim(SeatState.HELD, plan.session_id, plan.hold_until)
+    for seat in plan.sell:
+        claims[seat] = Claim(SeatState.BOOKED, plan.session_id)

@@ -10,15 +10,15 @@ are the last line of defence: a seat cannot be held or sold twice whatever the c
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, Select, and_, delete, false, func, insert, or_, select, update
+from sqlalchemy import Row, Select, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from server.core.errors import Rejection
-from server.core.seats import Claim, Layout, Plan, SeatChange, SeatState, SeatStatus
+from server.core.seats import Claim, Layout, Plan, SeatChange, SeatState, SeatStatus, apply_plan
 from server.messages import BookingView, Category, Customer, ShowtimeSummary
 from server.storage.database import WRITE
 from server.storage.tables import (
@@ -33,9 +33,19 @@ from server.storage.tables import (
     venue,
 )
 
-__all__ = ["BookingRecord", "Committed", "Event", "NewBooking", "SeatStore", "ShowtimeRecord", "Snapshot"]
+__all__ = ["BookingRecord", "Change", "Committed", "Event", "NewBooking", "SeatStore", "ShowtimeRecord", "Snapshot"]
 
 Rule = Callable[[Mapping[str, Claim]], Rejection | Plan]
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One request to decide: the seats it names, whose holds matter, the bound rule, and booking details."""
+
+    seats: tuple[str, ...]
+    holder: str
+    rule: Rule
+    new_booking: NewBooking | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,32 +119,42 @@ class SeatStore:
         async with self.engine.begin() as conn:
             # FOR SHARE waits for an in-flight change, so seq and claims belong together.
             seq = await self._seq(conn, showtime_id, for_update=False)
-            claims = await self._claims(conn, showtime_id, seats=None, holder=None)
+            claims = await self._claims(conn, showtime_id, seats=None)
         return Snapshot(seq, claims)
 
-    async def change(
-        self,
-        showtime_id: str,
-        seats: Sequence[str],
-        holder: str,
-        rule: Rule,
-        now: int,
-        new_booking: NewBooking | None = None,
-    ) -> Rejection | Committed:
-        """Decide with ``rule`` on the current claims of ``seats`` and of ``holder``'s holds, and commit its plan."""
+    async def change(self, showtime_id: str, changes: Sequence[Change], now: int) -> list[Rejection | Committed]:
+        """Decide ``changes`` in order in one transaction, and commit what each accepted one plans.
+
+        Each rule sees the claims as the changes before it left them, exactly as if each had its own
+        transaction in turn; sharing one saves the fixed cost of a transaction under contention.
+        """
         async with self._writer.begin() as conn:
             seq = await self._seq(conn, showtime_id, for_update=True)
-            plan = rule(await self._claims(conn, showtime_id, seats, holder))
-            if isinstance(plan, Rejection):
-                return plan
-            return await self._commit(conn, showtime_id, seq, plan, now, new_booking)
+            seats = {seat for change in changes for seat in change.seats}
+            claims = await self._claims(conn, showtime_id, seats, {change.holder for change in changes})
+            batch = _Batch(showtime_id, seq, now)
+            outcomes: list[Rejection | Committed] = []
+            for change in changes:
+                plan = change.rule(claims)
+                if isinstance(plan, Rejection):
+                    outcomes.append(plan)
+                else:
+                    apply_plan(claims, plan)
+                    outcomes.append(batch.add(plan, change.new_booking))
+            await batch.write(conn, claims)
+        return outcomes
 
     async def expire(self, showtime_id: str, now: int, rule: Callable[[Mapping[str, Claim]], Plan]) -> Committed:
         async with self._writer.begin() as conn:
             seq = await self._seq(conn, showtime_id, for_update=True)
             lapsed = select(seat_hold).where(seat_hold.c.showtime_id == showtime_id, seat_hold.c.expires_at <= now)
             claims = {row.seat_code: _hold_claim(row) for row in await conn.execute(lapsed)}
-            return await self._commit(conn, showtime_id, seq, rule(claims), now, None)
+            batch = _Batch(showtime_id, seq, now)
+            plan = rule(claims)
+            apply_plan(claims, plan)
+            committed = batch.add(plan, None)
+            await batch.write(conn, claims)
+        return committed
 
     async def events(self, showtime_id: str, after: int, upto: int) -> list[Event]:
         """The logged changes of a showtime with ``after < seq <= upto``, in order."""
@@ -238,90 +258,105 @@ class SeatStore:
 
     @staticmethod
     async def _claims(
-        conn: AsyncConnection, showtime_id: str, seats: Sequence[str] | None, holder: str | None
+        conn: AsyncConnection, showtime_id: str, seats: Collection[str] | None, holders: Collection[str] = ()
     ) -> dict[str, Claim]:
-        """Claims on ``seats`` (all seats if None), plus every hold of ``holder``."""
+        """Claims on ``seats`` (all seats if None), plus every hold of the ``holders``."""
         holds = select(seat_hold).where(seat_hold.c.showtime_id == showtime_id)
         sold = select(booking_seat.c.seat_code, booking.c.session_id).join(
             booking, booking.c.id == booking_seat.c.booking_id
         )
         sold = sold.where(booking_seat.c.showtime_id == showtime_id)
         if seats is not None:
-            mine = seat_hold.c.session_id == holder if holder is not None else false()
-            holds = holds.where(or_(seat_hold.c.seat_code.in_(seats), mine))
+            holds = holds.where(or_(seat_hold.c.seat_code.in_(seats), seat_hold.c.session_id.in_(holders)))
             sold = sold.where(booking_seat.c.seat_code.in_(seats))
         claims = {row.seat_code: _hold_claim(row) for row in await conn.execute(holds)}
         for row in await conn.execute(sold):
             claims[row.seat_code] = Claim(SeatState.BOOKED, row.session_id)
         return claims
 
-    @staticmethod
-    async def _commit(
-        conn: AsyncConnection, showtime_id: str, seq: int, plan: Plan, now: int, new_booking: NewBooking | None
-    ) -> Committed:
-        this_showtime = seat_hold.c.showtime_id == showtime_id
-        replaced = (*plan.release, *plan.hold)
-        if replaced:
-            await conn.execute(delete(seat_hold).where(and_(this_showtime, seat_hold.c.seat_code.in_(replaced))))
-        if plan.hold:
+
+class _Batch:
+    """The writes of the plans accepted in one transaction, numbered and then written in bulk."""
+
+    def __init__(self, showtime_id: str, seq: int, now: int) -> None:
+        self.showtime_id = showtime_id
+        self.seq = seq  # the last seq handed out
+        self.now = now
+        self.touched: set[str] = set()  # seats whose hold is written again from the final claims
+        self.events: list[Event] = []
+        self.bookings: list[dict[str, object]] = []
+        self.sold: list[dict[str, object]] = []
+
+    def add(self, plan: Plan, new_booking: NewBooking | None) -> Committed:
+        events = [Event(self.showtime_id, self.seq + n, change, self.now) for n, change in enumerate(plan.changes, 1)]
+        self.seq += len(events)
+        self.events += events
+        self.touched.update(plan.release, plan.hold, plan.sell)
+        booking_id = self._sell(plan, new_booking) if plan.sell else None
+        return Committed(plan, events, booking_id)
+
+    def _sell(self, plan: Plan, new_booking: NewBooking | None) -> str:
+        if new_booking is None:
+            raise ValueError("a plan that sells seats needs the booking's details")
+        booking_id = "bk_" + secrets.token_hex(8)
+        self.bookings.append(
+            {
+                "id": booking_id,
+                "showtime_id": self.showtime_id,
+                "session_id": plan.session_id,
+                "customer_name": new_booking.customer_name,
+                "customer_email": new_booking.customer_email,
+                "total_cents": plan.total_cents,
+                "currency": new_booking.currency,
+                "created_at": self.now,
+            }
+        )
+        self.sold += [
+            {"showtime_id": self.showtime_id, "seat_code": seat, "booking_id": booking_id, "price_cents": price}
+            for seat, price in plan.sell.items()
+        ]
+        return booking_id
+
+    async def write(self, conn: AsyncConnection, claims: Mapping[str, Claim]) -> None:
+        """Write the holds of every touched seat as ``claims`` now have them, the sales, events and seq."""
+        if not self.events and not self.touched:
+            return
+        if self.touched:
             await conn.execute(
-                insert(seat_hold),
-                [
-                    {
-                        "showtime_id": showtime_id,
-                        "seat_code": code,
-                        "session_id": plan.session_id,
-                        "expires_at": plan.hold_until,
-                        "created_at": now,
-                    }
-                    for code in plan.hold
-                ],
+                delete(seat_hold).where(
+                    seat_hold.c.showtime_id == self.showtime_id, seat_hold.c.seat_code.in_(self.touched)
+                )
             )
-        booking_id = await _sell(conn, showtime_id, plan, now, new_booking) if plan.sell else None
-        events = [Event(showtime_id, seq + offset, change, now) for offset, change in enumerate(plan.changes, 1)]
-        if events:
+        holds = [
+            {
+                "showtime_id": self.showtime_id,
+                "seat_code": seat,
+                "session_id": claim.session_id,
+                "expires_at": claim.expires_at,
+                "created_at": self.now,
+            }
+            for seat in sorted(self.touched)
+            if (claim := claims.get(seat)) is not None and claim.state is SeatState.HELD
+        ]
+        for table, rows in ((seat_hold, holds), (booking, self.bookings), (booking_seat, self.sold)):
+            if rows:
+                await conn.execute(insert(table), rows)
+        if self.events:
             await conn.execute(
                 insert(seat_event),
                 [
                     {
-                        "showtime_id": showtime_id,
+                        "showtime_id": self.showtime_id,
                         "seq": event.seq,
                         "seat_code": event.change.seat,
                         "status": event.change.status.value,
                         "session_id": event.change.session_id,
-                        "created_at": now,
+                        "created_at": self.now,
                     }
-                    for event in events
+                    for event in self.events
                 ],
             )
-            await conn.execute(update(showtime).where(showtime.c.id == showtime_id).values(seq=events[-1].seq))
-        return Committed(plan, events, booking_id)
-
-
-async def _sell(conn: AsyncConnection, showtime_id: str, plan: Plan, now: int, new_booking: NewBooking | None) -> str:
-    if new_booking is None:
-        raise ValueError("a plan that sells seats needs the booking's details")
-    booking_id = "bk_" + secrets.token_hex(8)
-    await conn.execute(
-        insert(booking).values(
-            id=booking_id,
-            showtime_id=showtime_id,
-            session_id=plan.session_id,
-            customer_name=new_booking.customer_name,
-            customer_email=new_booking.customer_email,
-            total_cents=plan.total_cents,
-            currency=new_booking.currency,
-            created_at=now,
-        )
-    )
-    await conn.execute(
-        insert(booking_seat),
-        [
-            {"showtime_id": showtime_id, "seat_code": code, "booking_id": booking_id, "price_cents": price}
-            for code, price in plan.sell.items()
-        ],
-    )
-    return booking_id
+            await conn.execute(update(showtime).where(showtime.c.id == self.showtime_id).values(seq=self.seq))
 
 
 def _event(row: Row[Any]) -> Event:

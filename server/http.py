@@ -7,6 +7,7 @@ the OpenAPI document, so the document cannot drift from what is served.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -22,6 +23,7 @@ from server.core.errors import ErrorCode, Rejection
 from server.core.limits import origin_allowed
 from server.core.seats import SeatState
 from server.messages import (
+    PRINTABLE,
     Ack,
     BookingRequest,
     BookingView,
@@ -48,6 +50,7 @@ __all__ = ["ENDPOINTS", "Endpoint", "create_app"]
 
 log = logging.getLogger(__name__)
 
+MAX_ID_LENGTH = 64
 DEMO_DIR = Path(__file__).resolve().parent.parent / "client_demo"
 
 STATUS_OF = {
@@ -148,7 +151,8 @@ class Api:
 
     async def get_booking(self, request: web.Request) -> BookingView | Rejection:
         session_id = self.session_of(request)
-        found = await self.service.store.booking(request.match_info["booking_id"])
+        booking_id = request.match_info["booking_id"]
+        found = await self.service.store.booking(booking_id) if _printable(booking_id) else None
         # Someone else's booking is reported as missing, so booking ids cannot be probed.
         if found is None or found.session_id != session_id:
             return Rejection(ErrorCode.NOT_FOUND, "no such booking for this session")
@@ -159,7 +163,7 @@ class Api:
 
     async def showtime(self, request: web.Request) -> ShowtimeLayout | Rejection:
         showtime_id = request.match_info["showtime_id"]
-        found = await self.service.store.showtime(showtime_id)
+        found = await self.service.store.showtime(showtime_id) if _printable(showtime_id) else None
         if found is None:
             return Rejection(ErrorCode.UNKNOWN_SHOWTIME, f"no such showtime: {showtime_id}")
         snapshot = await self.service.snapshot("", showtime_id)
@@ -211,9 +215,14 @@ class Api:
 
 async def _body(request: web.Request, model: type[M]) -> M:
     try:
-        return model.model_validate_json(await request.read())
+        return model.model_validate_json(await request.read(), by_name=False)  # the wire names only
     except ValidationError as error:
         raise ProblemError(Rejection(ErrorCode.INVALID_MESSAGE, _summary(error))) from None
+
+
+def _printable(identifier: str) -> bool:
+    """Whether a path's id could name anything: ids never hold control characters."""
+    return len(identifier) <= MAX_ID_LENGTH and re.fullmatch(PRINTABLE, identifier) is not None
 
 
 def _summary(error: ValidationError) -> str:

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter
 from pydantic.alias_generators import to_camel
 
 from server.core.errors import ErrorCode
 from server.core.seats import SeatState, SeatStatus
 
 __all__ = [
+    "PRINTABLE",
     "Ack",
     "Book",
     "BookingRequest",
@@ -59,14 +60,25 @@ class Model(BaseModel):
         return self.model_dump_json(by_alias=True, exclude_none=True)
 
 
-ShowtimeId = Annotated[str, Field(min_length=1, max_length=64)]
-SeatId = Annotated[str, Field(min_length=1, max_length=16)]
-RequestId = Annotated[str, Field(max_length=128)] | int
+def encodable(value: str) -> str:
+    """Refuse lone surrogates ("\\ud800" in JSON): valid in a Python str, not in UTF-8 or any database."""
+    value.encode()  # UnicodeEncodeError is a ValueError, which pydantic reports as a validation error
+    return value
+
+
+# Ids and names are printable text: no control characters (PostgreSQL cannot even store NUL).
+PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
+Text = AfterValidator(encodable)
+ShowtimeId = Annotated[str, Field(min_length=1, max_length=64, pattern=PRINTABLE), Text]
+SeatId = Annotated[str, Field(min_length=1, max_length=16, pattern=PRINTABLE), Text]
+RequestId = Annotated[str, Field(max_length=128), Text] | int
 
 
 class Customer(Model):
-    name: Annotated[str, Field(min_length=1, max_length=200)]
-    email: Annotated[str, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+    name: Annotated[str, Field(min_length=1, max_length=200, pattern=PRINTABLE), Text]
+    email: Annotated[
+        str, Field(max_length=254, pattern=r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+$")
+    ]
 
 
 # --- Request bodies, shared by socket messages and REST ---------------------------------------------------

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 __all__ = ["openapi_document"]
 
 REF = "#/components/schemas/{model}"
+BODY_ERRORS = (ErrorCode.INVALID_MESSAGE, ErrorCode.MESSAGE_TOO_LARGE)
 
 
 def openapi_document(endpoints: Iterable[Endpoint], status_of: Mapping[ErrorCode, HTTPStatus]) -> dict[str, Any]:
@@ -66,10 +67,13 @@ def _operation(endpoint: Endpoint, status_of: Mapping[ErrorCode, HTTPStatus]) ->
 
 def _problems(endpoint: Endpoint, status_of: Mapping[ErrorCode, HTTPStatus]) -> dict[str, Any]:
     problem = {"application/problem+json": {"schema": {"$ref": REF.format(model="Problem")}}}
-    statuses = sorted({status_of[code] for code in endpoint.errors})
+    codes = list(endpoint.errors)
+    if endpoint.body is not None:  # any body may be malformed or too large
+        codes += [code for code in BODY_ERRORS if code not in codes]
+    statuses = sorted({status_of[code] for code in codes})
     return {
         str(int(status)): {
-            "description": ", ".join(code.value for code in endpoint.errors if status_of[code] == status),
+            "description": ", ".join(code.value for code in codes if status_of[code] == status),
             "content": problem,
         }
         for status in statuses

@@ -71,7 +71,7 @@ class SeatService:
         self._max_replay = settings.max_replay_events
         self._retention_ms = settings.event_log_retention_seconds * 1000
         self._layouts: dict[str, Layout] = {}
-        self._order: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._order: dict[str, tuple[asyncio.Lock, int]] = {}  # showtime -> its lock and how many use it
         self._queued: defaultdict[str, list[tuple[Change, asyncio.Future[Rejection | Committed]]]] = defaultdict(list)
         self._drainers: dict[str, asyncio.Task[None]] = {}
 
@@ -81,8 +81,18 @@ class SeatService:
     @asynccontextmanager
     async def serialized(self, showtime_id: str) -> AsyncIterator[None]:
         """Exclude every other change to this showtime in this process, and its publication."""
-        async with self._order[showtime_id]:
-            yield
+        lock, users = self._order.get(showtime_id, (asyncio.Lock(), 0))
+        self._order[showtime_id] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            # Forget the lock when nobody holds or awaits it, so the table follows the busy showtimes.
+            lock, users = self._order[showtime_id]
+            if users == 1:
+                del self._order[showtime_id]
+            else:
+                self._order[showtime_id] = (lock, users - 1)
 
     async def layout(self, showtime_id: str) -> Layout | Rejection:
         layout = self._layouts.get(showtime_id)

@@ -7,13 +7,15 @@ size ceiling (``MAX_MESSAGE_BYTES`` x 16) closes it, with 1009, because it must 
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from urllib.parse import parse_qs, urlsplit
 
-import orjson
+import pydantic_core
 from pydantic import ValidationError
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
@@ -184,10 +186,11 @@ class SeatSocket:
     def _parse(self, frame: str | bytes) -> ClientMessage | Rejection:
         if isinstance(frame, bytes):
             return Rejection(ErrorCode.INVALID_MESSAGE, "send JSON messages in text frames")
-        if len(frame) > self._max_message_bytes:
+        # Characters are at most four bytes: count the bytes only when the characters leave it open.
+        if len(frame) * 4 > self._max_message_bytes and len(frame.encode()) > self._max_message_bytes:
             return Rejection(ErrorCode.MESSAGE_TOO_LARGE, f"messages are limited to {self._max_message_bytes} bytes")
         try:
-            return client_message.validate_json(frame)
+            return client_message.validate_json(frame, by_name=False)  # the wire names only
         except ValidationError as error:
             return Rejection(ErrorCode.INVALID_MESSAGE, _describe(error))
 
@@ -218,6 +221,8 @@ class SeatSocket:
         limit = self._settings.max_subscriptions_per_connection
         if message.showtime_id not in client.subscriptions and len(client.subscriptions) >= limit:
             return Rejection(ErrorCode.TOO_MANY_SUBSCRIPTIONS, f"at most {limit} subscriptions per connection")
+        if isinstance(layout := await self._service.layout(message.showtime_id), Rejection):
+            return layout  # before taking the showtime's lock: unknown ids must not create locks
         async with self._service.serialized(message.showtime_id):
             for _ in range(JOIN_ATTEMPTS):
                 frames = None
@@ -262,13 +267,41 @@ class SeatSocket:
 
 
 def _request_id_of(frame: str | bytes) -> str | int | None:
-    """Best effort: the requestId of a message that failed validation, so its error can carry it."""
+    """The requestId of a message that failed validation, so that its error can carry it.
+
+    Parsed like the message itself; a frame no parser takes (nested too deeply, say) is scanned for a
+    ``requestId`` key at the top level of an object.
+    """
     try:
-        value = orjson.loads(frame).get("requestId")
-    except (orjson.JSONDecodeError, AttributeError):
-        return None
-    valid = (isinstance(value, str) and len(value) <= 128) or (isinstance(value, int) and not isinstance(value, bool))
+        value = pydantic_core.from_json(frame).get("requestId")
+    except (ValueError, AttributeError):
+        value = _scan_request_id(frame.decode(errors="replace") if isinstance(frame, bytes) else frame)
+    if isinstance(value, str):
+        valid = len(value) <= 128 and value.encode(errors="replace") == value.encode(errors="ignore")
+    else:
+        valid = isinstance(value, int) and not isinstance(value, bool)
     return value if valid else None
+
+
+TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def _scan_request_id(frame: str) -> object:
+    depth = 0
+    for token in TOKENS.finditer(frame):
+        text = token.group()
+        if text in "[{":
+            depth += 1
+        elif text in "]}":
+            depth -= 1
+        elif depth == 1 and text == '"requestId"':
+            rest = frame[token.end() :].lstrip()
+            if rest.startswith(":"):
+                try:
+                    return json.JSONDecoder().raw_decode(rest[1:].lstrip())[0]
+                except ValueError:
+                    return None
+    return None
 
 
 def _describe(error: ValidationError) -> str:

@@ -139,6 +139,8 @@ async def test_health_and_demo_page(running: Running) -> None:
         ("POST", "/api/seat-locks", True, "not json", 400, "invalid_message"),
         ("POST", "/api/seat-locks", True, {"showtimeId": "x"}, 400, "invalid_message"),
         ("POST", "/api/seat-locks", True, {"showtimeId": 5, "seatIds": ["A1"]}, 400, "invalid_message"),
+        ("POST", "/api/seat-locks", True, {"showtime_id": "x", "seat_ids": ["A1"]}, 400, "invalid_message"),
+        ("GET", "/api/showtimes/a%00b", False, None, 404, "unknown_showtime"),
         ("POST", "/api/seat-locks", True, {"showtimeId": "nope", "seatIds": ["A1"]}, 404, "unknown_showtime"),
         ("POST", "/api/seat-locks", True, {"showtimeId": "{showtime}", "seatIds": ["Z99"]}, 422, "unknown_seat"),
         ("POST", "/api/seat-locks", True, {"showtimeId": "{showtime}", "seatIds": [f"A{n}" for n in range(1, 6)] + [f"B{n}" for n in range(1, 7)]}, 422, "too_many_seats"),

@@ -29,6 +29,7 @@ CASES: list[tuple[str, Any, str]] = [
     ("bad email", {"type": "book", "showtimeId": "{s}", "seatIds": ["A2"], "customer": {"name": "A", "email": "x"}}, "invalid_message"),
     ("no customer", {"type": "book", "showtimeId": "{s}", "seatIds": ["A2"]}, "invalid_message"),
     ("request id object", {"type": "ping", "requestId": {"a": 1}}, "invalid_message"),
+    ("python field names", {"type": "lock", "showtime_id": "{s}", "seat_ids": ["A3"]}, "invalid_message"),
     ("unknown showtime", {"type": "lock", "showtimeId": "no-such", "seatIds": ["A3"]}, "unknown_showtime"),
     ("subscribe unknown showtime", {"type": "subscribe", "showtimeId": "no-such"}, "unknown_showtime"),
     ("unknown seat", {"type": "lock", "showtimeId": "{s}", "seatIds": ["A3", "Z42"]}, "unknown_seat"),
@@ -97,3 +98,12 @@ async def test_a_frame_past_the_hard_ceiling_closes_with_1009(running: Running) 
     assert client.connection.close_code == 1009
     # The server itself is fine.
     assert (await (await running.client()).request("ping"))["type"] == "pong"
+
+
+async def test_a_request_id_that_is_not_valid_unicode_is_not_echoed(running: Running) -> None:
+    """A lone surrogate escape makes the frame invalid; its requestId cannot be sent back as UTF-8 either."""
+    client = await running.client()
+    await client.connection.send('{"type":"ping","requestId":"\\ud800"}')
+    error = await client.next_pushed("error")
+    assert (error["code"], "requestId" in error) == ("invalid_message", False)
+    assert (await client.request("ping"))["type"] == "pong"

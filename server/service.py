@@ -71,6 +71,7 @@ class SeatService:
         self._max_replay = settings.max_replay_events
         self._retention_ms = settings.event_log_retention_seconds * 1000
         self._layouts: dict[str, Layout] = {}
+        self._loading: dict[str, asyncio.Task[Layout | None]] = {}
         self._order: dict[str, tuple[asyncio.Lock, int]] = {}  # showtime -> its lock and how many use it
         self._queued: defaultdict[str, list[tuple[Change, asyncio.Future[Rejection | Committed]]]] = defaultdict(list)
         self._drainers: dict[str, asyncio.Task[None]] = {}
@@ -95,9 +96,15 @@ class SeatService:
                 self._order[showtime_id] = (lock, users - 1)
 
     async def layout(self, showtime_id: str) -> Layout | Rejection:
+        """The showtime's seats and prices, read once: layouts never change, and a burst on a cold showtime
+        (10,000 seats) waits for one read instead of making one each."""
         layout = self._layouts.get(showtime_id)
         if layout is None:
-            layout = await self.store.layout(showtime_id)
+            loading = self._loading.get(showtime_id)
+            if loading is None:
+                loading = self._loading[showtime_id] = asyncio.create_task(self.store.layout(showtime_id))
+                loading.add_done_callback(lambda _: self._loading.pop(showtime_id, None))
+            layout = await asyncio.shield(loading)
             if layout is None:
                 return Rejection(ErrorCode.UNKNOWN_SHOWTIME, f"no such showtime: {showtime_id}")
             self._layouts[showtime_id] = layout

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy.exc
-from sqlalchemy import func, insert, select
+from sqlalchemy import event, func, insert, select
 
 from server.storage.tables import booking, booking_seat, seat_event, seat_hold
 from tests.client import SeatClient
@@ -189,3 +189,24 @@ async def test_two_instances_on_one_database_never_grant_a_seat_twice(start_serv
             (await conn.execute(select(seat_event.c.seq).where(seat_event.c.showtime_id == showtime))).scalars().all()
         )
     assert sorted(seqs) == list(range(1, len(granted) + 1))
+
+
+async def test_a_burst_on_a_cold_showtime_reads_its_layout_once(running: Running) -> None:
+    showtime = await running.showtime(rows=10, seats_per_row=10)
+    engine = running.server.service.store.engine
+    layout_reads: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if "price_cents" in statement and "seat_category" in statement:
+            layout_reads.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", count)
+    try:
+        clients = await connect_all(running, 50)
+        replies = await asyncio.gather(
+            *(c.request("lock", showtimeId=showtime, seatIds=[f"A{i % 10 + 1}"]) for i, c in enumerate(clients))
+        )
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", count)
+    assert Counter(r["type"] for r in replies) == {"ack": 10, "error": 40}
+    assert len(layout_reads) == 1

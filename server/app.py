@@ -90,7 +90,13 @@ class SeatServer:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._websocket.close()  # closes open connections with 1001
-        await self._websocket.wait_closed()
+        try:
+            await asyncio.wait_for(self._websocket.wait_closed(), SHUTDOWN_GRACE)
+        except TimeoutError:  # clients that do not read cannot finish the close handshake: cut them off
+            for connection in self._websocket.connections:
+                if connection.transport is not None:
+                    connection.transport.abort()
+            await self._websocket.wait_closed()
         await self._http.cleanup()
         await self._bus.stop()
         await self.service.store.engine.dispose()
@@ -109,6 +115,7 @@ class SeatServer:
         return RedisBus(self.settings.redis_url, channel, fanout.publish, lambda: reconcile(fanout, store))
 
 
+SHUTDOWN_GRACE = 10.0  # seconds for open connections to finish their close handshake
 PROBE_TIMEOUT = 2.0  # seconds a readiness check may take
 
 

@@ -30,8 +30,6 @@ __all__ = ["Channel", "Fanout", "encode_event", "send_now"]
 
 log = logging.getLogger(__name__)
 
-SLOW_CONSUMER_CLOSE = 1013  # "try again later"
-
 # Reads the committed changes of a showtime with seq in (after, upto] from the event log.
 ReadLog = Callable[[str, int, int], Awaitable[list[Event]]]
 
@@ -118,7 +116,6 @@ class Fanout:
         self._gap_wait = gap_wait_seconds
         self._history = history
         self._channels: dict[str, Channel] = {}
-        self._closing: set[asyncio.Task[None]] = set()
 
     def join(self, showtime_id: str, connection: ServerConnection, covered: int) -> list[str] | None:
         """Add a subscriber whose snapshot covered changes up to ``covered``.
@@ -129,12 +126,18 @@ class Fanout:
         channel = self._channels.get(showtime_id)
         if channel is None:
             channel = self._channels[showtime_id] = Channel(
-                covered, self._history, self._slow_consumer_bytes, self._evict, self._observe
+                covered, self._history, self._slow_consumer_bytes, self.evict, self._observe
             )
         missing = channel.frames_after(covered)
         if missing is not None:
             channel.subscribers[connection] = max(covered, channel.delivered)
         return missing
+
+    def sent_upto(self, showtime_id: str, connection: ServerConnection) -> int | None:
+        """The last seq of this showtime already sent to the connection; None if it is not subscribed."""
+        channel = self._channels.get(showtime_id)
+        covered = channel.subscribers.get(connection) if channel else None
+        return None if channel is None or covered is None else max(covered, channel.delivered)
 
     def leave(self, showtime_id: str, connection: ServerConnection) -> None:
         channel = self._channels.get(showtime_id)
@@ -180,17 +183,21 @@ class Fanout:
             self._metrics.messages_sent.labels("broadcast").inc(reached)
             self._metrics.delivery_seconds.observe(max(0.0, time.time() - event.at / 1000))
 
-    def _evict(self, connection: ServerConnection) -> None:
-        """Disconnect a subscriber that stopped reading, instead of buffering for it without bound.
+    def overloaded(self, connection: ServerConnection) -> bool:
+        """Whether more than the slow-consumer limit waits in the connection's write buffer."""
+        transport = connection.transport
+        return transport is not None and transport.get_write_buffer_size() > self._slow_consumer_bytes
 
-        It comes back like any dropped client: reconnect, resubscribe with lastSeq, catch up.
+    def evict(self, connection: ServerConnection) -> None:
+        """Drop a client that stopped reading, instead of buffering for it without bound.
+
+        The connection is aborted, not closed: a close frame would queue behind what the client is not
+        reading, and a close handshake would wait on it for ever. It comes back like any dropped client:
+        reconnect, resubscribe with lastSeq, catch up.
         """
-        log.warning("disconnecting a slow consumer at %s", connection.remote_address)
-        task = asyncio.create_task(
-            connection.close(SLOW_CONSUMER_CLOSE, "reading too slowly; resubscribe with lastSeq")
-        )
-        self._closing.add(task)
-        task.add_done_callback(self._closing.discard)
+        log.warning("dropping a slow consumer at %s", connection.remote_address)
+        if connection.transport is not None:
+            connection.transport.abort()
 
     def _watch_gap(self, showtime_id: str) -> None:
         channel = self._channels.get(showtime_id)

@@ -317,8 +317,7 @@ def cors(settings: Settings, metrics: Metrics) -> Middleware:
     @web.middleware
     async def middleware(request: web.Request, handler: RequestHandler) -> web.StreamResponse:
         origin = request.headers.get("Origin")
-        port = request.url.port or settings.http_port
-        allowed = origin is not None and origin_allowed(origin, request.host, port, settings.origins)
+        allowed = origin is not None and _origin_allowed(request, origin, settings)
         if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
             if not allowed:
                 metrics.errors.labels(ErrorCode.ORIGIN_NOT_ALLOWED.value).inc()
@@ -337,6 +336,14 @@ def cors(settings: Settings, metrics: Metrics) -> Middleware:
         return response
 
     return middleware
+
+
+def _origin_allowed(request: web.Request, origin: str, settings: Settings) -> bool:
+    try:
+        port = request.url.port or settings.http_port
+    except ValueError:  # a Host header that names no port we could be on
+        return False
+    return origin_allowed(origin, request.host, port, settings.origins)
 
 
 def create_app(

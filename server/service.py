@@ -253,17 +253,17 @@ class SeatService:
         try:
             while queue:
                 batch, queue[:] = queue[:MAX_BATCH], queue[MAX_BATCH:]
-                try:
-                    async with self.serialized(showtime_id):
+                async with self.serialized(showtime_id):
+                    try:
                         with self.metrics.database_seconds.labels("change").time():
                             outcomes = await self.store.change(showtime_id, [c for c, _ in batch], self._clock())
-                        for committed in outcomes:
-                            if isinstance(committed, Committed):
-                                self._committed(committed)
-                except Exception as error:
-                    log.exception("a transaction of %d changes failed; none was applied", len(batch))
-                    outcomes = [Rejection(ErrorCode.INTERNAL_ERROR, f"the database failed ({type(error).__name__})")]
-                    outcomes *= len(batch)
+                    except Exception as error:
+                        log.exception("a transaction of %d changes failed; none was applied", len(batch))
+                        failed = Rejection(ErrorCode.INTERNAL_ERROR, f"the database failed ({type(error).__name__})")
+                        outcomes = [failed] * len(batch)
+                    for committed in outcomes:
+                        if isinstance(committed, Committed):
+                            self._committed(committed)
                 for (_, waiting), result in zip(batch, outcomes, strict=True):
                     if not waiting.done():  # the requester may have gone away; its change stands
                         waiting.set_result(result)

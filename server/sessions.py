@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,6 +14,9 @@ from server.settings import Settings
 from server.storage.database import sqlite_path
 
 __all__ = ["Session", "Sessions", "load_secret"]
+
+
+MIN_SECRET_LENGTH = 16  # characters of SECRET_KEY: anything shorter can be guessed
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +49,8 @@ class Sessions:
 def load_secret(settings: Settings) -> bytes:
     """SECRET_KEY, or on SQLite a key generated once and kept beside the database file."""
     if settings.secret_key:
+        if len(settings.secret_key) < MIN_SECRET_LENGTH:
+            raise SystemExit(f"SECRET_KEY must be at least {MIN_SECRET_LENGTH} characters")
         return settings.secret_key.encode()
     database_file = sqlite_path(settings.database_url)
     if database_file is None:
@@ -52,6 +59,15 @@ def load_secret(settings: Settings) -> bytes:
         )
     key_file = Path(database_file + ".secret")
     if not key_file.exists():
-        key_file.touch(mode=0o600)
-        key_file.write_text(secrets.token_urlsafe(32))
-    return key_file.read_text().strip().encode()
+        # Written whole under another name, then linked into place: a crash or a second process starting
+        # at the same moment can never leave an empty key behind, and the first key written wins.
+        draft = key_file.with_name(f"{key_file.name}.{secrets.token_hex(4)}")
+        draft.touch(mode=0o600)
+        draft.write_text(secrets.token_urlsafe(32))
+        with contextlib.suppress(FileExistsError):
+            os.link(draft, key_file)
+        draft.unlink()
+    key = key_file.read_text().strip()
+    if len(key) < MIN_SECRET_LENGTH:
+        raise SystemExit(f"{key_file} holds no usable key: delete it to have a new one made")
+    return key.encode()

@@ -45,7 +45,7 @@ from server.service import SeatService
 from server.sessions import Sessions
 from server.settings import Settings
 
-__all__ = ["PATH", "SeatSocket", "error_message"]
+__all__ = ["PATH", "SCAN_LIMIT", "SeatSocket", "error_message"]
 
 log = logging.getLogger(__name__)
 
@@ -115,8 +115,10 @@ class SeatSocket:
         """Refuse, before the upgrade: other paths, foreign browser origins, and IPs over their quota."""
         if urlsplit(request.path).path != PATH:
             return _refuse(connection, HTTPStatus.NOT_FOUND, ErrorCode.NOT_FOUND, f"the WebSocket endpoint is {PATH}")
-        origin, host = request.headers.get("Origin"), request.headers.get("Host")
-        if not origin_allowed(origin, host, self.http_port, self._settings.origins):
+        origins, hosts = request.headers.get_all("Origin"), request.headers.get_all("Host")
+        origin = origins[0] if origins else None
+        single = len(origins) <= 1 and len(hosts) == 1  # repeated headers are ambiguous: refuse them
+        if not single or not origin_allowed(origin, hosts[0], self.http_port, self._settings.origins):
             return _refuse(
                 connection, HTTPStatus.FORBIDDEN, ErrorCode.ORIGIN_NOT_ALLOWED, f"origin {origin} is not allowed"
             )
@@ -145,6 +147,9 @@ class SeatSocket:
                 ).to_json()
             )
             async for frame in connection:
+                if self._fanout.overloaded(connection):  # it asks but does not read the answers
+                    self._fanout.evict(connection)
+                    break
                 reply = await self._answer(client, frame)
                 if reply is not None:
                     if isinstance(reply, ErrorMessage):
@@ -224,24 +229,31 @@ class SeatSocket:
         if isinstance(layout := await self._service.layout(message.showtime_id), Rejection):
             return layout  # before taking the showtime's lock: unknown ids must not create locks
         async with self._service.serialized(message.showtime_id):
+            # On a connection already subscribed, what was sent is on its way (TCP keeps order): continue
+            # after it. Live changes stop while the catch-up is read, or the replay would repeat them.
+            sent = self._fanout.sent_upto(message.showtime_id, client.connection)
+            self._fanout.leave(message.showtime_id, client.connection)
             for _ in range(JOIN_ATTEMPTS):
                 frames = None
                 if message.last_seq is not None:
-                    frames = await self._replayed(client, message)
+                    frames = await self._replayed(client, message, max(message.last_seq, sent or 0))
                 if frames is None:
                     frames = await self._snapshot(client, message)
                 if isinstance(frames, Rejection):
                     return frames
                 if frames:  # empty: changes arrived meanwhile that the fan-out no longer keeps; try again
+                    if self._fanout.overloaded(client.connection):
+                        self._fanout.evict(client.connection)
+                        return None
                     client.subscriptions.add(message.showtime_id)
                     for frame in frames:
                         send_now(client.connection, frame)
                     return None
         return Rejection(ErrorCode.INTERNAL_ERROR, "could not catch up with this showtime; subscribe again")
 
-    async def _replayed(self, client: Client, message: Subscribe) -> list[str] | Rejection | None:
-        """The missed changes, then ``subscribed`` with recovered: true; None when they cannot be replayed."""
-        replay = await self._service.replay(message.showtime_id, message.last_seq or 0)
+    async def _replayed(self, client: Client, message: Subscribe, after: int) -> list[str] | Rejection | None:
+        """The changes after ``after``, then ``subscribed`` with recovered: true; None if they cannot be replayed."""
+        replay = await self._service.replay(message.showtime_id, after)
         if replay is None or isinstance(replay, Rejection):
             return replay
         seq, events = replay
@@ -269,13 +281,14 @@ class SeatSocket:
 def _request_id_of(frame: str | bytes) -> str | int | None:
     """The requestId of a message that failed validation, so that its error can carry it.
 
-    Parsed like the message itself; a frame no parser takes (nested too deeply, say) is scanned for a
-    ``requestId`` key at the top level of an object.
+    Parsed like the message itself; a frame no parser takes (nested too deeply, say) has its first
+    ``SCAN_LIMIT`` characters scanned for a ``requestId`` key at the top level of an object.
     """
+    text = frame.decode(errors="replace") if isinstance(frame, bytes) else frame
     try:
-        value = pydantic_core.from_json(frame).get("requestId")
+        value = pydantic_core.from_json(text).get("requestId")
     except (ValueError, AttributeError):
-        value = _scan_request_id(frame.decode(errors="replace") if isinstance(frame, bytes) else frame)
+        value = _scan_request_id(text[:SCAN_LIMIT])
     if isinstance(value, str):
         valid = len(value) <= 128 and value.encode(errors="replace") == value.encode(errors="ignore")
     else:
@@ -283,24 +296,33 @@ def _request_id_of(frame: str | bytes) -> str | int | None:
     return value if valid else None
 
 
-TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+SCAN_LIMIT = 8192  # characters; bounds the work a hostile frame can cause (a few ms at worst)
+STRUCTURE = re.compile(r'["\[\]{}]')
+STRING = re.compile(r'"(?:[^"\\]++|\\.)*+"')
+# A short string, or an integer that is not the start of a number with a fraction or an exponent.
+SCALAR = re.compile(r'\s*("(?:[^"\\]|\\.){0,256}"|-?\d{1,64}(?![\d.eE]))')
 
 
-def _scan_request_id(frame: str) -> object:
-    depth = 0
-    for token in TOKENS.finditer(frame):
-        text = token.group()
-        if text in "[{":
-            depth += 1
-        elif text in "]}":
-            depth -= 1
-        elif depth == 1 and text == '"requestId"':
-            rest = frame[token.end() :].lstrip()
-            if rest.startswith(":"):
-                try:
-                    return json.JSONDecoder().raw_decode(rest[1:].lstrip())[0]
-                except ValueError:
-                    return None
+def _scan_request_id(text: str) -> object:
+    """One pass, left to right, from bracket to quote: track the depth, skip strings, stop at a top-level
+    ``"requestId":``. Each character is looked at once, so hostile input costs no more than its length."""
+    depth, position = 0, 0
+    while (found := STRUCTURE.search(text, position)) is not None:
+        if found.group() != '"':
+            depth += 1 if found.group() in "[{" else -1
+            position = found.end()
+            continue
+        string = STRING.match(text, found.start())
+        if string is None:  # never closed: nothing after it is JSON
+            return None
+        if depth == 1 and string.group() == '"requestId"':
+            rest = text[string.end() :].lstrip()
+            value = SCALAR.match(rest, 1) if rest.startswith(":") else None
+            try:
+                return json.loads(value.group(1)) if value else None
+            except ValueError:
+                return None
+        position = string.end()
     return None
 
 

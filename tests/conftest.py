@@ -49,7 +49,7 @@ def test_settings(database_url: str, **overrides: Any) -> Settings:
         "host": "127.0.0.1",
         "websocket_server_port": 0,
         "http_port": 0,
-        "secret_key": "test-secret",
+        "secret_key": "test-secret-for-tokens",
         "demo_data": False,
         "hold_sweep_interval_seconds": 0.05,
         # Hundreds of test clients share one address and fire requests at once; the limit tests set these low.

@@ -46,6 +46,10 @@ def test_the_limiter_keeps_keys_apart_and_forgets_idle_ones() -> None:
         ("https://shop.example/", "ws.example", frozenset({"https://shop.example"}), True),
         ("http://127.0.0.1:8000", "127.0.0.1:8080", frozenset({"https://shop.example"}), False),
         ("https://anything.example", "ws.example", frozenset({"*"}), True),
+        ("http://127.0.0.1:abc", "127.0.0.1:8080", frozenset(), False),  # malformed headers: refused, not raised
+        ("http://127.0.0.1:99999", "127.0.0.1:8080", frozenset(), False),
+        ("http://[", "127.0.0.1:8080", frozenset(), False),
+        ("http://127.0.0.1:8000", "[", frozenset(), False),
     ],
 )
 def test_origin_policy(origin: str | None, host: str | None, allowed: frozenset[str], expected: bool) -> None:

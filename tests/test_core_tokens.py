@@ -30,3 +30,8 @@ def test_malformed_tokens_are_rejected_not_raised() -> None:
 
 def test_session_ids_are_unique() -> None:
     assert len({new_session_id() for _ in range(1000)}) == 1000
+
+
+def test_non_ascii_tokens_are_rejected_not_raised() -> None:
+    for token in ["s_x.1.é", "s_x.١٢٣.sig", "é.1.sig"]:
+        assert verify_token(token, 0, SECRET) is None

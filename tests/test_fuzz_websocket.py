@@ -44,6 +44,7 @@ from typing import Annotated, Any, Literal, TypeVar
 import aiohttp
 import hypothesis.core
 import hypothesis.strategies as st
+import pydantic_core
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis.database import DirectoryBasedExampleDatabase
@@ -68,6 +69,7 @@ from server.messages import (
     client_message,
 )
 from server.storage.store import Snapshot
+from server.websocket import SCAN_LIMIT
 from tests import conftest
 from tests.conftest import Running
 
@@ -271,11 +273,20 @@ def valid_request_id(value: Any) -> bool:
         return False
     if isinstance(value, int):
         return True
-    return isinstance(value, str) and len(value) <= 128 and not has_surrogates(value)
+    return isinstance(value, str) and (decoded := as_decoded(value)) is not None and len(decoded) <= 128
 
 
-def has_surrogates(text: str) -> bool:
-    return any("\ud800" <= char <= "\udfff" for char in text)
+def as_decoded(text: str) -> str | None:
+    """The string a JSON decoder reads back once ``text`` travelled as \\u escapes: a well-formed surrogate
+    pair (\\ud800\\udfff) becomes the one character it encodes; a lone surrogate has no such string (None)."""
+    try:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16")
+    except UnicodeDecodeError:
+        return None
+
+
+def has_lone_surrogates(text: str) -> bool:
+    return as_decoded(text) is None
 
 
 def strictly_json(value: Any) -> bool:
@@ -287,7 +298,7 @@ def strictly_json(value: Any) -> bool:
             return False
         if isinstance(item, float) and (item != item or item in (float("inf"), float("-inf"))):
             return False
-        if isinstance(item, str) and has_surrogates(item):
+        if isinstance(item, str) and has_lone_surrogates(item):
             return False
         if isinstance(item, list):
             pending.extend(item)
@@ -306,7 +317,9 @@ def expected_request_id(value: Any) -> Any:
         return UNKNOWN
     if not valid_request_id(request_id):
         return ABSENT
-    return request_id if strictly_json(value) else UNKNOWN
+    if not strictly_json(value):
+        return UNKNOWN
+    return as_decoded(request_id) if isinstance(request_id, str) else request_id
 
 
 def expected_request_id_of_text(text: str) -> Any:
@@ -322,7 +335,18 @@ def expected_request_id_of_text(text: str) -> Any:
         value = json.loads(text, parse_constant=refuse_constant, object_pairs_hook=refuse_duplicates)
     except (ValueError, RecursionError):
         return UNKNOWN
+    if beyond_the_scan(text):
+        return UNKNOWN
     return expected_request_id(value) if strictly_json(value) else UNKNOWN
+
+
+def beyond_the_scan(text: str) -> bool:
+    """The server reads the requestId of a frame its parser refuses only from the first SCAN_LIMIT characters."""
+    try:
+        pydantic_core.from_json(text)
+    except ValueError:
+        return '"requestId"' not in text[:SCAN_LIMIT]
+    return False
 
 
 HARD_CEILING = MAX_MESSAGE_BYTES * 16  # past it the server closes with 1009 instead of reading the frame
@@ -367,7 +391,7 @@ class Sent:
             value = resolve(frame.value, showtime)
             text = text_frame(render(value))
             if frame.mangle is None:
-                request_id = expected_request_id(value)
+                request_id = UNKNOWN if beyond_the_scan(text) else expected_request_id(value)
             else:
                 text = mangle(text, *frame.mangle)
                 request_id = expected_request_id_of_text(text)

@@ -230,3 +230,36 @@ async def test_redis_going_away_and_coming_back_loses_no_change(
             assert view.statuses() == state
     finally:
         await own_redis.stop()
+
+
+async def test_resubscribing_on_the_same_connection_never_repeats_or_reorders(
+    cluster: Start, new_showtime: Callable[..., Awaitable[str]], postgres_url: str
+) -> None:
+    """Changes from another instance keep arriving while a client resubscribes with lastSeq, again and
+    again, on one connection: it must see each seq once, in order (View.apply checks every one)."""
+    a, b = await cluster(), await cluster()
+    showtime_id = await new_showtime(rows=2, seats_per_row=10)
+    view = await View.open(await a.client(), showtime_id)
+    locker = await b.client()
+    stop = asyncio.Event()
+
+    async def churn() -> None:
+        while not stop.is_set():
+            for number in range(1, 11):
+                await locker.request("lock", showtimeId=showtime_id, seatIds=[f"A{number}"])
+                await locker.request("unlock", showtimeId=showtime_id, seatIds=[f"A{number}"])
+
+    traffic = asyncio.create_task(churn())
+    for attempt in range(40):
+        view.apply_pushed()
+        reply = await view.client.send_raw(
+            f'{{"type":"subscribe","showtimeId":"{showtime_id}","lastSeq":{view.seq},"requestId":"re{attempt}"}}',
+            f"re{attempt}",
+        )
+        assert reply["recovered"] is True
+        await asyncio.sleep(0.02)
+    stop.set()
+    await traffic
+    seq, state = await database_state(postgres_url, showtime_id)
+    await view.settle(seq)
+    assert view.statuses() == state

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import re
 import socket
 
 import orjson
@@ -183,11 +185,52 @@ async def test_a_slow_consumer_is_disconnected_while_others_keep_receiving(start
     assert running.server.fanout.subscriber_count(showtime) == 1, "the stalled subscriber was never evicted"
     changes = await reader.changes(sent)  # the reader got everything, in order, meanwhile
     assert [c["seq"] for c in changes] == list(range(1, sent + 1))
+    # The connection itself is gone, not just its subscription: its slot and buffers are freed.
+    await eventually(lambda: _connections_are(running, 2))
     stalled.close()
+
+
+async def test_a_client_that_asks_for_replays_but_never_reads_is_dropped(start_server: StartServer) -> None:
+    """Replays are sent without waiting, like broadcasts, so they are bounded the same way."""
+    running = await start_server(
+        slow_consumer_buffer_bytes=64 * 1024, max_seats_per_request=100, max_held_seats_per_session=100
+    )
+    showtime = await running.showtime(rows=4, seats_per_row=25)
+    locker = await running.client()
+    seats = [f"{row}{n}" for row in "ABCD" for n in range(1, 26)]
+    for _ in range(5):  # 1,000 changes in the log: each replay from lastSeq 0 is about 190 KB
+        await locker.request("lock", showtimeId=showtime, seatIds=seats)
+        await locker.request("unlock", showtimeId=showtime, seatIds=seats)
+
+    greedy = socket.socket()
+    greedy.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    greedy.setblocking(False)
+    loop = asyncio.get_running_loop()
+    await loop.sock_connect(greedy, ("127.0.0.1", running.server.websocket_port))
+    await loop.sock_sendall(greedy, _handshake(running.server.websocket_port))
+    # Leaving first makes each subscribe a fresh one, so each replays the whole log.
+    leave = _masked_text(orjson.dumps({"type": "unsubscribe", "showtimeId": showtime}))
+    ask = leave + _masked_text(orjson.dumps({"type": "subscribe", "showtimeId": showtime, "lastSeq": 0}))
+    try:
+        with contextlib.suppress(ConnectionResetError, BrokenPipeError):  # dropped while still asking
+            for _ in range(200):  # far past the kernel's buffers; the server must cut it off before the end
+                await loop.sock_sendall(greedy, ask)
+                await asyncio.sleep(0.01)
+        await eventually(lambda: _connections_are(running, 1))  # dropped by the server: ours is still open
+    finally:
+        greedy.close()
+    assert (await locker.request("ping"))["type"] == "pong"
 
 
 async def _true(value: bool) -> bool:
     return value
+
+
+async def _connections_are(running: Running, count: int) -> bool:
+    """Open WebSocket connections as the server reports them at /metrics."""
+    async with running.http.get(f"{running.http_url}/metrics") as response:
+        found = re.search(r"^seat_connections (\S+)$", await response.text(), re.MULTILINE)
+    return found is not None and float(found.group(1)) == count
 
 
 def _handshake(port: int) -> bytes:

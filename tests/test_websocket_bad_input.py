@@ -107,3 +107,25 @@ async def test_a_request_id_that_is_not_valid_unicode_is_not_echoed(running: Run
     error = await client.next_pushed("error")
     assert (error["code"], "requestId" in error) == ("invalid_message", False)
     assert (await client.request("ping"))["type"] == "pong"
+
+
+@pytest.mark.parametrize(
+    ("frame", "request_id"),
+    [
+        ('{"type":"lock","requestId":18446744073709551616}', 18446744073709551616),  # beyond 64 bits
+        ('{"type":"ping","requestId":"r","x":' + "[" * 1025 + "]" * 1025 + "}", "r"),  # deeper than parsers go
+        ('{"x":{"requestId":"inner"},"requestId":"o\\"k","y":"[{"' + "[" * 300 + "]" * 300 + "}", 'o"k'),
+        ('{"requestId":' + "[" * 3000, None),
+        ('"' * 100_000, None),  # an unterminated string: scanned once, not once per quote
+        ('{"type":"lock","requestId":0.0,"x":' + "[" * 1025 + "]" * 1025 + "}", None),  # 0.0 is not the integer 0
+    ],
+    ids=["huge int", "deep", "nested key and escapes", "deep value", "quotes", "float"],
+)
+async def test_errors_carry_the_request_id_of_frames_no_parser_takes(
+    running: Running, frame: str, request_id: object
+) -> None:
+    client = await running.client()
+    await client.connection.send(frame)
+    error = await client.next_pushed()
+    assert (error["type"], error.get("requestId")) == ("error", request_id)
+    assert (await client.request("ping"))["type"] == "pong"

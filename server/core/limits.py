@@ -66,12 +66,15 @@ def origin_allowed(origin: str | None, host: str | None, http_port: int, allowed
         return True
     if allowed:
         return origin.rstrip("/") in allowed
-    parts = urlsplit(origin)
-    if parts.scheme not in ("http", "https") or not parts.hostname or host is None:
+    try:
+        parts = urlsplit(origin)
+        if parts.scheme not in ("http", "https") or not parts.hostname or host is None:
+            return False
+        requested = urlsplit(f"//{host}")
+        same_authority = parts.netloc.lower() == host.lower()
+        demo_page = parts.hostname == requested.hostname and (parts.port or _default_port(parts.scheme)) == http_port
+    except ValueError:  # a malformed header (a bad port, an unclosed bracket) names no origin we serve
         return False
-    requested = urlsplit(f"//{host}")
-    same_authority = parts.netloc.lower() == host.lower()
-    demo_page = parts.hostname == requested.hostname and (parts.port or _default_port(parts.scheme)) == http_port
     return same_authority or demo_page
 
 

@@ -27,9 +27,10 @@ def verify_token(token: str, now: int, secret: bytes) -> str | None:
     """Return the session id the token names, or None if it is malformed, forged or expired."""
     session_id, _, rest = token.partition(".")
     expiry, _, signature = rest.partition(".")
-    if not (session_id and expiry.isdigit() and signature):
+    if not (session_id and expiry.isascii() and expiry.isdigit() and signature):
         return None
-    if not hmac.compare_digest(signature, _sign(f"{session_id}.{expiry}", secret)):
+    # Compared as bytes: compare_digest refuses non-ASCII str, and a token is untrusted input.
+    if not hmac.compare_digest(signature.encode(), _sign(f"{session_id}.{expiry}", secret).encode()):
         return None
     return session_id if int(expiry) > now else None
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, Select, delete, func, insert, or_, select, update
+from sqlalchemy import Row, Select, delete, func, insert, null, or_, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from server.core.errors import Rejection
@@ -132,7 +132,7 @@ class SeatStore:
             seq = await self._seq(conn, showtime_id, for_update=True)
             seats = {seat for change in changes for seat in change.seats}
             claims = await self._claims(conn, showtime_id, seats, {change.holder for change in changes})
-            batch = _Batch(showtime_id, seq, now)
+            batch = _Batch(showtime_id, seq, now, held={s for s, c in claims.items() if c.state is SeatState.HELD})
             outcomes: list[Rejection | Committed] = []
             for change in changes:
                 plan = change.rule(claims)
@@ -149,7 +149,7 @@ class SeatStore:
             seq = await self._seq(conn, showtime_id, for_update=True)
             lapsed = select(seat_hold).where(seat_hold.c.showtime_id == showtime_id, seat_hold.c.expires_at <= now)
             claims = {row.seat_code: _hold_claim(row) for row in await conn.execute(lapsed)}
-            batch = _Batch(showtime_id, seq, now)
+            batch = _Batch(showtime_id, seq, now, held=set(claims))
             plan = rule(claims)
             apply_plan(claims, plan)
             committed = batch.add(plan, None)
@@ -260,25 +260,35 @@ class SeatStore:
     async def _claims(
         conn: AsyncConnection, showtime_id: str, seats: Collection[str] | None, holders: Collection[str] = ()
     ) -> dict[str, Claim]:
-        """Claims on ``seats`` (all seats if None), plus every hold of the ``holders``."""
-        holds = select(seat_hold).where(seat_hold.c.showtime_id == showtime_id)
-        sold = select(booking_seat.c.seat_code, booking.c.session_id).join(
-            booking, booking.c.id == booking_seat.c.booking_id
+        """Claims on ``seats`` (all seats if None), plus every hold of the ``holders``, in one query.
+
+        Holds and sales come back together; a sale is the row without an expiry.
+        """
+        holds = select(seat_hold.c.seat_code, seat_hold.c.session_id, seat_hold.c.expires_at).where(
+            seat_hold.c.showtime_id == showtime_id
         )
-        sold = sold.where(booking_seat.c.showtime_id == showtime_id)
+        sold = (
+            select(booking_seat.c.seat_code, booking.c.session_id, null().label("expires_at"))
+            .join(booking, booking.c.id == booking_seat.c.booking_id)
+            .where(booking_seat.c.showtime_id == showtime_id)
+        )
         if seats is not None:
             holds = holds.where(or_(seat_hold.c.seat_code.in_(seats), seat_hold.c.session_id.in_(holders)))
             sold = sold.where(booking_seat.c.seat_code.in_(seats))
-        claims = {row.seat_code: _hold_claim(row) for row in await conn.execute(holds)}
-        for row in await conn.execute(sold):
-            claims[row.seat_code] = Claim(SeatState.BOOKED, row.session_id)
+        claims: dict[str, Claim] = {}
+        for code, session_id, expires_at in await conn.execute(union_all(holds, sold)):
+            if expires_at is None:
+                claims[code] = Claim(SeatState.BOOKED, session_id)
+            elif code not in claims:  # a sale outranks a stray hold, whatever order the rows come in
+                claims[code] = Claim(SeatState.HELD, session_id, expires_at)
         return claims
 
 
 class _Batch:
     """The writes of the plans accepted in one transaction, numbered and then written in bulk."""
 
-    def __init__(self, showtime_id: str, seq: int, now: int) -> None:
+    def __init__(self, showtime_id: str, seq: int, now: int, held: set[str]) -> None:
+        self.held = held  # seats with a hold row when the transaction began
         self.showtime_id = showtime_id
         self.seq = seq  # the last seq handed out
         self.now = now
@@ -321,7 +331,7 @@ class _Batch:
         """Write the holds of every touched seat as ``claims`` now have them, the sales, events and seq."""
         if not self.events and not self.touched:
             return
-        if self.touched:
+        if self.touched & self.held:  # a fresh lock has no old row to delete: save the round trip
             await conn.execute(
                 delete(seat_hold).where(
                     seat_hold.c.showtime_id == self.showtime_id, seat_hold.c.seat_code.in_(self.touched)

@@ -124,7 +124,10 @@ async def seed_showtime(database: Database, rows: int, seats_per_row: int, sourc
         str(rows),
         "--seats-per-row",
         str(seats_per_row),
-        env=_environment({"DATABASE_URL": database.url, "SECRET_KEY": "bench-" + secrets.token_hex(8), "LOG_LEVEL": "WARNING"}, source),
+        env=_environment(
+            {"DATABASE_URL": database.url, "SECRET_KEY": "bench-" + secrets.token_hex(8), "LOG_LEVEL": "WARNING"},
+            source,
+        ),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )

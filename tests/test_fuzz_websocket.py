@@ -42,13 +42,11 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
 import aiohttp
-import hypothesis.core
 import hypothesis.strategies as st
 import pydantic_core
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis.database import DirectoryBasedExampleDatabase
-from hypothesis.vendor import pretty
 from pydantic import Field, TypeAdapter, ValidationError
 from websockets.asyncio.client import ClientConnection, connect
 
@@ -72,6 +70,7 @@ from server.storage.store import Snapshot
 from server.websocket import SCAN_LIMIT
 from tests import conftest
 from tests.conftest import Running
+from tests.hypothesis_output import restore_hypothesis_reports
 
 T = TypeVar("T")
 
@@ -604,17 +603,6 @@ def check_state(session_id: str, answer: Any, before: Snapshot, after: Snapshot)
         else:
             state = SeatState.HELD if answer.action == "lock" else SeatState.BOOKED
             assert holder == (state, session_id), f"{answer} but {seat} is {claim}"
-
-
-def restore_hypothesis_reports() -> None:
-    """Undo schemathesis's swap of hypothesis's printer, which makes falsifying examples read ``frames=,``.
-
-    Once schemathesis is used in the process (its pytest plugin imports it as a test starts), every
-    hypothesis test prints its failing examples with a printer that prints nothing. Called from the
-    test body, after that import, the repair sticks.
-    """
-    if hypothesis.core.RepresentationPrinter is not pretty.RepresentationPrinter:  # type: ignore[attr-defined]
-        hypothesis.core.RepresentationPrinter = pretty.RepresentationPrinter  # type: ignore[attr-defined]
 
 
 @pytest.fixture

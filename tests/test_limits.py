@@ -162,32 +162,28 @@ async def test_a_slow_consumer_is_disconnected_while_others_keep_receiving(start
     await reader.request("subscribe", showtimeId=showtime)
     await reader.next_pushed("current_seat_status")
 
-    # A raw socket that completes the handshake, subscribes, and then never reads again. Its receive buffer
-    # is made tiny before connecting, so as little as possible is in flight towards it.
-    stalled = socket.socket()
-    stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    stalled.setblocking(False)
-    loop = asyncio.get_running_loop()
-    await loop.sock_connect(stalled, ("127.0.0.1", running.server.websocket_port))
-    await loop.sock_sendall(stalled, _handshake(running.server.websocket_port))
-    await loop.sock_sendall(stalled, _masked_text(orjson.dumps({"type": "subscribe", "showtimeId": showtime})))
-    await eventually(lambda: _true(running.server.fanout.subscriber_count(showtime) == 2))
+    stalled = await _non_reader(running)
+    try:
+        subscribe = _masked_text(orjson.dumps({"type": "subscribe", "showtimeId": showtime}))
+        await asyncio.get_running_loop().sock_sendall(stalled, subscribe)
+        await eventually(lambda: _true(running.server.fanout.subscriber_count(showtime) == 2))
 
-    locker = await running.client()
-    seats = [f"{row}{n}" for row in "ABCD" for n in range(1, 26)]
-    sent = 0
-    for _ in range(400):  # 400 x 200 changes of ~190 bytes: far past the kernel's buffers
-        await locker.request("lock", showtimeId=showtime, seatIds=seats)
-        await locker.request("unlock", showtimeId=showtime, seatIds=seats)
-        sent += 2 * len(seats)
-        if running.server.fanout.subscriber_count(showtime) == 1:
-            break
-    assert running.server.fanout.subscriber_count(showtime) == 1, "the stalled subscriber was never evicted"
-    changes = await reader.changes(sent)  # the reader got everything, in order, meanwhile
-    assert [c["seq"] for c in changes] == list(range(1, sent + 1))
-    # The connection itself is gone, not just its subscription: its slot and buffers are freed.
-    await eventually(lambda: _connections_are(running, 2))
-    stalled.close()
+        locker = await running.client()
+        seats = [f"{row}{n}" for row in "ABCD" for n in range(1, 26)]
+        sent = 0
+        for _ in range(400):  # 400 x 200 changes of ~190 bytes: far past the kernel's buffers
+            await locker.request("lock", showtimeId=showtime, seatIds=seats)
+            await locker.request("unlock", showtimeId=showtime, seatIds=seats)
+            sent += 2 * len(seats)
+            if running.server.fanout.subscriber_count(showtime) == 1:
+                break
+        assert running.server.fanout.subscriber_count(showtime) == 1, "the stalled subscriber was never evicted"
+        changes = await reader.changes(sent)  # the reader got everything, in order, meanwhile
+        assert [c["seq"] for c in changes] == list(range(1, sent + 1))
+        # The connection itself is gone, not just its subscription: its slot and buffers are freed.
+        await eventually(lambda: _connections_are(running, 2))
+    finally:
+        stalled.close()
 
 
 async def test_a_client_that_asks_for_replays_but_never_reads_is_dropped(start_server: StartServer) -> None:
@@ -202,12 +198,8 @@ async def test_a_client_that_asks_for_replays_but_never_reads_is_dropped(start_s
         await locker.request("lock", showtimeId=showtime, seatIds=seats)
         await locker.request("unlock", showtimeId=showtime, seatIds=seats)
 
-    greedy = socket.socket()
-    greedy.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    greedy.setblocking(False)
+    greedy = await _non_reader(running)
     loop = asyncio.get_running_loop()
-    await loop.sock_connect(greedy, ("127.0.0.1", running.server.websocket_port))
-    await loop.sock_sendall(greedy, _handshake(running.server.websocket_port))
     # Leaving first makes each subscribe a fresh one, so each replays the whole log.
     leave = _masked_text(orjson.dumps({"type": "unsubscribe", "showtimeId": showtime}))
     ask = leave + _masked_text(orjson.dumps({"type": "subscribe", "showtimeId": showtime, "lastSeq": 0}))
@@ -231,6 +223,18 @@ async def _connections_are(running: Running, count: int) -> bool:
     async with running.http.get(f"{running.http_url}/metrics") as response:
         found = re.search(r"^seat_connections (\S+)$", await response.text(), re.MULTILINE)
     return found is not None and float(found.group(1)) == count
+
+
+async def _non_reader(running: Running) -> socket.socket:
+    """A raw socket that completes the WebSocket handshake and will never read. Its receive buffer is made
+    tiny before connecting, so as little as possible is in flight towards it."""
+    raw = socket.socket()
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    raw.setblocking(False)
+    loop = asyncio.get_running_loop()
+    await loop.sock_connect(raw, ("127.0.0.1", running.server.websocket_port))
+    await loop.sock_sendall(raw, _handshake(running.server.websocket_port))
+    return raw
 
 
 def _handshake(port: int) -> bytes:

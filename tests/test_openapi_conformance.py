@@ -30,14 +30,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-import hypothesis.core
 import hypothesis.strategies as st
 import pytest
 import requests
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis.database import DirectoryBasedExampleDatabase
-from hypothesis.vendor import pretty
 from schemathesis.checks import (
     content_type_conformance,
     not_a_server_error,
@@ -47,6 +45,7 @@ from schemathesis.checks import (
 from schemathesis.generation import GenerationMode
 
 from server.http import ENDPOINTS
+from tests.hypothesis_output import restore_hypothesis_reports
 from tests.services import create_database, drop_database
 
 T = TypeVar("T")
@@ -176,17 +175,6 @@ def _prepare(base_url: str) -> Api:
     post("/api/seat-locks", seats, ours)
     booked = post("/api/bookings", {**seats, "customer": {"name": "Ada", "email": "ada@example.com"}}, ours)
     return Api(base_url, ours["Authorization"].removeprefix("Bearer "), booked["bookingId"])
-
-
-def restore_hypothesis_reports() -> None:
-    """Undo schemathesis's swap of hypothesis's printer, which makes falsifying examples read ``case=,``.
-
-    Once schemathesis is used in the process (its pytest plugin imports it as a test starts), every
-    hypothesis test prints its failing examples with a printer that prints nothing. Called from the
-    test body, after that import, the repair sticks.
-    """
-    if hypothesis.core.RepresentationPrinter is not pretty.RepresentationPrinter:  # type: ignore[attr-defined]
-        hypothesis.core.RepresentationPrinter = pretty.RepresentationPrinter  # type: ignore[attr-defined]
 
 
 @pytest.fixture(scope="module")

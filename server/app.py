@@ -47,7 +47,9 @@ class SeatServer:
 
     async def start(self) -> None:
         settings = self.settings
-        sessions = Sessions(load_secret(settings), settings.session_ttl_seconds, now_ms)
+        sessions = Sessions(
+            load_secret(settings), settings.session_ttl_seconds, now_ms, settings.new_sessions_per_minute_per_ip
+        )
         engine = create_engine(settings.database_url, settings.database_pool_size)
         applied = await apply_migrations(engine)
         if applied:

@@ -136,7 +136,9 @@ class Api:
             raise ProblemError(Rejection(ErrorCode.UNAUTHORIZED, "send Authorization: Bearer <session token>"))
         return session_id
 
-    async def create_session(self, request: web.Request) -> SessionCreated:
+    async def create_session(self, request: web.Request) -> SessionCreated | Rejection:
+        if wait := self.sessions.admit(None, request.remote or "unknown"):
+            return Rejection(ErrorCode.RATE_LIMITED, "too many new sessions from this address", retry_after_ms=wait)
         session, _ = self.sessions.start()
         return SessionCreated(session_id=session.id, token=session.token, expires_at=session.expires_at)
 
@@ -240,7 +242,10 @@ SEAT_ERRORS = (
 )
 
 ENDPOINTS = (
-    Endpoint("POST", "/api/sessions", "Start a buyer session", Api.create_session, SessionCreated, HTTPStatus.CREATED),
+    Endpoint(
+        "POST", "/api/sessions", "Start a buyer session", Api.create_session, SessionCreated, HTTPStatus.CREATED,
+        errors=(ErrorCode.RATE_LIMITED,),
+    ),
     Endpoint(
         "POST", "/api/seat-locks", "Hold seats, all or none", Api.lock, Ack,
         body=SeatsRequest, authenticated=True,

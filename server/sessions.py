@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from server.core.limits import RateLimiter
 from server.core.tokens import issue_token, new_session_id, verify_token
 from server.settings import Settings
 from server.storage.database import sqlite_path
@@ -27,10 +28,23 @@ class Session:
 
 
 class Sessions:
-    def __init__(self, secret: bytes, ttl_seconds: int, clock: Callable[[], int]) -> None:
+    def __init__(
+        self, secret: bytes, ttl_seconds: int, clock: Callable[[], int], new_sessions_per_minute: float
+    ) -> None:
         self._secret = secret
         self._ttl_ms = ttl_seconds * 1000
         self._clock = clock
+        # New sessions per client address: holds are capped per session, so sessions must not be free.
+        self._new = RateLimiter(new_sessions_per_minute / 60, new_sessions_per_minute)
+
+    def admit(self, resume_token: str | None, address: str) -> int:
+        """0 if a client at ``address`` may start (or resume) a session now, else milliseconds to wait.
+
+        Resuming a valid session is always allowed; a new one takes from the address's budget.
+        """
+        if resume_token and self.verify(resume_token):
+            return 0
+        return self._new.take(address, self._clock())
 
     def start(self, resume_token: str | None = None) -> tuple[Session, bool]:
         """A session for a new connection: the token's own when it is valid, else a fresh one.

@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     seat_changes_per_second: float = Field(default=5, gt=0)  # lock, unlock and book, per session
     seat_change_burst: int = Field(default=10, ge=1)
     max_connections_per_ip: int = Field(default=50, ge=1)
+    new_sessions_per_minute_per_ip: float = Field(default=30, gt=0)  # socket and REST together
     max_subscriptions_per_connection: int = Field(default=10, ge=1)
     # Browser origins allowed to open the socket and call the API (comma-separated, or *); empty: only
     # the server's own pages.

@@ -129,6 +129,12 @@ class SeatSocket:
                 ErrorCode.TOO_MANY_CONNECTIONS,
                 "too many connections from this address",
             )
+        tokens = parse_qs(urlsplit(request.path).query).get("token")
+        if wait := self._sessions.admit(tokens[0] if tokens else None, _ip(connection)):
+            return _refuse(
+                connection, HTTPStatus.TOO_MANY_REQUESTS, ErrorCode.RATE_LIMITED,
+                f"too many new sessions from this address; retry in {wait} ms",
+            )  # fmt: skip
         return None
 
     async def handle(self, connection: ServerConnection) -> None:

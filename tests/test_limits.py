@@ -86,6 +86,20 @@ async def test_connections_per_ip_are_limited_at_the_handshake(start_server: Sta
     assert (await (await running.client()).request("ping"))["type"] == "pong"
 
 
+async def test_new_sessions_per_address_are_limited_but_resuming_is_not(start_server: StartServer) -> None:
+    running = await start_server(new_sessions_per_minute_per_ip=2)
+    first = await running.client()
+    await running.client()
+    with pytest.raises(InvalidStatus) as refused:
+        await running.client()
+    assert refused.value.response.status_code == 429
+    assert orjson.loads(refused.value.response.body)["code"] == "rate_limited"
+    async with running.http.post(f"{running.http_url}/api/sessions") as response:  # the same budget
+        assert (response.status, (await response.json(content_type=None))["code"]) == (429, "rate_limited")
+    resumed = await running.client(token=first.token)
+    assert resumed.session_id == first.session_id
+
+
 @pytest.mark.parametrize(
     ("origin", "allowed"),
     [

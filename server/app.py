@@ -72,7 +72,7 @@ class SeatServer:
         await site.start()
         self.http_port = seat_socket.http_port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self._tasks = [
-            asyncio.create_task(self.service.run_maintenance(settings.hold_sweep_interval_seconds)),
+            asyncio.create_task(_every(settings.hold_sweep_interval_seconds, "maintenance", self.service.maintain)),
             asyncio.create_task(
                 _every(settings.reconcile_interval_seconds, "reconcile", lambda: reconcile(fanout, store))
             ),
@@ -132,12 +132,13 @@ async def _probe(check: Awaitable[None]) -> str:
 
 
 async def _every(seconds: float, name: str, job: Callable[[], Awaitable[None]]) -> None:
+    """Run ``job`` now and then every ``seconds``, for ever; a failure is logged and retried next time."""
     while True:
-        await asyncio.sleep(seconds)
         try:
             await job()
         except Exception:
             log.exception("%s failed; retrying in %.1fs", name, seconds)
+        await asyncio.sleep(seconds)
 
 
 def _bound_port(server: Server) -> int:

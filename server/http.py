@@ -38,6 +38,7 @@ from server.messages import (
     ShowtimeLayout,
     ShowtimeSummary,
     WebConfig,
+    describe,
 )
 from server.metrics import Metrics
 from server.openapi import openapi_document
@@ -219,17 +220,12 @@ async def _body(request: web.Request, model: type[M]) -> M:
     try:
         return model.model_validate_json(await request.read(), by_name=False)  # the wire names only
     except ValidationError as error:
-        raise ProblemError(Rejection(ErrorCode.INVALID_MESSAGE, _summary(error))) from None
+        raise ProblemError(Rejection(ErrorCode.INVALID_MESSAGE, describe(error, "body"))) from None
 
 
 def _printable(identifier: str) -> bool:
     """Whether a path's id could name anything: ids never hold control characters."""
     return len(identifier) <= MAX_ID_LENGTH and re.fullmatch(PRINTABLE, identifier) is not None
-
-
-def _summary(error: ValidationError) -> str:
-    details = error.errors(include_input=False, include_url=False)[:3]
-    return "; ".join(f"{'.'.join(map(str, d['loc'])) or 'body'}: {d['msg']}" for d in details)
 
 
 SEAT_ERRORS = (

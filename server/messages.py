@@ -6,9 +6,9 @@ Field names on the wire are camelCase; instants are Unix epoch milliseconds.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from pydantic.alias_generators import to_camel
 
 from server.core.errors import ErrorCode
@@ -49,6 +49,7 @@ __all__ = [
     "Unsubscribed",
     "WebConfig",
     "client_message",
+    "describe",
 ]
 
 
@@ -299,5 +300,7 @@ class ReadyStatus(Model):
     checks: dict[str, str]
 
 
-def json_schema_of(model: type[BaseModel]) -> dict[str, Any]:
-    return model.model_json_schema(by_alias=True, ref_template="#/components/schemas/{model}")
+def describe(error: ValidationError, subject: str) -> str:
+    """A short, readable summary of what was wrong with a message or body, never echoing the input back."""
+    details = error.errors(include_input=False, include_url=False)[:3]
+    return "; ".join(f"{'.'.join(map(str, d['loc'])) or subject}: {d['msg']}" for d in details)

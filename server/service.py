@@ -70,6 +70,7 @@ class SeatService:
         self._seat_changes = RateLimiter(settings.seat_changes_per_second, settings.seat_change_burst)
         self._max_replay = settings.max_replay_events
         self._retention_ms = settings.event_log_retention_seconds * 1000
+        self._next_prune = 0
         self._layouts: dict[str, Layout] = {}
         self._loading: dict[str, asyncio.Task[Layout | None]] = {}
         self._order: dict[str, tuple[asyncio.Lock, int]] = {}  # showtime -> its lock and how many use it
@@ -183,21 +184,15 @@ class SeatService:
         self.metrics.expiries.inc(released)
         return released
 
-    async def run_maintenance(self, interval_seconds: float) -> None:
-        """Sweep lapsed holds forever, and trim the event log now and then.
+    async def maintain(self) -> None:
+        """One round of upkeep: release lapsed holds, and trim the event log once a minute.
 
         Every instance does this; that is harmless, since each hold is released in one transaction only.
         """
-        next_prune = 0
-        while True:
-            try:
-                await self.expire_lapsed_holds()
-                if (now := self._clock()) >= next_prune:
-                    await self.store.prune_events(now - self._retention_ms)
-                    next_prune = now + PRUNE_INTERVAL_MS
-            except Exception:
-                log.exception("maintenance failed; retrying")
-            await asyncio.sleep(interval_seconds)
+        await self.expire_lapsed_holds()
+        if (now := self._clock()) >= self._next_prune:
+            await self.store.prune_events(now - self._retention_ms)
+            self._next_prune = now + PRUNE_INTERVAL_MS
 
     async def _change(
         self,

@@ -40,6 +40,7 @@ from server.messages import (
     Unsubscribe,
     Unsubscribed,
     client_message,
+    describe,
 )
 from server.service import SeatService
 from server.sessions import Sessions
@@ -203,7 +204,7 @@ class SeatSocket:
         try:
             return client_message.validate_json(frame, by_name=False)  # the wire names only
         except ValidationError as error:
-            return Rejection(ErrorCode.INVALID_MESSAGE, _describe(error))
+            return Rejection(ErrorCode.INVALID_MESSAGE, describe(error, "message"))
 
     async def _dispatch(self, client: Client, message: ClientMessage) -> ServerEnvelope | Rejection | None:
         match message:
@@ -330,12 +331,3 @@ def _scan_request_id(text: str) -> object:
                 return None
         position = string.end()
     return None
-
-
-def _describe(error: ValidationError) -> str:
-    """A short, readable summary of what was wrong, without echoing the client's input back."""
-    problems = []
-    for detail in error.errors(include_input=False, include_url=False)[:3]:
-        where = ".".join(str(part) for part in detail["loc"]) or "message"
-        problems.append(f"{where}: {detail['msg']}")
-    return "; ".join(problems)

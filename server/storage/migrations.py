@@ -92,10 +92,11 @@ async def pending_migrations(conn: AsyncConnection) -> list[Migration]:
         )
     )
     applied: dict[str, str] = {name: checksum for name, checksum in rows}
-    for migration in history(dialect):
+    migrations = history(dialect)
+    for migration in migrations:
         if migration.name in applied and applied[migration.name] != migration.checksum:
             log.warning("migration %s was modified after it was applied", migration.name)
-    return [migration for migration in history(dialect) if migration.name not in applied]
+    return [migration for migration in migrations if migration.name not in applied]
 
 
 async def apply_migrations(engine: AsyncEngine) -> list[str]:

@@ -15,7 +15,7 @@ import pytest
 from tests.client import SeatClient
 from tests.services import free_port
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def environment(tmp_path: Path, **extra: str) -> dict[str, str]:

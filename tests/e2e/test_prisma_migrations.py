@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PRISMA_CLI = ROOT / "node_modules" / ".bin" / "prisma"
 POSTGRES_URL = os.environ.get("PRISMA_CHECK_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432")
 UP_TO_DATE = "Database schema is up to date!"  # what `prisma migrate status` prints, exit code 0

@@ -15,8 +15,8 @@ from sqlalchemy import select
 from server.storage.tables import booking, booking_seat, seat_event, seat_hold, showtime
 from tests.client import SeatClient
 from tests.conftest import Running, StartServer
+from tests.e2e.test_command_line import environment
 from tests.services import free_port
-from tests.test_command_line import environment
 
 
 def sample(metrics: str, name: str, **labels: str) -> float:

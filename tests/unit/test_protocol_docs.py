@@ -11,7 +11,7 @@ from pydantic import TypeAdapter
 from server.core.errors import ErrorCode
 from server.messages import Problem, ServerMessage, client_message
 
-DOC = Path(__file__).resolve().parent.parent / "docs" / "protocol.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "protocol.md"
 EXAMPLES = re.findall(r"```json (client|server|problem)\n(.*?)\n```", DOC.read_text(), re.DOTALL)
 server_message: TypeAdapter[ServerMessage] = TypeAdapter(ServerMessage)
 

@@ -75,7 +75,7 @@ from tests.hypothesis_output import restore_hypothesis_reports
 T = TypeVar("T")
 
 IN_CI = os.environ.get("CI") == "true"
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 10.0
 MAX_MESSAGE_BYTES = 64 * 1024
 SEATS = [f"{row}{number}" for row in "ABC" for number in range(1, 6)]

@@ -50,7 +50,7 @@ from tests.services import create_database, drop_database
 
 T = TypeVar("T")
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 IN_CI = os.environ.get("CI") == "true"
 SHOWTIME = "demo-evening"  # demo data: rows A..J, seats 1..14
 # Seats that meet every rule: held by another session (A1, A2), booked by ours (J14), unknown (Z99), free.

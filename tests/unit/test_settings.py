@@ -8,7 +8,7 @@ import pytest
 
 from server.settings import Settings
 
-EXAMPLE = Path(__file__).resolve().parent.parent / ".env.example"
+EXAMPLE = Path(__file__).resolve().parents[2] / ".env.example"
 
 
 def example_settings() -> dict[str, str]:

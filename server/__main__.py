@@ -9,8 +9,8 @@ import sys
 from sqlalchemy.exc import SQLAlchemyError
 
 from server.app import run
+from server.core.clock import SystemClock
 from server.logs import configure_logging
-from server.service import now_ms
 from server.settings import Settings
 from server.storage.database import create_engine
 from server.storage.migrations import apply_migrations
@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     settings = Settings()
-    configure_logging(settings.log_level, settings.log_format)
+    configure_logging(settings.logging)
     if args.command == "seed" and (args.rows < 1 or args.seats_per_row < 1):
         parser.error("--rows and --seats-per-row must be at least 1")
     try:
@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 async def _seed(settings: Settings, args: argparse.Namespace) -> str:
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database.database_url)
     try:
         await apply_migrations(engine)
         return await create_showtime(
@@ -53,7 +53,7 @@ async def _seed(settings: Settings, args: argparse.Namespace) -> str:
             seats_per_row=args.seats_per_row,
             title=args.title,
             venue_name=args.venue,
-            starts_at=now_ms() + 86_400_000,
+            starts_at=SystemClock().now() + 86_400_000,
             categories=(Category("Standard", args.price_cents),),
         )
     finally:

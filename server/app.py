@@ -1,4 +1,8 @@
-"""Assembly: the database, the service, the WebSocket server and the HTTP app on one event loop."""
+"""Assembly: the database, the service, the WebSocket server and the HTTP app on one event loop.
+
+Everything is built once, with all it needs passed in; both listening sockets are bound first, so each
+side knows the other's port before it starts.
+"""
 
 from __future__ import annotations
 
@@ -6,81 +10,96 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 
 from aiohttp import web
-from websockets.asyncio.server import Server
+from websockets.asyncio.server import Server, ServerConnection
 
 from server.bus import Bus, LocalBus, RedisBus, reconcile
+from server.core.clock import Clock, SystemClock
 from server.fanout import Fanout
-from server.http import create_app
+from server.http import Api, create_app
 from server.metrics import Metrics
-from server.service import SeatService, now_ms
+from server.rejections import Refusals
+from server.service import SeatService
 from server.sessions import Sessions, load_secret
 from server.settings import Settings
 from server.storage.database import create_engine
 from server.storage.migrations import apply_migrations
 from server.storage.seed import ensure_demo_data
 from server.storage.store import SeatStore
-from server.websocket import SeatSocket
+from server.subscriptions import Subscriptions
+from server.websocket import SeatSocket, WebSocketOutlet
 
 __all__ = ["SeatServer", "run"]
 
 log = logging.getLogger(__name__)
 
 
-@dataclass
 class SeatServer:
     """One running instance. ``start()`` binds both ports (0 picks free ones); ``stop()`` undoes it all."""
 
-    settings: Settings
-    websocket_port: int = 0
-    http_port: int = 0
-    running: bool = False
-    service: SeatService = field(init=False)
-    fanout: Fanout = field(init=False)
-    _websocket: Server = field(init=False)
-    _http: web.AppRunner = field(init=False)
-    _bus: Bus = field(init=False)
-    _tasks: list[asyncio.Task[None]] = field(init=False, default_factory=list)
+    def __init__(
+        self,
+        settings: Settings,
+        clock: Clock | None = None,
+        shutdown_grace: float = 10.0,
+        probe_timeout: float = 2.0,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        self.shutdown_grace = shutdown_grace  # seconds for open connections to finish their close handshake
+        self.probe_timeout = probe_timeout  # seconds a readiness check may take
+        self.websocket_port = 0
+        self.http_port = 0
+        self.engine = create_engine(settings.database.database_url, settings.database.database_pool_size)
+        self.running = False
 
     async def start(self) -> None:
-        settings = self.settings
-        sessions = Sessions(
-            load_secret(settings), settings.session_ttl_seconds, now_ms, settings.new_sessions_per_minute_per_ip
-        )
-        engine = create_engine(settings.database_url, settings.database_pool_size)
-        applied = await apply_migrations(engine)
-        if applied:
+        settings, clock = self.settings, self.clock
+        sessions = Sessions(load_secret(settings.sessions, settings.database.database_url), settings.sessions, clock)
+        if applied := await apply_migrations(self.engine):
             log.info("database migrated: %s", ", ".join(applied))
-        if settings.demo_data and (created := await ensure_demo_data(engine, now_ms())):
+        if settings.database.demo_data and (created := await ensure_demo_data(self.engine, clock.now())):
             log.info("created demo showtimes: %s", ", ".join(created))
-        store = SeatStore(engine)
+        websocket_socket = _listen(settings.transport.host, settings.transport.websocket_server_port)
+        http_socket = _listen(settings.transport.host, settings.transport.http_port)
+        self.websocket_port, self.http_port = _port(websocket_socket), _port(http_socket)
+
         metrics = Metrics()
-        fanout = self.fanout = Fanout(store.events, metrics, settings.slow_consumer_buffer_bytes)
+        refusals = Refusals(metrics)
+        store = SeatStore(self.engine)
+        fanout: Fanout[ServerConnection] = Fanout(
+            store.events, WebSocketOutlet(), metrics, settings.limits.slow_consumer_buffer_bytes
+        )
         self._bus = self._create_bus(fanout, store)
-        self.service = SeatService(store, settings, self._bus.publish, metrics)
+        self.service = service = SeatService(store, settings.seats, self._bus.publish, metrics, clock)
+        self.fanout = fanout
         await self._bus.start()
 
-        seat_socket = SeatSocket(self.service, fanout, sessions, settings)
-        self._websocket = await seat_socket.serve(settings.host, settings.websocket_server_port)
-        self.websocket_port = _bound_port(self._websocket)
-        self._http = web.AppRunner(create_app(self.service, sessions, settings, self.websocket_port, self.readiness))
+        subscriptions = Subscriptions(service, fanout, settings.limits.max_subscriptions_per_connection)
+        seat_socket = SeatSocket(
+            service, subscriptions, fanout, sessions, refusals, metrics, clock,
+            settings.transport, settings.limits, self.http_port,
+        )  # fmt: skip
+        self._websocket: Server = await seat_socket.serve(websocket_socket)
+        api = Api(service, sessions, settings.transport, settings.seats, self.websocket_port, self.readiness)
+        self._http = web.AppRunner(
+            create_app(api, settings.transport, refusals, metrics, settings.limits.max_message_bytes)
+        )
         await self._http.setup()
-        site = web.TCPSite(self._http, settings.host, settings.http_port)
-        await site.start()
-        self.http_port = seat_socket.http_port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        await web.SockSite(self._http, http_socket).start()
         self._tasks = [
-            asyncio.create_task(_every(settings.hold_sweep_interval_seconds, "maintenance", self.service.maintain)),
+            asyncio.create_task(_every(settings.seats.hold_sweep_interval_seconds, "maintenance", service.maintain)),
             asyncio.create_task(
-                _every(settings.reconcile_interval_seconds, "reconcile", lambda: reconcile(fanout, store))
+                _every(settings.bus.reconcile_interval_seconds, "reconcile", lambda: reconcile(fanout, store.seqs))
             ),
         ]
         self.running = True
         log.info(
             "serving ws://%s:%d/ws/seat-updates and http://%s:%d/",
-            settings.host, self.websocket_port, settings.host, self.http_port,
+            settings.transport.host, self.websocket_port, settings.transport.host, self.http_port,
         )  # fmt: skip
 
     async def stop(self) -> None:
@@ -93,7 +112,7 @@ class SeatServer:
                 await task
         self._websocket.close()  # closes open connections with 1001
         try:
-            await asyncio.wait_for(self._websocket.wait_closed(), SHUTDOWN_GRACE)
+            await asyncio.wait_for(self._websocket.wait_closed(), self.shutdown_grace)
         except TimeoutError:  # clients that do not read cannot finish the close handshake: cut them off
             for connection in self._websocket.connections:
                 if connection.transport is not None:
@@ -101,34 +120,39 @@ class SeatServer:
             await self._websocket.wait_closed()
         await self._http.cleanup()
         await self._bus.stop()
-        await self.service.store.engine.dispose()
+        await self.service.close()
 
     async def readiness(self) -> dict[str, str]:
         """Whether each dependency answers now: "ok", or what went wrong."""
-        checks = {"database": await _probe(self.service.store.ping())}
-        if self.settings.redis_url:
-            checks["redis"] = await _probe(self._bus.ping())
+        checks = {"database": await self._probe(self.service.ping())}
+        if self.settings.bus.redis_url:
+            checks["redis"] = await self._probe(self._bus.ping())
         return checks
 
-    def _create_bus(self, fanout: Fanout, store: SeatStore) -> Bus:
-        if not self.settings.redis_url:
+    def _create_bus(self, fanout: Fanout[ServerConnection], store: SeatStore) -> Bus:
+        bus = self.settings.bus
+        if not bus.redis_url:
             return LocalBus(fanout.publish)
-        channel = f"{self.settings.redis_channel_prefix}:events"
-        return RedisBus(self.settings.redis_url, channel, fanout.publish, lambda: reconcile(fanout, store))
+        channel = f"{bus.redis_channel_prefix}:events"
+        return RedisBus(bus.redis_url, channel, fanout.publish, lambda: reconcile(fanout, store.seqs))
+
+    async def _probe(self, check: Awaitable[None]) -> str:
+        try:
+            await asyncio.wait_for(check, self.probe_timeout)
+        except TimeoutError:
+            return f"no answer in {self.probe_timeout:g}s"
+        except Exception as error:
+            return f"{type(error).__name__}: {error}"
+        return "ok"
 
 
-SHUTDOWN_GRACE = 10.0  # seconds for open connections to finish their close handshake
-PROBE_TIMEOUT = 2.0  # seconds a readiness check may take
+def _listen(host: str, port: int) -> socket.socket:
+    """A listening TCP socket, bound now so that its port is known before anything is built on it."""
+    return socket.create_server((host, port))
 
 
-async def _probe(check: Awaitable[None]) -> str:
-    try:
-        await asyncio.wait_for(check, PROBE_TIMEOUT)
-    except TimeoutError:
-        return f"no answer in {PROBE_TIMEOUT:g}s"
-    except Exception as error:
-        return f"{type(error).__name__}: {error}"
-    return "ok"
+def _port(sock: socket.socket) -> int:
+    return int(sock.getsockname()[1])
 
 
 async def _every(seconds: float, name: str, job: Callable[[], Awaitable[None]]) -> None:
@@ -139,10 +163,6 @@ async def _every(seconds: float, name: str, job: Callable[[], Awaitable[None]]) 
         except Exception:
             log.exception("%s failed; retrying in %.1fs", name, seconds)
         await asyncio.sleep(seconds)
-
-
-def _bound_port(server: Server) -> int:
-    return int(next(iter(server.sockets)).getsockname()[1])
 
 
 async def run(settings: Settings) -> None:

@@ -21,16 +21,16 @@ import orjson
 import redis.asyncio as redis
 from redis.exceptions import RedisError
 
+from server.core.changes import Event
 from server.core.seats import SeatChange, SeatStatus
 from server.fanout import Fanout
-from server.storage.store import Event, SeatStore
 
-__all__ = ["Bus", "LocalBus", "RedisBus", "reconcile"]
+__all__ = ["Bus", "LocalBus", "RedisBus", "decode", "encode", "reconcile"]
 
 log = logging.getLogger(__name__)
 
 Deliver = Callable[[Sequence[Event]], None]
-FIRST_RETRY, MAX_RETRY = 0.1, 5.0  # seconds between attempts to reach Redis
+ReadSeqs = Callable[[Sequence[str]], Awaitable[dict[str, int]]]  # each showtime's current seq
 
 
 class Bus(Protocol):
@@ -59,11 +59,11 @@ class LocalBus:
         pass
 
 
-async def reconcile(fanout: Fanout, store: SeatStore) -> None:
+async def reconcile(fanout: Fanout[Any], read_seqs: ReadSeqs) -> None:
     """Deliver every change this instance missed, for every showtime it has subscribers for."""
     positions = fanout.positions()
     if positions:
-        for showtime_id, seq in (await store.seqs(list(positions))).items():
+        for showtime_id, seq in (await read_seqs(list(positions))).items():
             await fanout.catch_up(showtime_id, seq)
 
 
@@ -77,6 +77,8 @@ class RedisBus:
         deliver: Deliver,
         on_connected: Callable[[], Awaitable[None]],
         outbox_size: int = 10_000,
+        first_retry: float = 0.1,
+        max_retry: float = 5.0,
     ) -> None:
         self._client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_keepalive=True)
         self._channel = channel
@@ -85,13 +87,14 @@ class RedisBus:
         self._origin = secrets.token_hex(8)  # skips our own messages coming back
         self._outbox: asyncio.Queue[bytes] = asyncio.Queue(maxsize=outbox_size)
         self._tasks: list[asyncio.Task[None]] = []
+        self._first_retry, self._max_retry = first_retry, max_retry  # seconds between attempts to reach Redis
 
     def publish(self, events: Sequence[Event]) -> None:
         """Deliver locally at once; queue for the other instances without waiting for Redis."""
         self._deliver(events)
         if not events:
             return
-        message = orjson.dumps([self._origin, [_encode(event) for event in events]])
+        message = encode(self._origin, events)
         if self._outbox.full():
             # Redis is gone for a while: drop the oldest; the other instances reconcile from the log.
             self._outbox.get_nowait()
@@ -114,27 +117,27 @@ class RedisBus:
     async def _send(self) -> None:
         while True:
             message = await self._outbox.get()
-            delay = FIRST_RETRY
+            delay = self._first_retry
             while True:
                 try:
                     await self._client.publish(self._channel, message)
                     break
                 except (RedisError, OSError) as error:
-                    delay = await _pause(f"publish to Redis ({error})", delay)
+                    delay = await self._pause(f"publish to Redis ({error})", delay)
 
     async def _receive(self) -> None:
-        delay = FIRST_RETRY
+        delay = self._first_retry
         while True:
             try:
                 async with self._client.pubsub(ignore_subscribe_messages=True) as pubsub:
                     await pubsub.subscribe(self._channel)
                     log.info("listening to Redis channel %s", self._channel)
-                    delay = FIRST_RETRY
+                    delay = self._first_retry
                     await self._catch_up()
                     async for message in pubsub.listen():
                         self._receive_one(message)
             except (RedisError, OSError) as error:
-                delay = await _pause(f"listen to Redis ({error})", delay)
+                delay = await self._pause(f"listen to Redis ({error})", delay)
 
     async def _catch_up(self) -> None:
         """Changes published while we were not listening are in the log, not in Redis."""
@@ -145,11 +148,29 @@ class RedisBus:
 
     def _receive_one(self, message: dict[str, Any]) -> None:
         try:
-            origin, encoded = orjson.loads(message["data"])
-            if origin != self._origin:
-                self._deliver([_decode(item) for item in encoded])
-        except (orjson.JSONDecodeError, ValueError, TypeError, KeyError):
+            origin, events = decode(message["data"])
+        except (ValueError, TypeError, KeyError):
             log.warning("ignored a malformed message on %s", self._channel)
+            return
+        if origin != self._origin:
+            self._deliver(events)
+
+    async def _pause(self, what: str, delay: float) -> float:
+        """Wait a random time up to ``delay`` (full jitter) and return the next, doubled delay."""
+        log.warning("could not %s; retrying within %.1fs", what, delay)
+        await asyncio.sleep(random.uniform(0, delay))
+        return min(delay * 2, self._max_retry)
+
+
+def encode(origin: str, events: Sequence[Event]) -> bytes:
+    """One bus message: the publishing instance and its committed changes, compactly."""
+    return orjson.dumps([origin, [_encode(event) for event in events]])
+
+
+def decode(data: bytes) -> tuple[str, list[Event]]:
+    """The publishing instance and the changes of a bus message; ValueError or TypeError when malformed."""
+    origin, encoded = orjson.loads(data)
+    return str(origin), [_decode(item) for item in encoded]
 
 
 def _encode(event: Event) -> list[object]:
@@ -160,10 +181,3 @@ def _encode(event: Event) -> list[object]:
 def _decode(item: list[Any]) -> Event:
     showtime_id, seq, seat, status, session_id, at = item
     return Event(str(showtime_id), int(seq), SeatChange(str(seat), SeatStatus(status), str(session_id)), int(at))
-
-
-async def _pause(what: str, delay: float) -> float:
-    """Wait a random time up to ``delay`` (full jitter) and return the next, doubled delay."""
-    log.warning("could not %s; retrying within %.1fs", what, delay)
-    await asyncio.sleep(random.uniform(0, delay))
-    return min(delay * 2, MAX_RETRY)

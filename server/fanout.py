@@ -5,10 +5,10 @@ database's event log when something went missing. They may come twice or out of 
 :class:`Channel` delivers every ``seq`` exactly once, in order. A change arriving ahead of a gap waits
 briefly for the gap to fill, then the gap is read from the event log.
 
-A change is encoded once and the same frame is handed to every subscriber with ``websockets``'
-``broadcast()``: it writes to each connection's transport without awaiting, so one slow reader cannot
-delay the others. Each subscriber remembers the ``seq`` its snapshot (or replay) already covered and is
-not sent those changes again.
+A change is encoded once and the same frame is handed to every subscriber through an :class:`Outlet`
+(the WebSocket adapter's is ``websockets``' ``broadcast()``): it writes to each connection's transport
+without awaiting, so one slow reader cannot delay the others. Each subscriber remembers the ``seq`` its
+snapshot (or replay) already covered and is not sent those changes again.
 """
 
 from __future__ import annotations
@@ -18,54 +18,60 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Hashable, Sequence
+from typing import Generic, Protocol, TypeVar
 
-from websockets.asyncio.server import ServerConnection, broadcast
-
+from server.core.changes import Event
 from server.messages import SeatStatusChange
 from server.metrics import Metrics
-from server.storage.store import Event
 
-__all__ = ["Channel", "Fanout", "encode_event", "send_now"]
+__all__ = ["Channel", "Fanout", "FellBehind", "Outlet"]
 
 log = logging.getLogger(__name__)
+
+C = TypeVar("C", bound=Hashable)
+C_contra = TypeVar("C_contra", bound=Hashable, contravariant=True)
 
 # Reads the committed changes of a showtime with seq in (after, upto] from the event log.
 ReadLog = Callable[[str, int, int], Awaitable[list[Event]]]
 
 
-def encode_event(event: Event) -> str:
-    return SeatStatusChange(
-        showtime_id=event.showtime_id,
-        seat_id=event.change.seat,
-        status=event.change.status,
-        session_id=event.change.session_id,
-        seq=event.seq,
-        timestamp=event.at,
-    ).to_json()
+class Outlet(Protocol[C_contra]):
+    """How frames reach connections. Nothing here may await: delivery must not wait for any client."""
+
+    def send(self, targets: Collection[C_contra], frame: str) -> None:
+        """Queue ``frame`` for each target, in order with everything queued before."""
+
+    def buffered(self, connection: C_contra) -> int:
+        """Bytes queued for the connection and not yet taken by the network."""
+        ...
+
+    def drop(self, connection: C_contra) -> None:
+        """Cut the connection off at once, without a closing handshake."""
 
 
-def send_now(connection: ServerConnection, frame: str) -> None:
-    """Queue one frame for one client without awaiting, in order with broadcasts."""
-    broadcast((connection,), frame)
+class FellBehind(Exception):
+    """The changes a joining subscriber still needs are no longer kept: read a fresh snapshot and join again."""
 
 
-class Channel:
+class Channel(Generic[C]):
     """One showtime's subscribers and the ordering of its changes."""
 
     def __init__(
         self,
+        outlet: Outlet[C],
         delivered: int,
         history: int,
         buffer_limit: int,
-        evict: Callable[[ServerConnection], None],
+        evict: Callable[[C], None],
         observe: Callable[[Event, int], None],
     ) -> None:
+        self.outlet = outlet
         self.buffer_limit = buffer_limit  # bytes waiting for a subscriber before it is evicted
         self.evict = evict
         self.observe = observe  # told of each delivery and how many subscribers it reached
         self.delivered = delivered  # the highest seq delivered; everything at or below it went out in order
-        self.subscribers: dict[ServerConnection, int] = {}  # connection -> seq its snapshot covered
+        self.subscribers: dict[C, int] = {}  # connection -> seq its snapshot covered
         self.ahead: dict[int, Event] = {}  # changes that arrived before the ones they follow
         self.recent: deque[tuple[int, str]] = deque(maxlen=history)  # last frames sent, for late joiners
         self.repair: asyncio.Task[None] | None = None
@@ -76,23 +82,23 @@ class Channel:
         while self.delivered + 1 in self.ahead:
             self._deliver(self.ahead.pop(self.delivered + 1))
 
-    def frames_after(self, covered: int) -> list[str] | None:
-        """Frames of the changes a subscriber covered up to ``covered`` still needs; None if no longer kept."""
+    def frames_after(self, covered: int) -> list[str]:
+        """Frames of the changes a subscriber whose snapshot covered ``covered`` still needs."""
         if covered >= self.delivered:
             return []
         frames = [frame for seq, frame in self.recent if seq > covered]
-        return frames if len(frames) == self.delivered - covered else None
+        if len(frames) != self.delivered - covered:
+            raise FellBehind
+        return frames
 
     def _deliver(self, event: Event) -> None:
-        frame = encode_event(event)
-        targets: list[ServerConnection] = []
-        slow: list[ServerConnection] = []
+        frame = SeatStatusChange.of(event).to_json()
+        targets: list[C] = []
+        slow: list[C] = []
         for connection, covered in self.subscribers.items():
             if covered < event.seq:
-                transport = connection.transport
-                buffered = transport.get_write_buffer_size() if transport is not None else 0
-                (slow if buffered > self.buffer_limit else targets).append(connection)
-        broadcast(targets, frame)
+                (slow if self.outlet.buffered(connection) > self.buffer_limit else targets).append(connection)
+        self.outlet.send(targets, frame)
         self.observe(event, len(targets))
         for connection in slow:
             del self.subscribers[connection]
@@ -101,45 +107,56 @@ class Channel:
         self.recent.append((event.seq, frame))
 
 
-class Fanout:
+class Fanout(Generic[C]):
     def __init__(
         self,
         read_log: ReadLog,
+        outlet: Outlet[C],
         metrics: Metrics,
         slow_consumer_bytes: int,
         gap_wait_seconds: float = 0.2,
         history: int = 256,
     ) -> None:
         self._read_log = read_log
+        self._outlet = outlet
         self._metrics = metrics
         self._slow_consumer_bytes = slow_consumer_bytes
         self._gap_wait = gap_wait_seconds
-        self._history = history
-        self._channels: dict[str, Channel] = {}
+        self._history = history  # changes kept per showtime for subscribers joining behind
+        self._channels: dict[str, Channel[C]] = {}
+        self._joined: dict[C, set[str]] = {}  # connection -> the showtimes it is subscribed to
 
-    def join(self, showtime_id: str, connection: ServerConnection, covered: int) -> list[str] | None:
+    def join(self, showtime_id: str, connection: C, covered: int) -> list[str]:
         """Add a subscriber whose snapshot covered changes up to ``covered``.
 
         Returns the frames it still needs, delivered here after its snapshot was read: send them before
-        anything else. None means those changes are no longer kept: read a fresh snapshot and join again.
+        anything else. Raises :class:`FellBehind` (and adds nothing) when those are no longer kept.
         """
         channel = self._channels.get(showtime_id)
         if channel is None:
             channel = self._channels[showtime_id] = Channel(
-                covered, self._history, self._slow_consumer_bytes, self.evict, self._observe
+                self._outlet, covered, self._history, self._slow_consumer_bytes, self.evict, self._observe
             )
         missing = channel.frames_after(covered)
-        if missing is not None:
-            channel.subscribers[connection] = max(covered, channel.delivered)
+        channel.subscribers[connection] = max(covered, channel.delivered)
+        self._joined.setdefault(connection, set()).add(showtime_id)
         return missing
 
-    def sent_upto(self, showtime_id: str, connection: ServerConnection) -> int | None:
+    def subscriptions_of(self, connection: C) -> frozenset[str]:
+        return frozenset(self._joined.get(connection, ()))
+
+    def sent_upto(self, showtime_id: str, connection: C) -> int | None:
         """The last seq of this showtime already sent to the connection; None if it is not subscribed."""
         channel = self._channels.get(showtime_id)
         covered = channel.subscribers.get(connection) if channel else None
         return None if channel is None or covered is None else max(covered, channel.delivered)
 
-    def leave(self, showtime_id: str, connection: ServerConnection) -> None:
+    def leave(self, showtime_id: str, connection: C) -> None:
+        joined = self._joined.get(connection)
+        if joined is not None:
+            joined.discard(showtime_id)
+            if not joined:
+                del self._joined[connection]
         channel = self._channels.get(showtime_id)
         if channel is not None:
             channel.subscribers.pop(connection, None)
@@ -148,9 +165,19 @@ class Fanout:
                     channel.repair.cancel()
                 del self._channels[showtime_id]
 
-    def forget(self, connection: ServerConnection, showtime_ids: Iterable[str]) -> None:
-        for showtime_id in showtime_ids:
+    def forget(self, connection: C) -> None:
+        """Remove a connection from every showtime it subscribed to."""
+        for showtime_id in self.subscriptions_of(connection):
             self.leave(showtime_id, connection)
+
+    def send(self, connection: C, frames: Sequence[str]) -> bool:
+        """Queue frames for one subscriber, in order with the broadcasts; False if it was evicted instead."""
+        if self.overloaded(connection):
+            self.evict(connection)
+            return False
+        for frame in frames:
+            self._outlet.send((connection,), frame)
+        return True
 
     def publish(self, events: Sequence[Event]) -> None:
         """Deliver committed changes, from any source, in any order, even twice."""
@@ -178,33 +205,31 @@ class Fanout:
     def subscription_count(self) -> int:
         return sum(len(channel.subscribers) for channel in self._channels.values())
 
+    def overloaded(self, connection: C) -> bool:
+        """Whether more than the slow-consumer limit waits in the connection's write buffer."""
+        return self._outlet.buffered(connection) > self._slow_consumer_bytes
+
+    def evict(self, connection: C) -> None:
+        """Drop a client that stopped reading, instead of buffering for it without bound.
+
+        The connection is cut off, not closed: a close frame would queue behind what the client is not
+        reading, and a close handshake would wait on it for ever. It comes back like any dropped client:
+        reconnect, resubscribe with lastSeq, catch up.
+        """
+        self._outlet.drop(connection)
+        self.forget(connection)
+
     def _observe(self, event: Event, reached: int) -> None:
         if reached:
             self._metrics.messages_sent.labels("broadcast").inc(reached)
             self._metrics.delivery_seconds.observe(max(0.0, time.time() - event.at / 1000))
-
-    def overloaded(self, connection: ServerConnection) -> bool:
-        """Whether more than the slow-consumer limit waits in the connection's write buffer."""
-        transport = connection.transport
-        return transport is not None and transport.get_write_buffer_size() > self._slow_consumer_bytes
-
-    def evict(self, connection: ServerConnection) -> None:
-        """Drop a client that stopped reading, instead of buffering for it without bound.
-
-        The connection is aborted, not closed: a close frame would queue behind what the client is not
-        reading, and a close handshake would wait on it for ever. It comes back like any dropped client:
-        reconnect, resubscribe with lastSeq, catch up.
-        """
-        log.warning("dropping a slow consumer at %s", connection.remote_address)
-        if connection.transport is not None:
-            connection.transport.abort()
 
     def _watch_gap(self, showtime_id: str) -> None:
         channel = self._channels.get(showtime_id)
         if channel is not None and channel.ahead and channel.repair is None:
             channel.repair = asyncio.create_task(self._repair(showtime_id, channel))
 
-    async def _repair(self, showtime_id: str, channel: Channel) -> None:
+    async def _repair(self, showtime_id: str, channel: Channel[C]) -> None:
         """Give a gap a moment to fill by itself (bus messages may cross), then read it from the log."""
         try:
             await asyncio.sleep(self._gap_wait)

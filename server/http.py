@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
 from typing import TypeVar
@@ -19,14 +18,17 @@ from aiohttp.typedefs import Handler as RequestHandler
 from aiohttp.typedefs import Middleware
 from pydantic import BaseModel, ValidationError
 
+from server.core.changes import Accepted
 from server.core.errors import ErrorCode, Rejection
 from server.core.limits import origin_allowed
 from server.core.seats import SeatState
 from server.messages import (
+    MAX_ID_LENGTH,
     PRINTABLE,
     Ack,
     BookingRequest,
     BookingView,
+    Category,
     Health,
     Model,
     Problem,
@@ -41,55 +43,22 @@ from server.messages import (
     describe,
 )
 from server.metrics import Metrics
-from server.openapi import openapi_document
-from server.service import SeatService
+from server.openapi import Endpoint, openapi_document
+from server.rejections import Refusals
+from server.service import Customer, SeatService
 from server.sessions import Sessions
-from server.settings import Settings
+from server.settings import SeatSettings, TransportSettings
 from server.websocket import PATH as WEBSOCKET_PATH
 
-__all__ = ["ENDPOINTS", "Endpoint", "create_app"]
+__all__ = ["ENDPOINTS", "create_app"]
 
 log = logging.getLogger(__name__)
 
-MAX_ID_LENGTH = 64
 DEMO_DIR = Path(__file__).resolve().parent.parent / "client_demo"
-
-STATUS_OF = {
-    ErrorCode.INVALID_MESSAGE: HTTPStatus.BAD_REQUEST,
-    ErrorCode.UNAUTHORIZED: HTTPStatus.UNAUTHORIZED,
-    ErrorCode.NOT_FOUND: HTTPStatus.NOT_FOUND,
-    ErrorCode.UNKNOWN_SHOWTIME: HTTPStatus.NOT_FOUND,
-    ErrorCode.UNKNOWN_SEAT: HTTPStatus.UNPROCESSABLE_ENTITY,
-    ErrorCode.SEAT_UNAVAILABLE: HTTPStatus.CONFLICT,
-    ErrorCode.NOT_LOCK_OWNER: HTTPStatus.FORBIDDEN,
-    ErrorCode.TOO_MANY_SEATS: HTTPStatus.UNPROCESSABLE_ENTITY,
-    ErrorCode.HOLD_LIMIT_REACHED: HTTPStatus.CONFLICT,
-    ErrorCode.TOO_MANY_SUBSCRIPTIONS: HTTPStatus.UNPROCESSABLE_ENTITY,
-    ErrorCode.RATE_LIMITED: HTTPStatus.TOO_MANY_REQUESTS,
-    ErrorCode.TOO_MANY_CONNECTIONS: HTTPStatus.TOO_MANY_REQUESTS,
-    ErrorCode.ORIGIN_NOT_ALLOWED: HTTPStatus.FORBIDDEN,
-    ErrorCode.MESSAGE_TOO_LARGE: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-    ErrorCode.NOT_READY: HTTPStatus.SERVICE_UNAVAILABLE,
-    ErrorCode.INTERNAL_ERROR: HTTPStatus.INTERNAL_SERVER_ERROR,
-}
 
 M = TypeVar("M", bound=BaseModel)
 Readiness = Callable[[], Awaitable[dict[str, str]]]  # each dependency's name and "ok" or what is wrong
 EndpointHandler = Callable[["Api", web.Request], Awaitable[Model | Sequence[Model] | Rejection]]
-
-
-@dataclass(frozen=True, slots=True)
-class Endpoint:
-    method: str
-    path: str
-    summary: str
-    handler: EndpointHandler
-    response: type[BaseModel] | None  # None: not JSON (the demo page)
-    status: HTTPStatus = HTTPStatus.OK
-    body: type[BaseModel] | None = None
-    authenticated: bool = False
-    many: bool = False  # the response is a JSON array of ``response``
-    errors: tuple[ErrorCode, ...] = ()
 
 
 class ProblemError(Exception):
@@ -97,19 +66,10 @@ class ProblemError(Exception):
         self.rejection = rejection
 
 
-def problem_response(rejection: Rejection, status: HTTPStatus | None = None) -> web.Response:
-    status = status or STATUS_OF[rejection.code]
-    body = Problem(
-        title=status.phrase,
-        status=status,
-        code=rejection.code,
-        message=rejection.message,
-        conflicting_seats=list(rejection.seats) or None,
-        retry_after_ms=rejection.retry_after_ms,
-    )
-    response = web.Response(status=status, text=body.to_json(), content_type="application/problem+json")
-    if rejection.retry_after_ms is not None:
-        response.headers["Retry-After"] = str(-(-rejection.retry_after_ms // 1000))  # whole seconds, rounded up
+def problem_response(problem: Problem) -> web.Response:
+    response = web.Response(status=problem.status, text=problem.to_json(), content_type="application/problem+json")
+    if problem.retry_after_ms is not None:
+        response.headers["Retry-After"] = str(-(-problem.retry_after_ms // 1000))  # whole seconds, rounded up
     return response
 
 
@@ -120,14 +80,16 @@ class Api:
         self,
         service: SeatService,
         sessions: Sessions,
-        settings: Settings,
+        transport: TransportSettings,
+        seats: SeatSettings,
         websocket_port: int,
         readiness: Readiness,
     ) -> None:
         self.service = service
         self.readiness = readiness
         self.sessions = sessions
-        self.settings = settings
+        self.transport = transport
+        self.seats = seats
         self.websocket_port = websocket_port
 
     def session_of(self, request: web.Request) -> str:
@@ -138,43 +100,45 @@ class Api:
         return session_id
 
     async def create_session(self, request: web.Request) -> SessionCreated | Rejection:
-        if wait := self.sessions.admit(None, request.remote or "unknown"):
-            return Rejection(ErrorCode.RATE_LIMITED, "too many new sessions from this address", retry_after_ms=wait)
+        if refused := self.sessions.admit(None, request.remote or "unknown"):
+            return refused
         session, _ = self.sessions.start()
         return SessionCreated(session_id=session.id, token=session.token, expires_at=session.expires_at)
 
     async def lock(self, request: web.Request) -> Ack | Rejection:
-        return await self.service.lock(self.session_of(request), await _body(request, SeatsRequest))
+        session_id, body = self.session_of(request), await _body(request, SeatsRequest)
+        return _ack(await self.service.lock(session_id, body.showtime_id, body.seat_ids))
 
     async def unlock(self, request: web.Request) -> Ack | Rejection:
-        return await self.service.unlock(self.session_of(request), await _body(request, SeatsRequest))
+        session_id, body = self.session_of(request), await _body(request, SeatsRequest)
+        return _ack(await self.service.unlock(session_id, body.showtime_id, body.seat_ids))
 
     async def book(self, request: web.Request) -> Ack | Rejection:
-        return await self.service.book(self.session_of(request), await _body(request, BookingRequest))
+        session_id, body = self.session_of(request), await _body(request, BookingRequest)
+        customer = Customer(body.customer.name, body.customer.email)
+        return _ack(await self.service.book(session_id, body.showtime_id, body.seat_ids, customer))
 
     async def get_booking(self, request: web.Request) -> BookingView | Rejection:
         session_id = self.session_of(request)
         booking_id = request.match_info["booking_id"]
-        found = await self.service.store.booking(booking_id) if _printable(booking_id) else None
-        # Someone else's booking is reported as missing, so booking ids cannot be probed.
-        if found is None or found.session_id != session_id:
+        if not _printable(booking_id):
             return Rejection(ErrorCode.NOT_FOUND, "no such booking for this session")
-        return found.view
+        found = await self.service.booking(session_id, booking_id)
+        return found if isinstance(found, Rejection) else BookingView.of(found)
 
     async def showtimes(self, request: web.Request) -> list[ShowtimeSummary]:
-        return await self.service.store.showtimes()
+        return [ShowtimeSummary.of(record) for record in await self.service.showtimes()]
 
     async def showtime(self, request: web.Request) -> ShowtimeLayout | Rejection:
         showtime_id = request.match_info["showtime_id"]
-        found = await self.service.store.showtime(showtime_id) if _printable(showtime_id) else None
-        if found is None:
+        if not _printable(showtime_id):
             return Rejection(ErrorCode.UNKNOWN_SHOWTIME, f"no such showtime: {showtime_id}")
-        snapshot = await self.service.snapshot("", showtime_id)
-        if isinstance(snapshot, Rejection):
-            return snapshot
-        booked, held = set(snapshot.booked_seats), set(snapshot.locked_seats)
+        found = await self.service.seat_map(showtime_id)
+        if isinstance(found, Rejection):
+            return found
+        booked, held = set(found.status.booked), set(found.status.held)
         rows: dict[str, list[SeatView]] = {}
-        for place in found.seats:
+        for place in found.layout.seats:
             state = SeatState.BOOKED if place.code in booked else SeatState.HELD if place.code in held else None
             rows.setdefault(place.row_label, []).append(
                 SeatView(
@@ -188,21 +152,21 @@ class Api:
                 )
             )
         return ShowtimeLayout(
-            **found.summary.model_dump(),
-            seq=snapshot.seq,
-            categories=found.categories,
+            **ShowtimeSummary.of(found.layout.showtime).model_dump(),
+            seq=found.status.seq,
+            categories=[Category.of(category) for category in found.layout.categories],
             rows=[RowView(label=label, seats=seats) for label, seats in rows.items()],
         )
 
     async def config(self, request: web.Request) -> WebConfig:
-        url = self.settings.public_websocket_url
+        url = self.transport.public_websocket_url
         if not url:
             scheme = "wss" if request.secure else "ws"
             url = f"{scheme}://{request.url.host}:{self.websocket_port}{WEBSOCKET_PATH}"
         return WebConfig(
             websocket_url=url,
-            hold_ttl_seconds=self.settings.hold_ttl_seconds,
-            max_seats_per_request=self.settings.max_seats_per_request,
+            hold_ttl_seconds=self.seats.hold_ttl_seconds,
+            max_seats_per_request=self.seats.max_seats_per_request,
         )
 
     async def health(self, request: web.Request) -> Health:
@@ -214,6 +178,10 @@ class Api:
             return ReadyStatus(status="ready", checks=checks)
         failing = ", ".join(f"{name}: {state}" for name, state in checks.items() if state != "ok")
         return Rejection(ErrorCode.NOT_READY, f"not ready: {failing}")
+
+
+def _ack(outcome: Accepted | Rejection) -> Ack | Rejection:
+    return outcome if isinstance(outcome, Rejection) else Ack.of(outcome)
 
 
 async def _body(request: web.Request, model: type[M]) -> M:
@@ -237,7 +205,7 @@ SEAT_ERRORS = (
     ErrorCode.RATE_LIMITED,
 )
 
-ENDPOINTS = (
+ENDPOINTS: tuple[Endpoint[EndpointHandler], ...] = (
     Endpoint(
         "POST", "/api/sessions", "Start a buyer session", Api.create_session, SessionCreated, HTTPStatus.CREATED,
         errors=(ErrorCode.RATE_LIMITED,),
@@ -273,7 +241,7 @@ ENDPOINTS = (
 )  # fmt: skip
 
 
-def _route(api: Api, endpoint: Endpoint) -> RequestHandler:
+def _route(api: Api, endpoint: Endpoint[EndpointHandler]) -> RequestHandler:
     async def handle(request: web.Request) -> web.StreamResponse:
         result = await endpoint.handler(api, request)
         if isinstance(result, Rejection):
@@ -284,7 +252,7 @@ def _route(api: Api, endpoint: Endpoint) -> RequestHandler:
     return handle
 
 
-def problems(metrics: Metrics) -> Middleware:
+def problems(refusals: Refusals) -> Middleware:
     """Every failure becomes a counted problem body: a typed rejection, an HTTP error of aiohttp's, or a bug."""
 
     @web.middleware
@@ -303,8 +271,7 @@ def problems(metrics: Metrics) -> Middleware:
         except Exception:
             log.exception("%s %s failed", request.method, request.path)
             rejection = Rejection(ErrorCode.INTERNAL_ERROR, "the server failed; nothing changed")
-        metrics.errors.labels(rejection.code.value).inc()
-        return problem_response(rejection, status)
+        return problem_response(refusals.problem(rejection, status))
 
     return middleware
 
@@ -312,17 +279,17 @@ def problems(metrics: Metrics) -> Middleware:
 AIOHTTP_ERRORS = {404: ErrorCode.NOT_FOUND, 413: ErrorCode.MESSAGE_TOO_LARGE}
 
 
-def cors(settings: Settings, metrics: Metrics) -> Middleware:
+def cors(transport: TransportSettings, refusals: Refusals) -> Middleware:
     """Answer preflights and label responses for the browser origins the socket accepts too."""
 
     @web.middleware
     async def middleware(request: web.Request, handler: RequestHandler) -> web.StreamResponse:
         origin = request.headers.get("Origin")
-        allowed = origin is not None and _origin_allowed(request, origin, settings)
+        allowed = origin is not None and _origin_allowed(request, origin, transport)
         if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
             if not allowed:
-                metrics.errors.labels(ErrorCode.ORIGIN_NOT_ALLOWED.value).inc()
-                return problem_response(Rejection(ErrorCode.ORIGIN_NOT_ALLOWED, f"origin {origin} is not allowed"))
+                refused = Rejection(ErrorCode.ORIGIN_NOT_ALLOWED, f"origin {origin} is not allowed")
+                return problem_response(refusals.problem(refused))
             response: web.StreamResponse = web.Response(status=HTTPStatus.NO_CONTENT)
             response.headers["Access-Control-Allow-Methods"] = "GET, POST, DELETE"
             response.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type"
@@ -339,25 +306,21 @@ def cors(settings: Settings, metrics: Metrics) -> Middleware:
     return middleware
 
 
-def _origin_allowed(request: web.Request, origin: str, settings: Settings) -> bool:
+def _origin_allowed(request: web.Request, origin: str, transport: TransportSettings) -> bool:
     try:
-        port = request.url.port or settings.http_port
+        port = request.url.port or transport.http_port
     except ValueError:  # a Host header that names no port we could be on
         return False
-    return origin_allowed(origin, request.host, port, settings.origins)
+    return origin_allowed(origin, request.host, port, transport.origins)
 
 
 def create_app(
-    service: SeatService, sessions: Sessions, settings: Settings, websocket_port: int, readiness: Readiness
+    api: Api, transport: TransportSettings, refusals: Refusals, metrics: Metrics, max_body: int
 ) -> web.Application:
-    metrics = service.metrics
-    app = web.Application(
-        middlewares=[cors(settings, metrics), problems(metrics)], client_max_size=settings.max_message_bytes
-    )
-    api = Api(service, sessions, settings, websocket_port, readiness)
+    app = web.Application(middlewares=[cors(transport, refusals), problems(refusals)], client_max_size=max_body)
     for endpoint in ENDPOINTS:
         app.router.add_route(endpoint.method, endpoint.path, _route(api, endpoint))
-    document = openapi_document(ENDPOINTS, STATUS_OF)
+    document = openapi_document(ENDPOINTS)
 
     async def openapi(request: web.Request) -> web.Response:
         return web.json_response(document)

@@ -7,6 +7,8 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
+from server.settings import LogSettings
+
 __all__ = ["JsonFormatter", "configure_logging"]
 
 # Attributes every LogRecord has; anything else was passed with ``extra=`` and belongs in the JSON.
@@ -27,10 +29,10 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
-def configure_logging(level: str, format: str) -> None:
+def configure_logging(settings: LogSettings) -> None:
     handler = logging.StreamHandler()
-    if format == "json":
+    if settings.log_format == "json":
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
+    logging.basicConfig(level=settings.log_level.upper(), handlers=[handler], force=True)

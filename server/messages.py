@@ -6,15 +6,19 @@ Field names on the wire are camelCase; instants are Unix epoch milliseconds.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, Self, TypeGuard
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from pydantic.alias_generators import to_camel
 
-from server.core.errors import ErrorCode
+from server.core.changes import Accepted, Event
+from server.core.errors import ErrorCode, Rejection
+from server.core.records import BookingRecord, CategoryRecord, ShowtimeRecord, StatusView
 from server.core.seats import SeatState, SeatStatus
 
 __all__ = [
+    "MAX_ID_LENGTH",
+    "MAX_REQUEST_ID_LENGTH",
     "PRINTABLE",
     "Ack",
     "Book",
@@ -33,6 +37,7 @@ __all__ = [
     "Pong",
     "Problem",
     "ReadyStatus",
+    "RequestId",
     "RowView",
     "SeatStatusChange",
     "SeatView",
@@ -50,6 +55,7 @@ __all__ = [
     "WebConfig",
     "client_message",
     "describe",
+    "is_request_id",
 ]
 
 
@@ -69,10 +75,19 @@ def encodable(value: str) -> str:
 
 # Ids and names are printable text: no control characters (PostgreSQL cannot even store NUL).
 PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
+MAX_ID_LENGTH = 64  # characters of a showtime or booking id
+MAX_REQUEST_ID_LENGTH = 128
 Text = AfterValidator(encodable)
-ShowtimeId = Annotated[str, Field(min_length=1, max_length=64, pattern=PRINTABLE), Text]
+ShowtimeId = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH, pattern=PRINTABLE), Text]
 SeatId = Annotated[str, Field(min_length=1, max_length=16, pattern=PRINTABLE), Text]
-RequestId = Annotated[str, Field(max_length=128), Text] | int
+RequestId = Annotated[str, Field(max_length=MAX_REQUEST_ID_LENGTH), Text] | int
+
+
+def is_request_id(value: object) -> TypeGuard[str | int]:
+    """Whether ``value`` may be echoed as a requestId: what :data:`RequestId` accepts."""
+    if isinstance(value, str):
+        return len(value) <= MAX_REQUEST_ID_LENGTH and value.encode(errors="replace") == value.encode(errors="ignore")
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 class Customer(Model):
@@ -175,6 +190,18 @@ class CurrentSeatStatus(ServerEnvelope):
     hold_expires_at: dict[str, int]  # for each of my_seats
     timestamp: int
 
+    @classmethod
+    def of(cls, view: StatusView) -> Self:
+        return cls(
+            showtime_id=view.showtime_id,
+            seq=view.seq,
+            booked_seats=view.booked,
+            locked_seats=view.held,
+            my_seats=list(view.mine),
+            hold_expires_at=view.mine,
+            timestamp=view.at,
+        )
+
 
 class SeatStatusChange(ServerEnvelope):
     type: Literal["seat_status_change"] = "seat_status_change"
@@ -184,6 +211,18 @@ class SeatStatusChange(ServerEnvelope):
     session_id: str
     seq: int
     timestamp: int
+
+    @classmethod
+    def of(cls, event: Event) -> Self:
+        change = event.change
+        return cls(
+            showtime_id=event.showtime_id,
+            seat_id=change.seat,
+            status=change.status,
+            session_id=change.session_id,
+            seq=event.seq,
+            timestamp=event.at,
+        )
 
 
 class Ack(ServerEnvelope):
@@ -196,18 +235,45 @@ class Ack(ServerEnvelope):
     total_cents: int | None = None  # book
     currency: str | None = None  # book
 
+    @classmethod
+    def of(cls, accepted: Accepted) -> Self:
+        return cls(
+            action=accepted.action,
+            showtime_id=accepted.showtime_id,
+            seat_ids=list(accepted.seat_ids),
+            expires_at=accepted.expires_at,
+            booking_id=accepted.booking_id,
+            total_cents=accepted.total_cents,
+            currency=accepted.currency,
+        )
+
 
 class Pong(ServerEnvelope):
     type: Literal["pong"] = "pong"
     timestamp: int
 
 
-class ErrorMessage(ServerEnvelope):
-    type: Literal["error"] = "error"
+class ErrorFields(Model):
+    """What a refusal says, on the socket and over HTTP alike."""
+
     code: ErrorCode
     message: str
     conflicting_seats: list[str] | None = None  # the seats that caused the error, where there are some
     retry_after_ms: int | None = None  # rate_limited: when trying again will succeed
+
+    @classmethod
+    def of(cls, rejection: Rejection, **fields: Any) -> Self:
+        return cls(
+            code=rejection.code,
+            message=rejection.message,
+            conflicting_seats=list(rejection.seats) or None,
+            retry_after_ms=rejection.retry_after_ms,
+            **fields,
+        )
+
+
+class ErrorMessage(ServerEnvelope, ErrorFields):
+    type: Literal["error"] = "error"
 
 
 ServerMessage = (
@@ -224,22 +290,22 @@ class SessionCreated(Model):
     expires_at: int
 
 
-class Problem(Model):
+class Problem(ErrorFields):
     """An RFC 9457 problem body, carrying the same code and message as the socket's error."""
 
     type: str = "about:blank"
     title: str
     status: int
-    code: ErrorCode
-    message: str
-    conflicting_seats: list[str] | None = None
-    retry_after_ms: int | None = None
 
 
 class Category(Model):
     id: str
     name: str
     price_cents: int
+
+    @classmethod
+    def of(cls, record: CategoryRecord) -> Self:
+        return cls(id=record.id, name=record.name, price_cents=record.price_cents)
 
 
 class SeatView(Model):
@@ -266,6 +332,18 @@ class ShowtimeSummary(Model):
     auditorium: str
     seat_count: int
 
+    @classmethod
+    def of(cls, record: ShowtimeRecord) -> Self:
+        return cls(
+            id=record.id,
+            title=record.title,
+            starts_at=record.starts_at,
+            currency=record.currency,
+            venue=record.venue,
+            auditorium=record.auditorium,
+            seat_count=record.seat_count,
+        )
+
 
 class ShowtimeLayout(ShowtimeSummary):
     seq: int
@@ -281,6 +359,18 @@ class BookingView(Model):
     total_cents: int
     currency: str
     created_at: int
+
+    @classmethod
+    def of(cls, record: BookingRecord) -> Self:
+        return cls(
+            id=record.id,
+            showtime_id=record.showtime_id,
+            seat_ids=record.seat_ids,
+            customer=Customer(name=record.customer_name, email=record.customer_email),
+            total_cents=record.total_cents,
+            currency=record.currency,
+            created_at=record.created_at,
+        )
 
 
 class WebConfig(Model):

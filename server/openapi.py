@@ -2,25 +2,44 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
+from dataclasses import dataclass
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any
+from typing import Any, Generic, TypeVar
 
+from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from server.core.errors import ErrorCode
 from server.messages import Problem
+from server.rejections import STATUS_OF
 
-if TYPE_CHECKING:
-    from server.http import Endpoint
+__all__ = ["Endpoint", "openapi_document"]
 
-__all__ = ["openapi_document"]
+H = TypeVar("H")
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint(Generic[H]):
+    """One REST operation: how it is served (``handler``) and everything the document says of it."""
+
+    method: str
+    path: str
+    summary: str
+    handler: H
+    response: type[BaseModel] | None  # None: not JSON (the demo page)
+    status: HTTPStatus = HTTPStatus.OK
+    body: type[BaseModel] | None = None
+    authenticated: bool = False
+    many: bool = False  # the response is a JSON array of ``response``
+    errors: tuple[ErrorCode, ...] = ()
+
 
 REF = "#/components/schemas/{model}"
 BODY_ERRORS = (ErrorCode.INVALID_MESSAGE, ErrorCode.MESSAGE_TOO_LARGE)
 
 
-def openapi_document(endpoints: Iterable[Endpoint], status_of: Mapping[ErrorCode, HTTPStatus]) -> dict[str, Any]:
+def openapi_document(endpoints: Iterable[Endpoint[Any]]) -> dict[str, Any]:
     endpoints = list(endpoints)
     models = {Problem} | {m for e in endpoints for m in (e.body, e.response) if m is not None}
     _, schemas = models_json_schema(
@@ -30,7 +49,7 @@ def openapi_document(endpoints: Iterable[Endpoint], status_of: Mapping[ErrorCode
     )
     paths: dict[str, dict[str, Any]] = {}
     for endpoint in endpoints:
-        paths.setdefault(endpoint.path, {})[endpoint.method.lower()] = _operation(endpoint, status_of)
+        paths.setdefault(endpoint.path, {})[endpoint.method.lower()] = _operation(endpoint)
     return {
         "openapi": "3.1.0",
         "info": {"title": "Seat reservation server", "version": "1.0.0"},
@@ -42,7 +61,7 @@ def openapi_document(endpoints: Iterable[Endpoint], status_of: Mapping[ErrorCode
     }
 
 
-def _operation(endpoint: Endpoint, status_of: Mapping[ErrorCode, HTTPStatus]) -> dict[str, Any]:
+def _operation(endpoint: Endpoint[Any]) -> dict[str, Any]:
     response: dict[str, Any] = {"description": endpoint.status.phrase}
     if endpoint.response is not None:
         schema: dict[str, Any] = {"$ref": REF.format(model=endpoint.response.__name__)}
@@ -55,7 +74,7 @@ def _operation(endpoint: Endpoint, status_of: Mapping[ErrorCode, HTTPStatus]) ->
             {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
             for name in _path_parameters(endpoint.path)
         ],
-        "responses": {str(int(endpoint.status)): response, **_problems(endpoint, status_of)},
+        "responses": {str(int(endpoint.status)): response, **_problems(endpoint)},
     }
     if endpoint.body is not None:
         body_schema = {"$ref": REF.format(model=endpoint.body.__name__)}
@@ -65,15 +84,15 @@ def _operation(endpoint: Endpoint, status_of: Mapping[ErrorCode, HTTPStatus]) ->
     return operation
 
 
-def _problems(endpoint: Endpoint, status_of: Mapping[ErrorCode, HTTPStatus]) -> dict[str, Any]:
+def _problems(endpoint: Endpoint[Any]) -> dict[str, Any]:
     problem = {"application/problem+json": {"schema": {"$ref": REF.format(model="Problem")}}}
     codes = list(endpoint.errors)
     if endpoint.body is not None:  # any body may be malformed or too large
         codes += [code for code in BODY_ERRORS if code not in codes]
-    statuses = sorted({status_of[code] for code in codes})
+    statuses = sorted({STATUS_OF[code] for code in codes})
     return {
         str(int(status)): {
-            "description": ", ".join(code.value for code in codes if status_of[code] == status),
+            "description": ", ".join(code.value for code in codes if STATUS_OF[code] == status),
             "content": problem,
         }
         for status in statuses

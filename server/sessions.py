@@ -5,13 +5,14 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from server.core.clock import Clock
+from server.core.errors import ErrorCode, Rejection
 from server.core.limits import RateLimiter
 from server.core.tokens import issue_token, new_session_id, verify_token
-from server.settings import Settings
+from server.settings import SessionSettings
 from server.storage.database import sqlite_path
 
 __all__ = ["Session", "Sessions", "load_secret"]
@@ -28,23 +29,28 @@ class Session:
 
 
 class Sessions:
-    def __init__(
-        self, secret: bytes, ttl_seconds: int, clock: Callable[[], int], new_sessions_per_minute: float
-    ) -> None:
+    def __init__(self, secret: bytes, settings: SessionSettings, clock: Clock) -> None:
         self._secret = secret
-        self._ttl_ms = ttl_seconds * 1000
+        self._ttl_ms = settings.session_ttl_seconds * 1000
         self._clock = clock
         # New sessions per client address: holds are capped per session, so sessions must not be free.
-        self._new = RateLimiter(new_sessions_per_minute / 60, new_sessions_per_minute)
+        per_minute = settings.new_sessions_per_minute_per_ip
+        self._new = RateLimiter(per_minute / 60, per_minute)
 
-    def admit(self, resume_token: str | None, address: str) -> int:
-        """0 if a client at ``address`` may start (or resume) a session now, else milliseconds to wait.
+    def admit(self, resume_token: str | None, address: str) -> Rejection | None:
+        """Refuse a client at ``address`` that may not start a session now; socket and REST share the budget.
 
         Resuming a valid session is always allowed; a new one takes from the address's budget.
         """
         if resume_token and self.verify(resume_token):
-            return 0
-        return self._new.take(address, self._clock())
+            return None
+        if wait := self._new.take(address, self._clock.monotonic()):
+            return Rejection(
+                ErrorCode.RATE_LIMITED,
+                f"too many new sessions from this address; retry in {wait} ms",
+                retry_after_ms=wait,
+            )
+        return None
 
     def start(self, resume_token: str | None = None) -> tuple[Session, bool]:
         """A session for a new connection: the token's own when it is valid, else a fresh one.
@@ -53,20 +59,20 @@ class Sessions:
         """
         resumed = self.verify(resume_token) if resume_token else None
         session_id = resumed or new_session_id()
-        expires_at = self._clock() + self._ttl_ms
+        expires_at = self._clock.now() + self._ttl_ms
         return Session(session_id, issue_token(session_id, expires_at, self._secret), expires_at), bool(resumed)
 
     def verify(self, token: str) -> str | None:
-        return verify_token(token, self._clock(), self._secret)
+        return verify_token(token, self._clock.now(), self._secret)
 
 
-def load_secret(settings: Settings) -> bytes:
+def load_secret(settings: SessionSettings, database_url: str) -> bytes:
     """SECRET_KEY, or on SQLite a key generated once and kept beside the database file."""
     if settings.secret_key:
         if len(settings.secret_key) < MIN_SECRET_LENGTH:
             raise SystemExit(f"SECRET_KEY must be at least {MIN_SECRET_LENGTH} characters")
         return settings.secret_key.encode()
-    database_file = sqlite_path(settings.database_url)
+    database_file = sqlite_path(database_url)
     if database_file is None:
         raise SystemExit(
             "SECRET_KEY must be set for this DATABASE_URL: every instance must share it to accept each other's tokens"

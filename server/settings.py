@@ -1,61 +1,148 @@
-"""Settings, read from the environment and an optional ``.env`` file. ``.env.example`` lists them all."""
+"""Settings, read from the environment and an optional ``.env`` file. ``.env.example`` lists them all.
+
+Each concern declares its own group, and each component is given only its group. ``Settings`` reads
+them all at once from flat environment names (``HOLD_TTL_SECONDS``, not ``SEATS__HOLD_TTL_SECONDS``).
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+from functools import cached_property
+from typing import Literal, TypeVar
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings"]
+__all__ = [
+    "BusSettings",
+    "DatabaseSettings",
+    "LimitSettings",
+    "LogSettings",
+    "SeatSettings",
+    "SessionSettings",
+    "Settings",
+    "TransportSettings",
+]
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+class Group(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class TransportSettings(Group):
+    """Where to listen and who may connect."""
 
     host: str = "127.0.0.1"
     websocket_server_port: int = Field(default=8080, ge=0, le=65535)
     http_port: int = Field(default=8000, ge=0, le=65535)
-    database_url: str = "sqlite:///./seats.db"
-    database_pool_size: int = Field(default=10, ge=1)
-    # Signs session tokens. Unset on SQLite: generated once and kept beside the database file.
-    secret_key: str = ""
-    session_ttl_seconds: int = Field(default=86_400, ge=60)
-    hold_ttl_seconds: float = Field(default=600, gt=0)
-    hold_sweep_interval_seconds: float = Field(default=1.0, gt=0)
-    max_seats_per_request: int = Field(default=10, ge=1)
-    max_message_bytes: int = Field(default=64 * 1024, ge=1024)
-    # Abuse limits: each refusal has its own error code (docs/protocol.md).
-    max_held_seats_per_session: int = Field(default=20, ge=1)  # per showtime
-    messages_per_second: float = Field(default=20, gt=0)  # per connection (token bucket)
-    message_burst: int = Field(default=40, ge=1)
-    seat_changes_per_second: float = Field(default=5, gt=0)  # lock, unlock and book, per session
-    seat_change_burst: int = Field(default=10, ge=1)
-    max_connections_per_ip: int = Field(default=50, ge=1)
-    new_sessions_per_minute_per_ip: float = Field(default=30, gt=0)  # socket and REST together
-    max_subscriptions_per_connection: int = Field(default=10, ge=1)
     # Browser origins allowed to open the socket and call the API (comma-separated, or *); empty: only
     # the server's own pages.
     allowed_origins: str = ""
-    # A client that reads so slowly that this much waits in its write buffer is disconnected (1013).
-    slow_consumer_buffer_bytes: int = Field(default=1024 * 1024, ge=64 * 1024)
-    ping_interval_seconds: float = Field(default=20, gt=0)
-    ping_timeout_seconds: float = Field(default=20, gt=0)
     # The WebSocket URL browsers should use, when a proxy puts it elsewhere; empty: derived per request.
     public_websocket_url: str = ""
-    demo_data: bool = True
-    # Several instances: all share one PostgreSQL database and one Redis; empty means a single instance.
-    redis_url: str = ""
-    redis_channel_prefix: str = "seats"
-    # How often each instance checks the database for changes the bus did not bring (a safety net).
-    reconcile_interval_seconds: float = Field(default=2.0, gt=0)
-    # A client that resubscribes with lastSeq gets the missed changes replayed if there are at most this
-    # many and they are younger than the retention; otherwise a full snapshot.
-    max_replay_events: int = Field(default=1000, ge=0)
-    event_log_retention_seconds: int = Field(default=86_400, ge=60)
-    log_level: str = "INFO"
-    log_format: Literal["text", "json"] = "text"
+    ping_interval_seconds: float = Field(default=20, gt=0)
+    ping_timeout_seconds: float = Field(default=20, gt=0)
 
     @property
     def origins(self) -> frozenset[str]:
         return frozenset(o.strip().rstrip("/") for o in self.allowed_origins.split(",") if o.strip())
+
+
+class DatabaseSettings(Group):
+    database_url: str = "sqlite:///./seats.db"
+    database_pool_size: int = Field(default=10, ge=1)
+    demo_data: bool = True
+
+
+class SessionSettings(Group):
+    # Signs session tokens. Unset on SQLite: generated once and kept beside the database file.
+    secret_key: str = ""
+    session_ttl_seconds: int = Field(default=86_400, ge=60)
+    new_sessions_per_minute_per_ip: float = Field(default=30, gt=0)  # socket and REST together
+
+
+class SeatSettings(Group):
+    """Holds, requests on seats, and the event log that lets clients catch up."""
+
+    hold_ttl_seconds: float = Field(default=600, gt=0)
+    hold_sweep_interval_seconds: float = Field(default=1.0, gt=0)
+    max_seats_per_request: int = Field(default=10, ge=1)
+    max_held_seats_per_session: int = Field(default=20, ge=1)  # per showtime
+    seat_changes_per_second: float = Field(default=5, gt=0)  # lock, unlock and book, per session
+    seat_change_burst: int = Field(default=10, ge=1)
+    # A client that resubscribes with lastSeq gets the missed changes replayed if there are at most this
+    # many and they are younger than the retention; otherwise a full snapshot.
+    max_replay_events: int = Field(default=1000, ge=0)
+    event_log_retention_seconds: int = Field(default=86_400, ge=60)
+
+
+class LimitSettings(Group):
+    """Per-connection abuse limits; each refusal has its own error code (docs/protocol.md)."""
+
+    max_message_bytes: int = Field(default=64 * 1024, ge=1024)
+    messages_per_second: float = Field(default=20, gt=0)  # per connection (token bucket)
+    message_burst: int = Field(default=40, ge=1)
+    max_connections_per_ip: int = Field(default=50, ge=1)
+    max_subscriptions_per_connection: int = Field(default=10, ge=1)
+    # A client that reads so slowly that this much waits in its write buffer is disconnected (1013).
+    slow_consumer_buffer_bytes: int = Field(default=1024 * 1024, ge=64 * 1024)
+
+
+class BusSettings(Group):
+    """Several instances: all share one PostgreSQL database and one Redis; no REDIS_URL means one instance."""
+
+    redis_url: str = ""
+    redis_channel_prefix: str = "seats"
+    # How often each instance checks the database for changes the bus did not bring (a safety net).
+    reconcile_interval_seconds: float = Field(default=2.0, gt=0)
+
+
+class LogSettings(Group):
+    log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"
+
+
+G = TypeVar("G", bound=Group)
+
+
+class Settings(
+    BaseSettings,
+    TransportSettings,
+    DatabaseSettings,
+    SessionSettings,
+    SeatSettings,
+    LimitSettings,
+    BusSettings,
+    LogSettings,
+):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    def _group(self, group: type[G]) -> G:
+        return group.model_validate({name: getattr(self, name) for name in group.model_fields})
+
+    @cached_property
+    def transport(self) -> TransportSettings:
+        return self._group(TransportSettings)
+
+    @cached_property
+    def database(self) -> DatabaseSettings:
+        return self._group(DatabaseSettings)
+
+    @cached_property
+    def sessions(self) -> SessionSettings:
+        return self._group(SessionSettings)
+
+    @cached_property
+    def seats(self) -> SeatSettings:
+        return self._group(SeatSettings)
+
+    @cached_property
+    def limits(self) -> LimitSettings:
+        return self._group(LimitSettings)
+
+    @cached_property
+    def bus(self) -> BusSettings:
+        return self._group(BusSettings)
+
+    @cached_property
+    def logging(self) -> LogSettings:
+        return self._group(LogSettings)

@@ -1,6 +1,6 @@
 """The WebSocket adapter: ``/ws/seat-updates``, JSON text frames, one reply per request.
 
-It turns frames into messages, asks the service, and turns answers back into frames. A bad message is
+It turns frames into calls and answers back into frames; the rules are elsewhere. A bad message is
 answered with an ``error`` and changes nothing; the connection stays open. Only a frame over the hard
 size ceiling (``MAX_MESSAGE_BYTES`` x 16) closes it, with 1009, because it must not be read into memory.
 """
@@ -10,49 +10,69 @@ from __future__ import annotations
 import json
 import logging
 import re
+import socket
 from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Collection
+from dataclasses import dataclass
 from http import HTTPStatus
 from urllib.parse import parse_qs, urlsplit
 
 import pydantic_core
 from pydantic import ValidationError
-from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from server.core.changes import Accepted
+from server.core.clock import Clock
 from server.core.errors import ErrorCode, Rejection
 from server.core.limits import TokenBucket, origin_allowed
-from server.fanout import Fanout, encode_event, send_now
+from server.fanout import Fanout
 from server.messages import (
+    Ack,
     Book,
     ClientMessage,
     ConnectionEstablished,
-    ErrorMessage,
     Lock,
     Ping,
     Pong,
-    Problem,
     ServerEnvelope,
     Subscribe,
-    Subscribed,
     Unlock,
     Unsubscribe,
     Unsubscribed,
     client_message,
     describe,
+    is_request_id,
 )
-from server.service import SeatService
+from server.metrics import Metrics
+from server.rejections import Refusals
+from server.service import Customer, SeatService
 from server.sessions import Sessions
-from server.settings import Settings
+from server.settings import LimitSettings, TransportSettings
+from server.subscriptions import Subscriptions
 
-__all__ = ["PATH", "SCAN_LIMIT", "SeatSocket", "error_message"]
+__all__ = ["PATH", "SCAN_LIMIT", "SeatSocket", "WebSocketOutlet"]
 
 log = logging.getLogger(__name__)
 
 PATH = "/ws/seat-updates"
-JOIN_ATTEMPTS = 5
-HARD_SIZE_FACTOR = 16
+
+
+class WebSocketOutlet:
+    """Fan-out's way to the clients: ``websockets``' broadcast, which encodes once and never awaits."""
+
+    def send(self, targets: Collection[ServerConnection], frame: str) -> None:
+        broadcast(targets, frame)
+
+    def buffered(self, connection: ServerConnection) -> int:
+        transport = connection.transport
+        return transport.get_write_buffer_size() if transport is not None else 0
+
+    def drop(self, connection: ServerConnection) -> None:
+        log.warning("dropping a slow consumer at %s", connection.remote_address)
+        if connection.transport is not None:
+            connection.transport.abort()
 
 
 @dataclass(slots=True)
@@ -60,25 +80,6 @@ class Client:
     connection: ServerConnection
     session_id: str
     messages: TokenBucket
-    subscriptions: set[str] = field(default_factory=set)
-
-
-def error_message(rejection: Rejection) -> ErrorMessage:
-    return ErrorMessage(
-        code=rejection.code,
-        message=rejection.message,
-        conflicting_seats=list(rejection.seats) or None,
-        retry_after_ms=rejection.retry_after_ms,
-    )
-
-
-def _refuse(connection: ServerConnection, status: HTTPStatus, code: ErrorCode, message: str) -> Response:
-    """A refused handshake, with a problem body like the REST API's."""
-    problem = Problem(title=status.phrase, status=status, code=code, message=message)
-    response = connection.respond(status, problem.to_json())
-    del response.headers["Content-Type"]  # Headers is a multidict: assigning would add a second one
-    response.headers["Content-Type"] = "application/problem+json"
-    return response
 
 
 def _ip(connection: ServerConnection) -> str:
@@ -86,63 +87,82 @@ def _ip(connection: ServerConnection) -> str:
     return str(address[0]) if address else "unknown"
 
 
+def _token(request: Request | None) -> str | None:
+    """The session token a reconnecting client passes as ``?token=``."""
+    tokens = parse_qs(urlsplit(request.path if request else "").query).get("token")
+    return tokens[0] if tokens else None
+
+
 class SeatSocket:
-    def __init__(self, service: SeatService, fanout: Fanout, sessions: Sessions, settings: Settings) -> None:
+    def __init__(
+        self,
+        service: SeatService,
+        subscriptions: Subscriptions[ServerConnection],
+        fanout: Fanout[ServerConnection],
+        sessions: Sessions,
+        refusals: Refusals,
+        metrics: Metrics,
+        clock: Clock,
+        transport: TransportSettings,
+        limits: LimitSettings,
+        http_port: int,
+        hard_size_factor: int = 16,
+    ) -> None:
         self._service = service
-        self._metrics = service.metrics
+        self._subscriptions = subscriptions
         self._fanout = fanout
         self._sessions = sessions
-        self._settings = settings
-        self._max_message_bytes = settings.max_message_bytes
-        # Where the server's own pages are, for the origin check; the app sets it once the port is bound.
-        self.http_port = settings.http_port
+        self._refusals = refusals
+        self._metrics = metrics
+        self._clock = clock
+        self._transport = transport
+        self._limits = limits
+        self._http_port = http_port  # where the server's own pages are, for the origin check
+        self._hard_size_factor = hard_size_factor  # frames this many times the limit are never read
         self._connections_per_ip: Counter[str] = Counter()
-        self._metrics.watch(lambda: self._connections_per_ip.total(), fanout.subscription_count)
+        metrics.watch(lambda: self._connections_per_ip.total(), fanout.subscription_count)
 
-    async def serve(self, host: str, port: int) -> Server:
+    async def serve(self, sock: socket.socket) -> Server:
         return await serve(
             self.handle,
-            host,
-            port,
+            sock=sock,
             process_request=self._admit,
-            max_size=self._max_message_bytes * HARD_SIZE_FACTOR,
+            max_size=self._limits.max_message_bytes * self._hard_size_factor,
             # Deflate would compress every broadcast once per subscriber; seat messages are tiny anyway.
             compression=None,
-            ping_interval=self._settings.ping_interval_seconds,
-            ping_timeout=self._settings.ping_timeout_seconds,
+            ping_interval=self._transport.ping_interval_seconds,
+            ping_timeout=self._transport.ping_timeout_seconds,
         )
 
     def _admit(self, connection: ServerConnection, request: Request) -> Response | None:
         """Refuse, before the upgrade: other paths, foreign browser origins, and IPs over their quota."""
         if urlsplit(request.path).path != PATH:
-            return _refuse(connection, HTTPStatus.NOT_FOUND, ErrorCode.NOT_FOUND, f"the WebSocket endpoint is {PATH}")
+            return self._refuse(connection, Rejection(ErrorCode.NOT_FOUND, f"the WebSocket endpoint is {PATH}"))
         origins, hosts = request.headers.get_all("Origin"), request.headers.get_all("Host")
         origin = origins[0] if origins else None
         single = len(origins) <= 1 and len(hosts) == 1  # repeated headers are ambiguous: refuse them
-        if not single or not origin_allowed(origin, hosts[0], self.http_port, self._settings.origins):
-            return _refuse(
-                connection, HTTPStatus.FORBIDDEN, ErrorCode.ORIGIN_NOT_ALLOWED, f"origin {origin} is not allowed"
+        if not single or not origin_allowed(origin, hosts[0], self._http_port, self._transport.origins):
+            return self._refuse(connection, Rejection(ErrorCode.ORIGIN_NOT_ALLOWED, f"origin {origin} is not allowed"))
+        if self._connections_per_ip[_ip(connection)] >= self._limits.max_connections_per_ip:
+            return self._refuse(
+                connection, Rejection(ErrorCode.TOO_MANY_CONNECTIONS, "too many connections from this address")
             )
-        if self._connections_per_ip[_ip(connection)] >= self._settings.max_connections_per_ip:
-            return _refuse(
-                connection,
-                HTTPStatus.TOO_MANY_REQUESTS,
-                ErrorCode.TOO_MANY_CONNECTIONS,
-                "too many connections from this address",
-            )
-        tokens = parse_qs(urlsplit(request.path).query).get("token")
-        if wait := self._sessions.admit(tokens[0] if tokens else None, _ip(connection)):
-            return _refuse(
-                connection, HTTPStatus.TOO_MANY_REQUESTS, ErrorCode.RATE_LIMITED,
-                f"too many new sessions from this address; retry in {wait} ms",
-            )  # fmt: skip
+        if refused := self._sessions.admit(_token(request), _ip(connection)):
+            return self._refuse(connection, refused)
         return None
 
+    def _refuse(self, connection: ServerConnection, rejection: Rejection) -> Response:
+        """A refused handshake, with a problem body like the REST API's."""
+        problem = self._refusals.problem(rejection)
+        response = connection.respond(HTTPStatus(problem.status), problem.to_json())
+        del response.headers["Content-Type"]  # Headers is a multidict: assigning would add a second one
+        response.headers["Content-Type"] = "application/problem+json"
+        return response
+
     async def handle(self, connection: ServerConnection) -> None:
-        tokens = parse_qs(urlsplit(connection.request.path if connection.request else "").query).get("token")
-        session, resumed = self._sessions.start(tokens[0] if tokens else None)
-        settings = self._settings
-        bucket = TokenBucket.full(settings.messages_per_second, settings.message_burst, self._service.now())
+        session, resumed = self._sessions.start(_token(connection.request))
+        limits = self._limits
+        bucket = TokenBucket.full(limits.messages_per_second, limits.message_burst, self._clock.monotonic())
         client = Client(connection, session.id, bucket)
         ip = _ip(connection)
         self._connections_per_ip[ip] += 1
@@ -150,7 +170,7 @@ class SeatSocket:
         try:
             await connection.send(
                 ConnectionEstablished(
-                    session_id=session.id, token=session.token, resumed=resumed, timestamp=self._service.now()
+                    session_id=session.id, token=session.token, resumed=resumed, timestamp=self._clock.now()
                 ).to_json()
             )
             async for frame in connection:
@@ -159,130 +179,75 @@ class SeatSocket:
                     break
                 reply = await self._answer(client, frame)
                 if reply is not None:
-                    if isinstance(reply, ErrorMessage):
-                        self._metrics.errors.labels(reply.code.value).inc()
                     self._metrics.messages_sent.labels("reply").inc()
                     await connection.send(reply.to_json())
         except ConnectionClosed:
             pass
         finally:
             log.info("connection closed", extra={"session": session.id, "ip": ip, "code": connection.close_code})
-            self._fanout.forget(connection, client.subscriptions)
+            self._fanout.forget(connection)
             self._connections_per_ip[ip] -= 1
             if not self._connections_per_ip[ip]:
                 del self._connections_per_ip[ip]
 
     async def _answer(self, client: Client, frame: str | bytes) -> ServerEnvelope | None:
         """The reply to one frame, carrying the frame's requestId; None when the reply was already sent."""
-        request_id = None
-        if wait := client.messages.take(self._service.now()):
+        if wait := client.messages.take(self._clock.monotonic()):
             limited = Rejection(ErrorCode.RATE_LIMITED, "too many messages; slow down", retry_after_ms=wait)
-            return error_message(limited).model_copy(update={"request_id": _request_id_of(frame)})
+            return self._refusals.error_message(limited, _request_id_of(frame))
+        message = self._parse(frame)
+        if isinstance(message, Rejection):
+            self._metrics.messages_received.labels("invalid").inc()
+            return self._refusals.error_message(message, _request_id_of(frame))
+        self._metrics.messages_received.labels(message.type).inc()
         try:
-            message = self._parse(frame)
-            if isinstance(message, Rejection):
-                self._metrics.messages_received.labels("invalid").inc()
-                request_id = _request_id_of(frame)
-                return error_message(message).model_copy(update={"request_id": request_id})
-            self._metrics.messages_received.labels(message.type).inc()
-            request_id = message.request_id
             reply = await self._dispatch(client, message)
         except Exception:
             log.exception("failed to answer a message from session %s", client.session_id)
             reply = Rejection(ErrorCode.INTERNAL_ERROR, "the server failed to handle this message; nothing changed")
-        if reply is None:
-            return None
-        answer = error_message(reply) if isinstance(reply, Rejection) else reply
-        return answer.model_copy(update={"request_id": request_id})
+        if isinstance(reply, Rejection):
+            return self._refusals.error_message(reply, message.request_id)
+        return reply if reply is None else reply.model_copy(update={"request_id": message.request_id})
 
     def _parse(self, frame: str | bytes) -> ClientMessage | Rejection:
         if isinstance(frame, bytes):
             return Rejection(ErrorCode.INVALID_MESSAGE, "send JSON messages in text frames")
+        most = self._limits.max_message_bytes
         # Characters are at most four bytes: count the bytes only when the characters leave it open.
-        if len(frame) * 4 > self._max_message_bytes and len(frame.encode()) > self._max_message_bytes:
-            return Rejection(ErrorCode.MESSAGE_TOO_LARGE, f"messages are limited to {self._max_message_bytes} bytes")
+        if len(frame) * 4 > most and len(frame.encode()) > most:
+            return Rejection(ErrorCode.MESSAGE_TOO_LARGE, f"messages are limited to {most} bytes")
         try:
             return client_message.validate_json(frame, by_name=False)  # the wire names only
         except ValidationError as error:
             return Rejection(ErrorCode.INVALID_MESSAGE, describe(error, "message"))
 
     async def _dispatch(self, client: Client, message: ClientMessage) -> ServerEnvelope | Rejection | None:
+        session_id = client.session_id
         match message:
             case Subscribe():
-                return await self._subscribe(client, message)
+                joined = await self._subscriptions.subscribe(
+                    client.connection, session_id, message.showtime_id, message.last_seq, message.request_id
+                )
+                if isinstance(joined, Rejection):
+                    return joined
+                self._fanout.send(client.connection, joined.frames)
+                return None
             case Unsubscribe():
-                self._fanout.leave(message.showtime_id, client.connection)
-                client.subscriptions.discard(message.showtime_id)
+                self._subscriptions.unsubscribe(client.connection, message.showtime_id)
                 return Unsubscribed(showtime_id=message.showtime_id)
             case Lock():
-                return await self._service.lock(client.session_id, message)
+                return _ack(await self._service.lock(session_id, message.showtime_id, message.seat_ids))
             case Unlock():
-                return await self._service.unlock(client.session_id, message)
+                return _ack(await self._service.unlock(session_id, message.showtime_id, message.seat_ids))
             case Book():
-                return await self._service.book(client.session_id, message)
+                customer = Customer(message.customer.name, message.customer.email)
+                return _ack(await self._service.book(session_id, message.showtime_id, message.seat_ids, customer))
             case Ping():
-                return Pong(timestamp=self._service.now())
+                return Pong(timestamp=self._clock.now())
 
-    async def _subscribe(self, client: Client, message: Subscribe) -> Rejection | None:
-        """Join the showtime's fan-out and bring the client up to date, with no change lost or doubled.
 
-        With ``lastSeq``, the changes the client missed are replayed from the event log when it still holds
-        them; otherwise (or without ``lastSeq``) a full snapshot is sent. Subscribing again is how a client
-        resyncs. Everything is sent without awaiting, so it stays in order with the broadcasts.
-        """
-        limit = self._settings.max_subscriptions_per_connection
-        if message.showtime_id not in client.subscriptions and len(client.subscriptions) >= limit:
-            return Rejection(ErrorCode.TOO_MANY_SUBSCRIPTIONS, f"at most {limit} subscriptions per connection")
-        if isinstance(layout := await self._service.layout(message.showtime_id), Rejection):
-            return layout  # before taking the showtime's lock: unknown ids must not create locks
-        async with self._service.serialized(message.showtime_id):
-            # On a connection already subscribed, what was sent is on its way (TCP keeps order): continue
-            # after it. Live changes stop while the catch-up is read, or the replay would repeat them.
-            sent = self._fanout.sent_upto(message.showtime_id, client.connection)
-            self._fanout.leave(message.showtime_id, client.connection)
-            for _ in range(JOIN_ATTEMPTS):
-                frames = None
-                if message.last_seq is not None:
-                    frames = await self._replayed(client, message, max(message.last_seq, sent or 0))
-                if frames is None:
-                    frames = await self._snapshot(client, message)
-                if isinstance(frames, Rejection):
-                    return frames
-                if frames:  # empty: changes arrived meanwhile that the fan-out no longer keeps; try again
-                    if self._fanout.overloaded(client.connection):
-                        self._fanout.evict(client.connection)
-                        return None
-                    client.subscriptions.add(message.showtime_id)
-                    for frame in frames:
-                        send_now(client.connection, frame)
-                    return None
-        return Rejection(ErrorCode.INTERNAL_ERROR, "could not catch up with this showtime; subscribe again")
-
-    async def _replayed(self, client: Client, message: Subscribe, after: int) -> list[str] | Rejection | None:
-        """The changes after ``after``, then ``subscribed`` with recovered: true; None if they cannot be replayed."""
-        replay = await self._service.replay(message.showtime_id, after)
-        if replay is None or isinstance(replay, Rejection):
-            return replay
-        seq, events = replay
-        later = self._fanout.join(message.showtime_id, client.connection, seq)
-        if later is None:
-            return []
-        reply = Subscribed(
-            request_id=message.request_id, showtime_id=message.showtime_id, recovered=True, seq=seq + len(later)
-        )
-        return [*(encode_event(event) for event in events), *later, reply.to_json()]
-
-    async def _snapshot(self, client: Client, message: Subscribe) -> list[str] | Rejection:
-        """``subscribed`` (recovered: false if a replay was asked for), then the current state."""
-        snapshot = await self._service.snapshot(client.session_id, message.showtime_id)
-        if isinstance(snapshot, Rejection):
-            return snapshot
-        later = self._fanout.join(message.showtime_id, client.connection, snapshot.seq)
-        if later is None:
-            return []
-        recovered = None if message.last_seq is None else False
-        reply = Subscribed(request_id=message.request_id, showtime_id=message.showtime_id, recovered=recovered)
-        return [reply.to_json(), snapshot.to_json(), *later]
+def _ack(outcome: Accepted | Rejection) -> Ack | Rejection:
+    return outcome if isinstance(outcome, Rejection) else Ack.of(outcome)
 
 
 def _request_id_of(frame: str | bytes) -> str | int | None:
@@ -296,11 +261,7 @@ def _request_id_of(frame: str | bytes) -> str | int | None:
         value = pydantic_core.from_json(text).get("requestId")
     except (ValueError, AttributeError):
         value = _scan_request_id(text[:SCAN_LIMIT])
-    if isinstance(value, str):
-        valid = len(value) <= 128 and value.encode(errors="replace") == value.encode(errors="ignore")
-    else:
-        valid = isinstance(value, int) and not isinstance(value, bool)
-    return value if valid else None
+    return value if is_request_id(value) else None
 
 
 SCAN_LIMIT = 8192  # characters; bounds the work a hostile frame can cause (a few ms at worst)

@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 
 from server.app import SeatServer
-from server.service import now_ms
+from server.core.clock import SystemClock
 from server.settings import Settings
 from server.storage.seed import Category, create_showtime
 from tests.client import SeatClient
@@ -80,11 +80,11 @@ class Running:
     async def showtime(self, rows: int = 3, seats_per_row: int = 5, **options: Any) -> str:
         """A fresh showtime of its own, so tests sharing a database never see each other's seats."""
         return await create_showtime(
-            self.server.service.store.engine,
+            self.server.engine,
             rows=rows,
             seats_per_row=seats_per_row,
             title="Test " + secrets.token_hex(3),
-            starts_at=now_ms() + 3_600_000,
+            starts_at=SystemClock().now() + 3_600_000,
             categories=options.pop("categories", (Category("Standard", 1000), Category("Premium", 1500, range(0, 1)))),
             **options,
         )

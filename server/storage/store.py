@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Row, Select, delete, func, insert, null, or_, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from server.core.changes import Change, Committed, Event, NewBooking
 from server.core.errors import Rejection
+from server.core.records import BookingRecord, CategoryRecord, SeatRecord, ShowtimeRecord, ShowtimeSeats, Snapshot
 from server.core.seats import Claim, Layout, Plan, SeatChange, SeatState, SeatStatus, apply_plan
-from server.messages import BookingView, Category, Customer, ShowtimeSummary
 from server.storage.database import WRITE
 from server.storage.tables import (
     auditorium,
@@ -33,68 +33,16 @@ from server.storage.tables import (
     venue,
 )
 
-__all__ = ["BookingRecord", "Change", "Committed", "Event", "NewBooking", "SeatStore", "ShowtimeRecord", "Snapshot"]
-
-Rule = Callable[[Mapping[str, Claim]], Rejection | Plan]
-
-
-@dataclass(frozen=True, slots=True)
-class Change:
-    """One request to decide: the seats it names, whose holds matter, the bound rule, and booking details."""
-
-    seats: tuple[str, ...]
-    holder: str
-    rule: Rule
-    new_booking: NewBooking | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Event:
-    """A committed seat change with its place in the showtime's sequence."""
-
-    showtime_id: str
-    seq: int
-    change: SeatChange
-    at: int
-
-
-@dataclass(frozen=True, slots=True)
-class NewBooking:
-    customer_name: str
-    customer_email: str
-    currency: str
-
-
-@dataclass(frozen=True, slots=True)
-class Committed:
-    plan: Plan
-    events: list[Event]
-    booking_id: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ShowtimeRecord:
-    summary: ShowtimeSummary
-    categories: list[Category]
-    seats: list[Row[Any]]  # rows of ``seat``, in grid order
-
-
-@dataclass(frozen=True, slots=True)
-class BookingRecord:
-    session_id: str
-    view: BookingView
-
-
-@dataclass(frozen=True, slots=True)
-class Snapshot:
-    seq: int
-    claims: dict[str, Claim]
+__all__ = ["SeatStore"]
 
 
 class SeatStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._writer = engine.execution_options(**WRITE)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
@@ -204,12 +152,12 @@ class SeatStore:
 
     # --- reads for the REST API ---------------------------------------------------------------------------
 
-    async def showtimes(self) -> list[ShowtimeSummary]:
+    async def showtimes(self) -> list[ShowtimeRecord]:
         query = _showtime_summary().order_by(showtime.c.starts_at, showtime.c.id)
         async with self.engine.connect() as conn:
             return [_summary(row) for row in await conn.execute(query)]
 
-    async def showtime(self, showtime_id: str) -> ShowtimeRecord | None:
+    async def showtime(self, showtime_id: str) -> ShowtimeSeats | None:
         async with self.engine.connect() as conn:
             row = (await conn.execute(_showtime_summary().where(showtime.c.id == showtime_id))).first()
             if row is None:
@@ -222,10 +170,10 @@ class SeatStore:
             seats = await conn.execute(
                 select(seat).where(seat.c.auditorium_id == row.auditorium_id).order_by(seat.c.y, seat.c.x)
             )
-            return ShowtimeRecord(
+            return ShowtimeSeats(
                 _summary(row),
-                [Category(id=c.id, name=c.name, price_cents=c.price_cents) for c in categories],
-                list(seats),
+                [CategoryRecord(c.id, c.name, c.price_cents) for c in categories],
+                [SeatRecord(s.code, s.row_label, s.number, s.x, s.y, s.category_id) for s in seats],
             )
 
     async def booking(self, booking_id: str) -> BookingRecord | None:
@@ -234,16 +182,17 @@ class SeatStore:
             if row is None:
                 return None
             seats = await conn.execute(select(booking_seat.c.seat_code).where(booking_seat.c.booking_id == booking_id))
-            view = BookingView(
+            return BookingRecord(
                 id=row.id,
                 showtime_id=row.showtime_id,
+                session_id=row.session_id,
                 seat_ids=sorted(seats.scalars()),
-                customer=Customer(name=row.customer_name, email=row.customer_email),
+                customer_name=row.customer_name,
+                customer_email=row.customer_email,
                 total_cents=row.total_cents,
                 currency=row.currency,
                 created_at=row.created_at,
             )
-            return BookingRecord(row.session_id, view)
 
     # --- inside a transaction -----------------------------------------------------------------------------
 
@@ -378,8 +327,8 @@ def _hold_claim(row: Row[Any]) -> Claim:
     return Claim(SeatState.HELD, row.session_id, row.expires_at)
 
 
-def _summary(row: Row[Any]) -> ShowtimeSummary:
-    return ShowtimeSummary(
+def _summary(row: Row[Any]) -> ShowtimeRecord:
+    return ShowtimeRecord(
         id=row.id,
         title=row.title,
         starts_at=row.starts_at,

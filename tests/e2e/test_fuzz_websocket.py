@@ -52,6 +52,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from server.app import SeatServer
 from server.core.errors import ErrorCode
+from server.core.records import Snapshot
 from server.core.seats import SeatState
 from server.messages import (
     Ack,
@@ -66,7 +67,7 @@ from server.messages import (
     Unsubscribe,
     client_message,
 )
-from server.storage.store import Snapshot
+from server.storage.store import SeatStore
 from server.websocket import SCAN_LIMIT
 from tests import conftest
 from tests.conftest import Running
@@ -516,7 +517,7 @@ class Live:
                 answers.append(f"{answer.type} {answer.code}" if isinstance(answer, ErrorMessage) else answer.type)
 
     async def state(self, showtime: str) -> Snapshot:
-        return await self.running.server.service.store.snapshot(showtime)
+        return await SeatStore(self.running.server.engine).snapshot(showtime)
 
 
 async def exchange(connection: ClientConnection, payload: str | bytes, barrier: str) -> tuple[list[Any], Any]:

@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
-from server.service import now_ms
+from server.core.clock import SystemClock
 from server.storage.database import create_engine
 from server.storage.seed import create_showtime
 from server.storage.tables import booking_seat, seat_event, seat_hold, showtime
@@ -47,7 +47,11 @@ async def new_showtime(postgres_url: str) -> AsyncIterator[Callable[..., Awaitab
 
     async def create(rows: int = 4, seats_per_row: int = 10) -> str:
         return await create_showtime(
-            engine, rows=rows, seats_per_row=seats_per_row, title="T " + secrets.token_hex(3), starts_at=now_ms()
+            engine,
+            rows=rows,
+            seats_per_row=seats_per_row,
+            title="T " + secrets.token_hex(3),
+            starts_at=SystemClock().now(),
         )
 
     yield create

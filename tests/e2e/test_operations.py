@@ -141,7 +141,7 @@ async def test_shutdown_under_load_loses_nothing(running: Running) -> None:
 
     shoppers = [asyncio.create_task(shop(client, random.Random(i))) for i, client in enumerate(clients)]
     await asyncio.sleep(1.0)
-    engine = running.server.service.store.engine
+    engine = running.server.engine
     database_url = running.server.settings.database_url
     await running.server.stop()
     await asyncio.wait_for(asyncio.gather(*shoppers), 30)

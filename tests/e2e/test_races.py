@@ -19,7 +19,7 @@ RACERS = 200
 
 
 async def holds_in_db(running: Running, showtime: str) -> dict[str, str]:
-    async with running.server.service.store.engine.connect() as conn:
+    async with running.server.engine.connect() as conn:
         rows = await conn.execute(
             select(seat_hold.c.seat_code, seat_hold.c.session_id).where(seat_hold.c.showtime_id == showtime)
         )
@@ -127,7 +127,7 @@ async def test_racing_bookings_sell_each_seat_once(running: Running) -> None:
     )
     assert Counter(r["type"] for r in replies) == {"ack": 1, "error": 19}
     assert {r["code"] for r in replies if r["type"] == "error"} == {"not_lock_owner"}
-    async with running.server.service.store.engine.connect() as conn:
+    async with running.server.engine.connect() as conn:
         sold = (
             await conn.execute(
                 select(func.count()).select_from(booking_seat).where(booking_seat.c.showtime_id == showtime)
@@ -150,7 +150,7 @@ async def test_the_database_itself_refuses_a_second_claim_on_a_seat(running: Run
     await holder.request("lock", showtimeId=showtime, seatIds=["A1"])
     if table is booking_seat:
         await holder.request("book", showtimeId=showtime, seatIds=["A1"], customer=customer)
-    async with running.server.service.store.engine.connect() as conn:
+    async with running.server.engine.connect() as conn:
         existing = (await conn.execute(select(table).where(table.c.showtime_id == showtime))).mappings().one()
         duplicate = (
             {**existing, "session_id": "s_intruder"} if table is seat_hold else {**existing, "booking_id": "bk_x"}
@@ -184,7 +184,7 @@ async def test_two_instances_on_one_database_never_grant_a_seat_twice(start_serv
             granted[seat] = client.session_id
     assert granted
     assert await holds_in_db(first, showtime) == granted
-    async with first.server.service.store.engine.connect() as conn:
+    async with first.server.engine.connect() as conn:
         seqs = (
             (await conn.execute(select(seat_event.c.seq).where(seat_event.c.showtime_id == showtime))).scalars().all()
         )
@@ -193,7 +193,7 @@ async def test_two_instances_on_one_database_never_grant_a_seat_twice(start_serv
 
 async def test_a_burst_on_a_cold_showtime_reads_its_layout_once(running: Running) -> None:
     showtime = await running.showtime(rows=10, seats_per_row=10)
-    engine = running.server.service.store.engine
+    engine = running.server.engine
     layout_reads: list[str] = []
 
     def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from server.storage.store import SeatStore
 from tests.client import SeatClient
 from tests.conftest import Running, StartServer
 
@@ -66,7 +67,7 @@ async def test_a_pruned_log_gets_a_snapshot(running: Running) -> None:
     showtime = await running.showtime()
     locker, late = await running.client(), await running.client()
     await locker.request("lock", showtimeId=showtime, seatIds=["A1", "A2"])
-    await running.server.service.store.prune_events(before=2**62)
+    await SeatStore(running.server.engine).prune_events(before=2**62)
     reply = await subscribe_from(late, showtime, 1)
     assert reply["recovered"] is False
     assert (await late.next_pushed())["type"] == "current_seat_status"

@@ -1,24 +1,36 @@
-"""A showtime's channel delivers each seq once, in order, whatever order the changes arrive in."""
+"""Fan-out: each seq delivered once and in order, whatever order changes arrive in; late joiners and slow readers."""
 
 from __future__ import annotations
 
 import orjson
+import pytest
 
+from server.core.changes import Event
 from server.core.seats import SeatChange, SeatStatus
-from server.fanout import Channel
-from server.storage.store import Event
+from server.fanout import Channel, Fanout, FellBehind
+from server.metrics import Metrics
+from tests.fakes import FakeConnection, FakeOutlet
+
+LIMIT = 1 << 20
 
 
-def event(seq: int) -> Event:
-    return Event("st", seq, SeatChange(f"A{seq}", SeatStatus.LOCKED, "s"), 1000 + seq)
+def event(seq: int, showtime: str = "st") -> Event:
+    return Event(showtime, seq, SeatChange(f"A{seq}", SeatStatus.LOCKED, "s"), 1000 + seq)
 
 
-def channel_at(delivered: int, history: int = 10) -> Channel:
-    return Channel(delivered, history, 1 << 20, evict=lambda connection: None, observe=lambda event, reached: None)
+def channel_at(delivered: int, history: int = 10) -> Channel[FakeConnection]:
+    return Channel(FakeOutlet(), delivered, history, LIMIT, evict=lambda c: None, observe=lambda e, n: None)
 
 
-def delivered(channel: Channel) -> list[int]:
+def delivered(channel: Channel[FakeConnection]) -> list[int]:
     return [orjson.loads(frame)["seq"] for _, frame in channel.recent]
+
+
+def fanout(history: int = 256) -> Fanout[FakeConnection]:
+    async def no_log(showtime_id: str, after: int, upto: int) -> list[Event]:
+        raise AssertionError("the event log is not read in these tests")
+
+    return Fanout(no_log, FakeOutlet(), Metrics(), LIMIT, history=history)
 
 
 def test_out_of_order_and_repeated_changes_come_out_once_in_order() -> None:
@@ -45,5 +57,81 @@ def test_a_late_joiner_gets_the_kept_frames_it_missed_or_is_told_to_reread() -> 
     for seq in range(1, 6):
         channel.offer(event(seq))
     assert channel.frames_after(5) == []
-    assert [orjson.loads(f)["seq"] for f in channel.frames_after(3) or []] == [4, 5]
-    assert channel.frames_after(1) is None  # seq 2 is no longer kept
+    assert [orjson.loads(f)["seq"] for f in channel.frames_after(3)] == [4, 5]
+    with pytest.raises(FellBehind):
+        channel.frames_after(1)  # seq 2 is no longer kept
+
+
+def test_subscribers_get_only_what_their_snapshot_did_not_cover() -> None:
+    hub = fanout()
+    early, late = FakeConnection("early"), FakeConnection("late")
+    assert hub.join("st", early, 0) == []
+    hub.publish([event(1), event(2)])
+    assert hub.join("st", late, 2) == []  # its snapshot already shows 1 and 2
+    hub.publish([event(3)])
+    assert (early.seqs(), late.seqs()) == ([1, 2, 3], [3])
+
+
+def test_a_joiner_whose_snapshot_is_older_than_the_channel_gets_the_difference() -> None:
+    hub = fanout()
+    hub.join("st", FakeConnection("first"), 0)
+    hub.publish([event(1), event(2), event(3)])
+    joiner = FakeConnection("joiner")
+    missing = hub.join("st", joiner, 1)
+    assert [orjson.loads(frame)["seq"] for frame in missing] == [2, 3]
+    hub.publish([event(4)])
+    assert joiner.seqs() == [4]  # 2 and 3 are the caller's to send, first
+
+
+def test_a_joiner_too_far_behind_is_not_added() -> None:
+    hub = fanout(history=2)
+    hub.join("st", FakeConnection("first"), 0)
+    hub.publish([event(seq) for seq in range(1, 6)])
+    joiner = FakeConnection("joiner")
+    with pytest.raises(FellBehind):
+        hub.join("st", joiner, 1)
+    assert hub.subscriptions_of(joiner) == frozenset()
+    assert hub.subscriber_count("st") == 1
+
+
+def test_changes_reach_only_the_subscribers_of_their_showtime() -> None:
+    hub = fanout()
+    here, there = FakeConnection("here"), FakeConnection("there")
+    hub.join("one", here, 0)
+    hub.join("two", there, 0)
+    hub.publish([event(1, "one"), event(1, "two"), event(2, "one")])
+    assert (here.seqs(), there.seqs()) == ([1, 2], [1])
+    assert all(m["showtimeId"] == "one" for m in here.messages())
+
+
+def test_a_slow_reader_is_dropped_and_forgotten_while_the_others_get_the_change() -> None:
+    hub = fanout()
+    slow, fast = FakeConnection("slow", unread=LIMIT + 1), FakeConnection("fast")
+    hub.join("st", slow, 0)
+    hub.join("st", fast, 0)
+    hub.join("other", slow, 0)
+    hub.publish([event(1)])
+    assert slow.dropped
+    assert slow.frames == []
+    assert fast.seqs() == [1]
+    assert hub.subscriptions_of(slow) == frozenset()
+    assert hub.subscription_count() == 1
+
+
+def test_sending_to_an_overloaded_connection_evicts_it_instead() -> None:
+    hub = fanout()
+    reader, stalled = FakeConnection("reader"), FakeConnection("stalled", unread=LIMIT + 1)
+    assert hub.send(reader, ["a", "b"]) is True
+    assert hub.send(stalled, ["a"]) is False
+    assert (reader.frames, stalled.frames, stalled.dropped) == (["a", "b"], [], True)
+
+
+def test_leaving_the_last_subscriber_forgets_the_channel() -> None:
+    hub = fanout()
+    connection = FakeConnection("c")
+    hub.join("st", connection, 4)
+    assert hub.sent_upto("st", connection) == 4
+    assert hub.positions() == {"st": 4}
+    hub.forget(connection)
+    assert hub.positions() == {}
+    assert hub.sent_upto("st", connection) is None

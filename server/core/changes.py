@@ -1,0 +1,67 @@
+"""What the service asks of storage and what it gets back: requests to decide, and committed changes.
+
+Plain data shared by the service, storage, fan-out and bus; the rules that decide are in ``seats``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from server.core.errors import Rejection
+from server.core.seats import Claim, Plan, SeatChange
+
+__all__ = ["Accepted", "Change", "Committed", "Event", "NewBooking", "Rule"]
+
+# A seat rule with everything bound but the claims it decides on.
+Rule = Callable[[Mapping[str, Claim]], Rejection | Plan]
+
+
+@dataclass(frozen=True, slots=True)
+class NewBooking:
+    customer_name: str
+    customer_email: str
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One request to decide: the seats it names, whose holds matter, the bound rule, and booking details."""
+
+    seats: tuple[str, ...]
+    holder: str
+    rule: Rule
+    new_booking: NewBooking | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A committed seat change with its place in the showtime's sequence."""
+
+    showtime_id: str
+    seq: int
+    change: SeatChange
+    at: int
+
+
+@dataclass(frozen=True, slots=True)
+class Committed:
+    """An accepted change once its transaction committed: the plan carried out and the events it logged."""
+
+    plan: Plan
+    events: list[Event]
+    booking_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """What an accepted lock, unlock or book did, as its requester is told."""
+
+    action: Literal["lock", "unlock", "book"]
+    showtime_id: str
+    seat_ids: tuple[str, ...]
+    expires_at: int | None = None  # lock: when the holds lapse
+    booking_id: str | None = None  # book
+    total_cents: int | None = None  # book
+    currency: str | None = None  # book

@@ -1,0 +1,49 @@
+"""Refusals on the wire: a core :class:`Rejection` becomes a socket ``error`` or an HTTP problem, counted once.
+
+Both adapters refuse through here, so a code has one HTTP status, one body shape and one metric.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+
+from server.core.errors import ErrorCode, Rejection
+from server.messages import ErrorMessage, Problem, RequestId
+from server.metrics import Metrics
+
+__all__ = ["STATUS_OF", "Refusals"]
+
+STATUS_OF = {
+    ErrorCode.INVALID_MESSAGE: HTTPStatus.BAD_REQUEST,
+    ErrorCode.UNAUTHORIZED: HTTPStatus.UNAUTHORIZED,
+    ErrorCode.NOT_FOUND: HTTPStatus.NOT_FOUND,
+    ErrorCode.UNKNOWN_SHOWTIME: HTTPStatus.NOT_FOUND,
+    ErrorCode.UNKNOWN_SEAT: HTTPStatus.UNPROCESSABLE_ENTITY,
+    ErrorCode.SEAT_UNAVAILABLE: HTTPStatus.CONFLICT,
+    ErrorCode.NOT_LOCK_OWNER: HTTPStatus.FORBIDDEN,
+    ErrorCode.TOO_MANY_SEATS: HTTPStatus.UNPROCESSABLE_ENTITY,
+    ErrorCode.HOLD_LIMIT_REACHED: HTTPStatus.CONFLICT,
+    ErrorCode.TOO_MANY_SUBSCRIPTIONS: HTTPStatus.UNPROCESSABLE_ENTITY,
+    ErrorCode.RATE_LIMITED: HTTPStatus.TOO_MANY_REQUESTS,
+    ErrorCode.TOO_MANY_CONNECTIONS: HTTPStatus.TOO_MANY_REQUESTS,
+    ErrorCode.ORIGIN_NOT_ALLOWED: HTTPStatus.FORBIDDEN,
+    ErrorCode.MESSAGE_TOO_LARGE: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+    ErrorCode.NOT_READY: HTTPStatus.SERVICE_UNAVAILABLE,
+    ErrorCode.INTERNAL_ERROR: HTTPStatus.INTERNAL_SERVER_ERROR,
+}
+
+
+class Refusals:
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+
+    def error_message(self, rejection: Rejection, request_id: RequestId | None = None) -> ErrorMessage:
+        """The socket's ``error`` reply."""
+        self._metrics.errors.labels(rejection.code.value).inc()
+        return ErrorMessage.of(rejection, request_id=request_id)
+
+    def problem(self, rejection: Rejection, status: HTTPStatus | None = None) -> Problem:
+        """The HTTP problem body; its ``status`` is the code's own unless the transport chose one."""
+        self._metrics.errors.labels(rejection.code.value).inc()
+        status = status or STATUS_OF[rejection.code]
+        return Problem.of(rejection, title=status.phrase, status=status)

@@ -1,0 +1,105 @@
+"""Subscribing: bring a client up to date with a showtime, then join its fan-out, with no change lost or doubled.
+
+This is the hardest invariant of the system, so it lives here alone. Under the showtime's lock (no local
+change can commit and be announced meanwhile) the catch-up is read: the changes after the client's
+``lastSeq`` when the event log still holds them, else a snapshot. Then the client joins the fan-out, which
+hands back whatever other instances' changes it delivered while the catch-up was read. Should the fan-out
+no longer keep those (a flood of remote changes), the catch-up is read again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from server.core.errors import ErrorCode, Rejection
+from server.fanout import Fanout, FellBehind
+from server.messages import CurrentSeatStatus, RequestId, SeatStatusChange, Subscribed
+from server.service import SeatService
+
+__all__ = ["Joined", "Subscriptions"]
+
+C = TypeVar("C", bound=Hashable)
+
+
+@dataclass(frozen=True, slots=True)
+class Joined:
+    """A subscription in place: the frames to send first, in order, and where they leave the client."""
+
+    frames: list[str]
+    recovered: bool  # the missed changes were replayed (no snapshot was needed)
+    seq: int  # the last change the frames bring the client to
+
+
+class Subscriptions(Generic[C]):
+    def __init__(self, service: SeatService, fanout: Fanout[C], max_per_connection: int, attempts: int = 5) -> None:
+        self._service = service
+        self._fanout = fanout
+        self._max_per_connection = max_per_connection
+        self._attempts = attempts  # catch-ups read before giving up on a showtime flooded with changes
+
+    async def subscribe(
+        self,
+        connection: C,
+        session_id: str,
+        showtime_id: str,
+        last_seq: int | None = None,
+        request_id: RequestId | None = None,
+    ) -> Joined | Rejection:
+        """Subscribe ``connection`` (again, to resync) and return what it must be sent before any broadcast.
+
+        With ``last_seq``, the missed changes are replayed when the event log still holds them, followed by
+        ``subscribed`` with recovered: true; otherwise ``subscribed`` and a full ``current_seat_status``.
+        """
+        subscribed = self._fanout.subscriptions_of(connection)
+        if showtime_id not in subscribed and len(subscribed) >= self._max_per_connection:
+            return Rejection(
+                ErrorCode.TOO_MANY_SUBSCRIPTIONS, f"at most {self._max_per_connection} subscriptions per connection"
+            )
+        if isinstance(layout := await self._service.layout(showtime_id), Rejection):
+            return layout  # before taking the showtime's lock: unknown ids must not create locks
+        async with self._service.serialized(showtime_id):
+            # On a connection already subscribed, what was sent is on its way (TCP keeps order): continue
+            # after it. Live changes stop while the catch-up is read, or the replay would repeat them.
+            sent = self._fanout.sent_upto(showtime_id, connection)
+            self._fanout.leave(showtime_id, connection)
+            for _ in range(self._attempts):
+                try:
+                    if last_seq is not None:
+                        replayed = await self._replay(connection, showtime_id, max(last_seq, sent or 0), request_id)
+                        if replayed is not None:
+                            return replayed
+                    return await self._snapshot(connection, session_id, showtime_id, last_seq, request_id)
+                except FellBehind:
+                    continue
+        return Rejection(ErrorCode.INTERNAL_ERROR, "could not catch up with this showtime; subscribe again")
+
+    def unsubscribe(self, connection: C, showtime_id: str) -> None:
+        self._fanout.leave(showtime_id, connection)
+
+    async def _replay(
+        self, connection: C, showtime_id: str, after: int, request_id: RequestId | None
+    ) -> Joined | Rejection | None:
+        """The changes after ``after``, then ``subscribed``; None when they can no longer be replayed."""
+        replay = await self._service.replay(showtime_id, after)
+        if replay is None or isinstance(replay, Rejection):
+            return replay
+        later = self._fanout.join(showtime_id, connection, replay.seq)
+        seq = replay.seq + len(later)
+        reply = Subscribed(request_id=request_id, showtime_id=showtime_id, recovered=True, seq=seq)
+        frames = [SeatStatusChange.of(event).to_json() for event in replay.events]
+        return Joined([*frames, *later, reply.to_json()], recovered=True, seq=seq)
+
+    async def _snapshot(
+        self, connection: C, session_id: str, showtime_id: str, last_seq: int | None, request_id: RequestId | None
+    ) -> Joined | Rejection:
+        """``subscribed`` (recovered: false if a replay was asked for), then the current state."""
+        status = await self._service.status(session_id, showtime_id)
+        if isinstance(status, Rejection):
+            return status
+        later = self._fanout.join(showtime_id, connection, status.seq)
+        recovered = None if last_seq is None else False
+        reply = Subscribed(request_id=request_id, showtime_id=showtime_id, recovered=recovered)
+        frames = [reply.to_json(), CurrentSeatStatus.of(status).to_json(), *later]
+        return Joined(frames, recovered=False, seq=status.seq + len(later))

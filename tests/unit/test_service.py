@@ -1,0 +1,126 @@
+"""The seat service on a real SQLite database, with the clock in the test's hand."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from server.core.changes import Accepted, Event
+from server.core.errors import ErrorCode, Rejection
+from server.core.records import BookingRecord, SeatMap, StatusView
+from server.metrics import Metrics
+from server.service import Customer, Replay, SeatService
+from server.settings import SeatSettings
+from server.storage.store import SeatStore
+from tests.fakes import ManualClock
+from tests.unit.database import SHOWTIME, engine
+
+__all__ = ["engine"]
+
+ADA = Customer("Ada", "ada@example.com")
+
+
+class Published(list[Event]):
+    def __call__(self, events: Sequence[Event]) -> None:
+        self.extend(events)
+
+
+def service(engine: AsyncEngine, clock: ManualClock, published: Published, **settings: float) -> SeatService:
+    return SeatService(SeatStore(engine), SeatSettings(**settings), published, Metrics(), clock)
+
+
+async def test_lock_book_and_read_back(engine: AsyncEngine) -> None:
+    clock, published = ManualClock(), Published()
+    seats = service(engine, clock, published, hold_ttl_seconds=60)
+    locked = await seats.lock("s1", SHOWTIME, ["A1", "A2", "A1"])
+    assert locked == Accepted("lock", SHOWTIME, ("A1", "A2"), expires_at=clock.now() + 60_000)
+    booked = await seats.book("s1", SHOWTIME, ["A1"], ADA)
+    assert isinstance(booked, Accepted)
+    assert (booked.total_cents, booked.currency) == (1200, "EUR")
+    assert [(e.seq, e.change.seat, e.change.status.value) for e in published] == [
+        (1, "A1", "locked"), (2, "A2", "locked"), (3, "A1", "booked"),
+    ]  # fmt: skip
+    assert booked.booking_id is not None
+    record = await seats.booking("s1", booked.booking_id)
+    assert isinstance(record, BookingRecord)
+    assert (record.seat_ids, record.customer_name, record.total_cents) == (["A1"], "Ada", 1200)
+    foreign = await seats.booking("s2", booked.booking_id)
+    assert isinstance(foreign, Rejection)
+    assert foreign.code is ErrorCode.NOT_FOUND  # someone else's booking is reported missing
+    status = await seats.status("s1", SHOWTIME)
+    assert status == StatusView(SHOWTIME, 3, ["A1"], ["A2"], {"A2": clock.now() + 60_000}, clock.now())
+
+
+async def test_all_or_nothing_and_the_refusals_name_the_seats(engine: AsyncEngine) -> None:
+    clock, published = ManualClock(), Published()
+    seats = service(engine, clock, published)
+    await seats.lock("s1", SHOWTIME, ["B2"])
+    taken = await seats.lock("s2", SHOWTIME, ["B1", "B2", "B3"])
+    assert isinstance(taken, Rejection)
+    assert (taken.code, taken.seats) == (ErrorCode.SEAT_UNAVAILABLE, ("B2",))
+    unknown = await seats.lock("s2", SHOWTIME, ["B1", "Z9"])
+    assert isinstance(unknown, Rejection)
+    assert (unknown.code, unknown.seats) == (ErrorCode.UNKNOWN_SEAT, ("Z9",))
+    not_mine = await seats.unlock("s2", SHOWTIME, ["B2"])
+    assert isinstance(not_mine, Rejection)
+    assert not_mine.code is ErrorCode.NOT_LOCK_OWNER
+    assert [e.change.seat for e in published] == ["B2"]
+    missing = await seats.lock("s1", "st_missing", ["A1"])
+    assert isinstance(missing, Rejection)
+    assert missing.code is ErrorCode.UNKNOWN_SHOWTIME
+
+
+async def test_lapsed_holds_are_released_once_when_the_clock_passes_them(engine: AsyncEngine) -> None:
+    clock, published = ManualClock(), Published()
+    seats = service(engine, clock, published, hold_ttl_seconds=10)
+    await seats.lock("s1", SHOWTIME, ["C1", "C2"])
+    clock.advance(9_999)
+    assert await seats.expire_lapsed_holds() == 0
+    clock.advance(1)
+    assert await seats.expire_lapsed_holds() == 2
+    assert await seats.expire_lapsed_holds() == 0
+    assert [e.change.status.value for e in published] == ["locked", "locked", "unlocked", "unlocked"]
+    assert isinstance(await seats.lock("s2", SHOWTIME, ["C1"]), Accepted)
+
+
+async def test_the_seat_change_rate_follows_the_monotonic_clock_not_wall_steps(engine: AsyncEngine) -> None:
+    clock = ManualClock()
+    seats = service(engine, clock, Published(), seat_changes_per_second=1, seat_change_burst=1)
+    assert isinstance(await seats.lock("s1", SHOWTIME, ["D1"]), Accepted)
+    limited = await seats.lock("s1", SHOWTIME, ["D2"])
+    assert isinstance(limited, Rejection)
+    assert (limited.code, limited.retry_after_ms) == (ErrorCode.RATE_LIMITED, 1000)
+    clock.step_wall(-600_000)  # a wall clock stepped back ten minutes changes nothing
+    limited = await seats.lock("s1", SHOWTIME, ["D2"])
+    assert isinstance(limited, Rejection)
+    assert limited.retry_after_ms == 1000
+    clock.advance(1000)
+    assert isinstance(await seats.lock("s1", SHOWTIME, ["D2"]), Accepted)
+
+
+async def test_replay_gives_the_missed_changes_or_none_when_the_log_cannot(engine: AsyncEngine) -> None:
+    clock = ManualClock()
+    seats = service(engine, clock, Published(), max_replay_events=2)
+    await seats.lock("s1", SHOWTIME, ["A3", "A4", "A5"])
+    replay = await seats.replay(SHOWTIME, 1)
+    assert isinstance(replay, Replay)
+    assert (replay.seq, [e.seq for e in replay.events]) == (3, [2, 3])
+    assert await seats.replay(SHOWTIME, 0) is None  # three changes, more than max_replay_events
+    assert await seats.replay(SHOWTIME, 7) is None  # ahead of the showtime: a snapshot must do
+
+
+async def test_the_seat_map_shows_each_seats_status(engine: AsyncEngine) -> None:
+    seats = service(engine, ManualClock(), Published())
+    await seats.lock("s1", SHOWTIME, ["B4"])
+    found = await seats.seat_map(SHOWTIME)
+    assert isinstance(found, SeatMap)
+    assert len(found.layout.seats) == 20
+    assert (found.status.held, found.status.mine, found.status.seq) == (["B4"], {}, 1)
+    missing = await seats.seat_map("st_missing")
+    assert isinstance(missing, Rejection)
+
+
+async def test_showtimes_are_listed(engine: AsyncEngine) -> None:
+    listed = await service(engine, ManualClock(), Published()).showtimes()
+    assert [(s.id, s.title, s.seat_count, s.currency) for s in listed] == [(SHOWTIME, "Unit", 20, "EUR")]

@@ -1,0 +1,191 @@
+"""Subscribing: a snapshot or a replay, then the fan-out, with no change lost or doubled, even while changes race in.
+
+Two instances share one SQLite database, as in production they share PostgreSQL: each has its own service
+and fan-out, and what one commits reaches the other's fan-out as the bus would bring it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from server.core.changes import Event
+from server.core.errors import ErrorCode, Rejection
+from server.fanout import Fanout
+from server.metrics import Metrics
+from server.service import SeatService
+from server.settings import SeatSettings
+from server.storage.store import SeatStore
+from server.subscriptions import Joined, Subscriptions
+from tests.fakes import FakeConnection, FakeOutlet, ManualClock
+from tests.unit.database import SHOWTIME, engine
+
+__all__ = ["engine"]
+
+SEATS = [f"{row}{number}" for row in "ABCD" for number in range(1, 6)]
+UNLIMITED = SeatSettings(seat_changes_per_second=1e9, seat_change_burst=1_000_000, max_held_seats_per_session=100)
+
+
+@dataclass
+class Instance:
+    service: SeatService
+    fanout: Fanout[FakeConnection]
+    subscriptions: Subscriptions[FakeConnection]
+
+
+def instance(engine: AsyncEngine, peers: list[Fanout[FakeConnection]], history: int = 256) -> Instance:
+    store = SeatStore(engine)
+    fanout: Fanout[FakeConnection] = Fanout(store.events, FakeOutlet(), Metrics(), 1 << 20, history=history)
+    peers.append(fanout)
+
+    def publish(events: Sequence[Event]) -> None:
+        for peer in peers:  # the bus: every instance's fan-out, this one's first
+            peer.publish(events)
+
+    service = SeatService(store, UNLIMITED, publish, Metrics(), ManualClock())
+    return Instance(service, fanout, Subscriptions(service, fanout, max_per_connection=3))
+
+
+def view(connection: FakeConnection) -> tuple[dict[str, str], int]:
+    """What a client believes after applying everything it was sent; checks the seq runs on without a gap."""
+    seats: dict[str, str] = {}
+    seq = -1
+    for message in connection.messages():
+        if message["type"] == "current_seat_status":
+            seats = {seat: "locked" for seat in message["lockedSeats"]}  # type: ignore[attr-defined]
+            seats |= {seat: "booked" for seat in message["bookedSeats"]}  # type: ignore[attr-defined]
+            seq = int(message["seq"])  # type: ignore[call-overload]
+        elif message["type"] == "seat_status_change":
+            assert seq >= 0, "a change arrived before the snapshot"
+            assert message["seq"] == seq + 1, f"expected seq {seq + 1}, got {message['seq']}"
+            seq += 1
+            seats[str(message["seatId"])] = str(message["status"])
+    return {seat: status for seat, status in seats.items() if status != "unlocked"}, seq
+
+
+async def database_view(service: SeatService) -> tuple[dict[str, str], int]:
+    status = await service.status("", SHOWTIME)
+    assert not isinstance(status, Rejection)
+    return {seat: "locked" for seat in status.held} | {seat: "booked" for seat in status.booked}, status.seq
+
+
+async def churn(service: SeatService, session: str, rounds: int, seed: int) -> None:
+    chooser = random.Random(seed)
+    for _ in range(rounds):
+        seats = chooser.sample(SEATS, 2)
+        await service.lock(session, SHOWTIME, seats)
+        await service.unlock(session, SHOWTIME, seats[:1])
+
+
+async def test_subscribers_joining_while_both_instances_commit_see_exactly_the_database(engine: AsyncEngine) -> None:
+    peers: list[Fanout[FakeConnection]] = []
+    here, there = instance(engine, peers), instance(engine, peers)
+    connections = [FakeConnection(f"c{n}") for n in range(40)]
+
+    async def join_late(connection: FakeConnection, delay: int) -> None:
+        for _ in range(delay):
+            await asyncio.sleep(0)
+        joined = await here.subscriptions.subscribe(connection, "s_viewer", SHOWTIME)
+        assert isinstance(joined, Joined)
+        here.fanout.send(connection, joined.frames)
+
+    await asyncio.gather(
+        churn(here.service, "s_here", 30, seed=1),
+        churn(there.service, "s_there", 30, seed=2),
+        *(join_late(connection, delay=n * 3) for n, connection in enumerate(connections)),
+    )
+    expected = await database_view(here.service)
+    for connection in connections:
+        assert view(connection) == expected, connection.name
+
+
+async def test_a_resubscribe_with_last_seq_replays_exactly_what_was_missed(engine: AsyncEngine) -> None:
+    node = instance(engine, [])
+    first = FakeConnection("first")
+    joined = await node.subscriptions.subscribe(first, "s", SHOWTIME)
+    assert isinstance(joined, Joined)
+    assert (joined.recovered, joined.seq) == (False, 0)
+    await node.service.lock("s_other", SHOWTIME, ["A1", "A2"])
+    await node.service.unlock("s_other", SHOWTIME, ["A1"])
+
+    again = FakeConnection("again")  # a reconnect that saw up to seq 1
+    replayed = await node.subscriptions.subscribe(again, "s", SHOWTIME, last_seq=1, request_id="r")
+    assert isinstance(replayed, Joined)
+    assert (replayed.recovered, replayed.seq) == (True, 3)
+    again.frames += replayed.frames
+    kinds = [(m["type"], m.get("seq")) for m in again.messages()]
+    assert kinds == [("seat_status_change", 2), ("seat_status_change", 3), ("subscribed", 3)]
+    assert again.messages()[-1]["requestId"] == "r"
+
+
+async def test_a_live_resubscribe_continues_after_what_was_sent_without_repeating(engine: AsyncEngine) -> None:
+    node = instance(engine, [])
+    connection = FakeConnection("c")
+    joined = await node.subscriptions.subscribe(connection, "s", SHOWTIME)
+    assert isinstance(joined, Joined)
+    node.fanout.send(connection, joined.frames)
+    await node.service.lock("s_other", SHOWTIME, ["B1", "B2"])
+    again = await node.subscriptions.subscribe(connection, "s", SHOWTIME, last_seq=0)
+    assert isinstance(again, Joined)
+    assert (again.recovered, again.seq) == (True, 2)
+    node.fanout.send(connection, again.frames)
+    await node.service.lock("s_other", SHOWTIME, ["B3"])
+    assert connection.seqs() == [1, 2, 3]
+
+
+async def test_too_old_a_last_seq_gets_a_snapshot_instead(engine: AsyncEngine) -> None:
+    node = instance(engine, [])
+    await node.service.lock("s_other", SHOWTIME, ["C1"])
+    joined = await node.subscriptions.subscribe(FakeConnection("c"), "s", SHOWTIME, last_seq=99)
+    assert isinstance(joined, Joined)
+    assert (joined.recovered, joined.seq) == (False, 1)
+    assert [frame.count('"recovered":false') for frame in joined.frames[:1]] == [1]
+
+
+async def test_a_joiner_behind_a_flood_of_remote_changes_reads_its_snapshot_again(engine: AsyncEngine) -> None:
+    peers: list[Fanout[FakeConnection]] = []
+    here, there = instance(engine, peers, history=1), instance(engine, peers)
+    here.fanout.join(SHOWTIME, FakeConnection("watcher"), 0)  # keeps the channel, and so its short history
+    real_status = here.service.status
+    reads = 0
+
+    async def status_then_flood(session_id: str, showtime_id: str):  # type: ignore[no-untyped-def]
+        nonlocal reads
+        reads += 1
+        status = await real_status(session_id, showtime_id)
+        if reads == 1:  # while the first snapshot is in hand, the other instance commits twice
+            await there.service.lock("s_there", SHOWTIME, ["D1"])
+            await there.service.lock("s_there", SHOWTIME, ["D2"])
+        return status
+
+    here.service.status = status_then_flood  # type: ignore[method-assign]
+    connection = FakeConnection("c")
+    joined = await here.subscriptions.subscribe(connection, "s", SHOWTIME)
+    assert isinstance(joined, Joined)
+    assert reads == 2
+    assert joined.seq == 2
+    connection.frames += joined.frames
+    assert view(connection) == await database_view(there.service)
+
+
+@pytest.mark.parametrize(
+    ("showtime", "subscribed", "code"),
+    [("st_missing", 0, ErrorCode.UNKNOWN_SHOWTIME), (SHOWTIME, 3, ErrorCode.TOO_MANY_SUBSCRIPTIONS)],
+)
+async def test_refusals_leave_the_connection_as_it_was(
+    engine: AsyncEngine, showtime: str, subscribed: int, code: ErrorCode
+) -> None:
+    node = instance(engine, [])
+    connection = FakeConnection("c")
+    for n in range(subscribed):
+        node.fanout.join(f"other{n}", connection, 0)
+    before = node.fanout.subscriptions_of(connection)
+    refused = await node.subscriptions.subscribe(connection, "s", showtime)
+    assert isinstance(refused, Rejection)
+    assert refused.code is code
+    assert node.fanout.subscriptions_of(connection) == before

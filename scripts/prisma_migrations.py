@@ -2,6 +2,7 @@
 """Write and check the Prisma migration histories, one per provider, under the same folder names.
 
     scripts/prisma_migrations.py new NAME   # after editing prisma/schema.prisma; then scripts/prisma migrate deploy
+                                            # (also regenerates server/storage/tables.py)
     scripts/prisma_migrations.py check      # both histories build what schema.prisma describes
 
 SQLite migrations live in prisma/migrations, PostgreSQL ones in prisma/postgresql/migrations. Prisma writes
@@ -204,6 +205,8 @@ def new(name: str) -> None:
     scripts = {provider: diff(old, new_schema, provider) for provider in HISTORIES}
     if all(script is None for script in scripts.values()):
         raise Failure("prisma/schema.prisma does not differ from git HEAD: no migration to write")
+    run(sys.executable, ROOT / "scripts" / "generate_tables.py")  # first: it refuses what the runtime cannot map
+    print("wrote server/storage/tables.py")
     folder = f"{datetime.datetime.now(datetime.UTC):%Y%m%d%H%M%S}_{name}"
     if any(folder <= path.parent.name for path in migration_files("sqlite")):
         raise Failure(f"{folder} would not sort after the existing migrations")

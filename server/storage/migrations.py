@@ -3,24 +3,33 @@
 Each ``prisma/<history>/<name>/migration.sql`` is applied once, in name order, in its own transaction,
 with a row in ``_prisma_migrations`` (checksum = SHA-256 of the file), so Prisma's own tools see the
 database as up to date. On PostgreSQL, Prisma's advisory lock keeps concurrent starters (several
-server instances, or the Prisma CLI) from applying the same migration twice.
+server instances, or the Prisma CLI) from applying the same migration twice; on SQLite the write lock
+taken up front and a second look at the bookkeeping inside the transaction do.
+
+A script runs as Prisma runs it: on PostgreSQL as one multi-statement query, on SQLite cut into
+statements where SQLite itself says one is complete, so semicolons in literals, comments, function
+bodies and triggers are never taken for the end of a statement.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import re
+import sqlite3
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import asyncpg
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from server.storage.database import WRITE, is_sqlite
 
-__all__ = ["Migration", "apply_migrations", "pending_migrations", "prisma_dir"]
+__all__ = ["Migration", "MigrationError", "apply_migrations", "pending_migrations", "prisma_dir", "sqlite_statements"]
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +60,10 @@ BOOKKEEPING_DDL = {
 }
 
 
+class MigrationError(SQLAlchemyError):
+    """A migration script the database rejected; nothing of it, nor its bookkeeping row, was committed."""
+
+
 @dataclass(frozen=True, slots=True)
 class Migration:
     name: str
@@ -62,10 +75,20 @@ class Migration:
         raw = (folder / "migration.sql").read_bytes()
         return cls(folder.name, raw.decode(), hashlib.sha256(raw).hexdigest())
 
-    def statements(self) -> list[str]:
-        """Split on the semicolons that end Prisma's statements; drivers take one statement at a time."""
-        lines = [line for line in self.sql.splitlines() if not line.lstrip().startswith("--")]
-        return [statement.strip() for statement in "\n".join(lines).split(";\n") if statement.strip(" ;\n")]
+
+def sqlite_statements(script: str) -> list[str]:
+    """The statements of a SQLite script, for a driver that takes one at a time, cut as the sqlite3 shell cuts them."""
+    statements: list[str] = []
+    start = 0
+    for semicolon in re.finditer(";", script):
+        candidate = script[start : semicolon.end()]
+        if sqlite3.complete_statement(candidate):
+            statements.append(candidate.strip())
+            start = semicolon.end()
+    # A last statement without its semicolon still runs; an unfinished one (an open literal) fails there.
+    if tail := script[start:].strip():
+        statements.append(tail)
+    return statements
 
 
 def prisma_dir() -> Path:
@@ -77,12 +100,13 @@ def prisma_dir() -> Path:
     raise FileNotFoundError("prisma/ migrations not found beside or inside the server package")
 
 
-def history(dialect: str) -> list[Migration]:
-    root = prisma_dir() / ("migrations" if dialect == "sqlite" else "postgresql/migrations")
+def history(dialect: str, root: Path | None = None) -> list[Migration]:
+    """The migrations in ``root``, by default the checked-in history of ``dialect``, in the order they apply."""
+    root = root or prisma_dir() / ("migrations" if dialect == "sqlite" else "postgresql/migrations")
     return [Migration.read(folder) for folder in sorted(root.iterdir()) if (folder / "migration.sql").is_file()]
 
 
-async def pending_migrations(conn: AsyncConnection) -> list[Migration]:
+async def pending_migrations(conn: AsyncConnection, root: Path | None = None) -> list[Migration]:
     dialect = conn.dialect.name
     await conn.execute(text(BOOKKEEPING_DDL[dialect]))
     rows = await conn.execute(
@@ -92,15 +116,16 @@ async def pending_migrations(conn: AsyncConnection) -> list[Migration]:
         )
     )
     applied: dict[str, str] = {name: checksum for name, checksum in rows}
-    migrations = history(dialect)
+    migrations = history(dialect, root)
     for migration in migrations:
         if migration.name in applied and applied[migration.name] != migration.checksum:
             log.warning("migration %s was modified after it was applied", migration.name)
     return [migration for migration in migrations if migration.name not in applied]
 
 
-async def apply_migrations(engine: AsyncEngine) -> list[str]:
-    """Bring the schema up to date; return the names of the migrations applied now."""
+async def apply_migrations(engine: AsyncEngine, root: Path | None = None) -> list[str]:
+    """Bring the schema up to date with the history in ``root`` (default: the checked-in one of the engine's
+    database); return the names of the migrations applied now."""
     applied: list[str] = []
     async with engine.connect() as lock_holder:
         if not is_sqlite(engine):
@@ -108,10 +133,11 @@ async def apply_migrations(engine: AsyncEngine) -> list[str]:
             await lock_holder.commit()
         try:
             async with engine.begin() as conn:
-                pending = await pending_migrations(conn)
+                pending = await pending_migrations(conn, root)
             for migration in pending:
                 async with engine.execution_options(**WRITE).begin() as conn:
-                    await _apply(conn, migration)
+                    if not await _apply(conn, migration):
+                        continue
                 log.info("applied migration %s", migration.name)
                 applied.append(migration.name)
         finally:
@@ -121,10 +147,24 @@ async def apply_migrations(engine: AsyncEngine) -> list[str]:
     return applied
 
 
-async def _apply(conn: AsyncConnection, migration: Migration) -> None:
+async def _apply(conn: AsyncConnection, migration: Migration) -> bool:
+    """Run ``migration`` and record it in the caller's transaction; False if another starter recorded it first."""
+    # Also the transaction's first statement: SQLAlchemy's asyncpg adapter sends BEGIN with the first
+    # statement it runs, and the script, which bypasses SQLAlchemy, must run inside that transaction.
+    recorded = await conn.execute(
+        text(
+            'SELECT 1 FROM "_prisma_migrations" '
+            "WHERE migration_name = :name AND finished_at IS NOT NULL AND rolled_back_at IS NULL"
+        ),
+        {"name": migration.name},
+    )
+    if recorded.first() is not None:
+        return False
     started_at = _timestamp(conn)
-    for statement in migration.statements():
-        await conn.exec_driver_sql(statement)
+    try:
+        await _run_script(conn, migration.sql)
+    except (SQLAlchemyError, asyncpg.PostgresError) as error:
+        raise MigrationError(f"migration {migration.name} failed: {error}") from error
     await conn.execute(
         text(
             'INSERT INTO "_prisma_migrations" '
@@ -139,6 +179,19 @@ async def _apply(conn: AsyncConnection, migration: Migration) -> None:
             "finished_at": _timestamp(conn),
         },
     )
+    return True
+
+
+async def _run_script(conn: AsyncConnection, script: str) -> None:
+    if conn.dialect.name == "sqlite":
+        for statement in sqlite_statements(script):
+            await conn.exec_driver_sql(statement)
+        return
+    # asyncpg runs a script given without arguments as one simple query, however many statements it holds.
+    driver = (await conn.get_raw_connection()).driver_connection
+    if driver is None or not driver.is_in_transaction():
+        raise RuntimeError("a PostgreSQL migration must run inside the transaction that records it")
+    await driver.execute(script)
 
 
 def _timestamp(conn: AsyncConnection) -> datetime | str:

@@ -15,8 +15,10 @@ import sys
 import uuid
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import MetaData
 
 ROOT = Path(__file__).resolve().parents[2]
 PRISMA_CLI = ROOT / "node_modules" / ".bin" / "prisma"
@@ -119,3 +121,99 @@ async def test_server_writes_the_rows_prisma_migrate_deploy_writes(tmp_path: Pat
     deploy = prisma(tmp_path / "prisma.db", "migrate", "deploy")
     assert deploy.returncode == 0, deploy.stdout + deploy.stderr
     assert bookkeeping(tmp_path / "server.db") == bookkeeping(tmp_path / "prisma.db")
+
+
+# Every construct scripts/generate_tables.py maps, each where it differs from the seat schema's use of it.
+EVERY_CONSTRUCT = """datasource db {
+  provider = "sqlite"
+  url      = env("DATABASE_URL")
+}
+
+/// A model with a self-relation.
+model Kind {
+  id       Int       @id @map("kind_id")
+  label    String    @unique
+  ratio    Float     @default(1.5)
+  active   Boolean   @default(true)
+  seen     DateTime  @default(now())
+  maybe    DateTime?
+  big      BigInt?   @default(-3)
+  note     String?   @default("it's \\"quoted\\"")
+  parentId Int?      @map("parent_id")
+  parent   Kind?     @relation("tree", fields: [parentId], references: [id], onDelete: Cascade)
+  children Kind[]    @relation("tree")
+  parts    Part[]
+  profile  Profile?
+
+  @@unique([ratio, active], map: "kind_ratio_active")
+  @@index([seen])
+  @@map("kind")
+}
+
+model Part {
+  a      String
+  b      Int
+  kindId Int    @map("kind_id")
+  kind   Kind   @relation(fields: [kindId], references: [id], onUpdate: NoAction)
+
+  @@id([b, a])
+  @@index([b, a], map: "part_b_a")
+}
+
+model Profile {
+  id     String @id @default("me")
+  kindId Int?   @unique
+  kind   Kind?  @relation(fields: [kindId], references: [id])
+}
+"""
+
+
+def generated_metadata(schema: Path) -> MetaData:
+    """The ``metadata`` of the tables module scripts/generate_tables.py writes from ``schema``."""
+    generated = subprocess.run(
+        [sys.executable, ROOT / "scripts" / "generate_tables.py", "--schema", schema, "--output", "-"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert generated.returncode == 0, generated.stderr
+    module: dict[str, Any] = {}
+    exec(generated.stdout, module)
+    metadata: MetaData = module["metadata"]
+    return metadata
+
+
+@pytest.mark.parametrize("provider", ["sqlite", "postgresql"])
+async def test_generated_tables_match_what_prisma_creates_from_every_construct(provider: str, tmp_path: Path) -> None:
+    from server.storage.database import create_engine
+    from server.storage.migrations import apply_migrations
+    from tests.schema_diff import schema_differences
+    from tests.services import create_database, drop_database
+
+    require_prisma()
+    schema = tmp_path / "schema.prisma"
+    schema.write_text(EVERY_CONSTRUCT.replace('"sqlite"', f'"{provider}"', 1))
+    script = tmp_path / "history" / "20990101000000_every_construct" / "migration.sql"
+    script.parent.mkdir(parents=True)
+    diff = prisma(
+        tmp_path / "unused.db",
+        "migrate",
+        "diff",
+        "--from-empty",
+        "--to-schema-datamodel",
+        str(schema),
+        "--script",
+        "--output",
+        str(script),
+    )
+    assert diff.returncode == 0, diff.stdout + diff.stderr
+    metadata = generated_metadata(schema)
+    url = f"sqlite:///{tmp_path / 'every.db'}" if provider == "sqlite" else await create_database("seats_every")
+    engine = create_engine(url)
+    try:
+        assert await apply_migrations(engine, script.parent.parent) == [script.parent.name]
+        assert await schema_differences(engine, metadata) == []
+    finally:
+        await engine.dispose()
+        if provider == "postgresql":
+            await drop_database(url)

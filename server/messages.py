@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
+import pydantic_core
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from pydantic.alias_generators import to_camel
 
@@ -33,6 +34,7 @@ __all__ = [
     "Pong",
     "Problem",
     "ReadyStatus",
+    "RequestId",
     "RowView",
     "SeatStatusChange",
     "SeatView",
@@ -203,11 +205,20 @@ class Pong(ServerEnvelope):
 
 
 class ErrorMessage(ServerEnvelope):
+    """An error. ``request_id`` set to None, rather than left unset, goes out as ``"requestId": null``: the
+    refused frame was not JSON, or its requestId was not a valid one."""
+
     type: Literal["error"] = "error"
     code: ErrorCode
     message: str
     conflicting_seats: list[str] | None = None  # the seats that caused the error, where there are some
     retry_after_ms: int | None = None  # rate_limited: when trying again will succeed
+
+    def to_json(self) -> str:
+        if self.request_id is None and "request_id" in self.model_fields_set:
+            body = self.model_dump(mode="json", by_alias=True, exclude_none=True)
+            return pydantic_core.to_json({"requestId": None, **body}).decode()
+        return super().to_json()
 
 
 ServerMessage = (

@@ -7,16 +7,14 @@ size ceiling (``MAX_MESSAGE_BYTES`` x 16) closes it, with 1009, because it must 
 
 from __future__ import annotations
 
-import json
 import logging
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from urllib.parse import parse_qs, urlsplit
 
 import pydantic_core
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
@@ -33,6 +31,7 @@ from server.messages import (
     Ping,
     Pong,
     Problem,
+    RequestId,
     ServerEnvelope,
     Subscribe,
     Subscribed,
@@ -46,7 +45,7 @@ from server.service import SeatService
 from server.sessions import Sessions
 from server.settings import Settings
 
-__all__ = ["PATH", "SCAN_LIMIT", "SeatSocket", "error_message"]
+__all__ = ["PATH", "SeatSocket", "error_message"]
 
 log = logging.getLogger(__name__)
 
@@ -177,13 +176,12 @@ class SeatSocket:
         request_id = None
         if wait := client.messages.take(self._service.now()):
             limited = Rejection(ErrorCode.RATE_LIMITED, "too many messages; slow down", retry_after_ms=wait)
-            return error_message(limited).model_copy(update={"request_id": _request_id_of(frame)})
+            return error_message(limited).model_copy(update=_request_id_of(frame))
         try:
             message = self._parse(frame)
             if isinstance(message, Rejection):
                 self._metrics.messages_received.labels("invalid").inc()
-                request_id = _request_id_of(frame)
-                return error_message(message).model_copy(update={"request_id": request_id})
+                return error_message(message).model_copy(update=_request_id_of(frame))
             self._metrics.messages_received.labels(message.type).inc()
             request_id = message.request_id
             reply = await self._dispatch(client, message)
@@ -193,7 +191,7 @@ class SeatSocket:
         if reply is None:
             return None
         answer = error_message(reply) if isinstance(reply, Rejection) else reply
-        return answer.model_copy(update={"request_id": request_id})
+        return answer if request_id is None else answer.model_copy(update={"request_id": request_id})
 
     def _parse(self, frame: str | bytes) -> ClientMessage | Rejection:
         if isinstance(frame, bytes):
@@ -285,49 +283,22 @@ class SeatSocket:
         return [reply.to_json(), snapshot.to_json(), *later]
 
 
-def _request_id_of(frame: str | bytes) -> str | int | None:
-    """The requestId of a message that failed validation, so that its error can carry it.
+REQUEST_ID: TypeAdapter[str | int] = TypeAdapter(RequestId)
 
-    Parsed like the message itself; a frame no parser takes (nested too deeply, say) has its first
-    ``SCAN_LIMIT`` characters scanned for a ``requestId`` key at the top level of an object.
+
+def _request_id_of(frame: str | bytes) -> dict[str, str | int | None]:
+    """The requestId of a frame refused before or in validation, as an update of its error.
+
+    Read from the parsed JSON: ``{}`` (the error carries none) when there is none or it is null; None (the
+    error carries ``"requestId": null``) when the frame is not JSON or its requestId is not a valid one.
     """
-    text = frame.decode(errors="replace") if isinstance(frame, bytes) else frame
     try:
-        value = pydantic_core.from_json(text).get("requestId")
-    except (ValueError, AttributeError):
-        value = _scan_request_id(text[:SCAN_LIMIT])
-    if isinstance(value, str):
-        valid = len(value) <= 128 and value.encode(errors="replace") == value.encode(errors="ignore")
-    else:
-        valid = isinstance(value, int) and not isinstance(value, bool)
-    return value if valid else None
-
-
-SCAN_LIMIT = 8192  # characters; bounds the work a hostile frame can cause (a few ms at worst)
-STRUCTURE = re.compile(r'["\[\]{}]')
-STRING = re.compile(r'"(?:[^"\\]++|\\.)*+"')
-# A short string, or an integer that is not the start of a number with a fraction or an exponent.
-SCALAR = re.compile(r'\s*("(?:[^"\\]|\\.){0,256}"|-?\d{1,64}(?![\d.eE]))')
-
-
-def _scan_request_id(text: str) -> object:
-    """One pass, left to right, from bracket to quote: track the depth, skip strings, stop at a top-level
-    ``"requestId":``. Each character is looked at once, so hostile input costs no more than its length."""
-    depth, position = 0, 0
-    while (found := STRUCTURE.search(text, position)) is not None:
-        if found.group() != '"':
-            depth += 1 if found.group() in "[{" else -1
-            position = found.end()
-            continue
-        string = STRING.match(text, found.start())
-        if string is None:  # never closed: nothing after it is JSON
-            return None
-        if depth == 1 and string.group() == '"requestId"':
-            rest = text[string.end() :].lstrip()
-            value = SCALAR.match(rest, 1) if rest.startswith(":") else None
-            try:
-                return json.loads(value.group(1)) if value else None
-            except ValueError:
-                return None
-        position = string.end()
-    return None
+        value = pydantic_core.from_json(frame)  # the parser of validate_json: the same JSON, the same limits
+    except ValueError:
+        return {"request_id": None}
+    if not isinstance(value, dict) or value.get("requestId") is None:
+        return {}
+    try:
+        return {"request_id": REQUEST_ID.validate_python(value["requestId"], strict=True)}
+    except ValidationError:
+        return {"request_id": None}

@@ -1,7 +1,8 @@
 """Property-based tests: arbitrary and hostile WebSocket frames against a live server.
 
 Whatever a client sends, the server answers each frame with exactly one answer that is a valid frame of
-the wire schema (``server.messages``), carrying the frame's requestId when it had a valid one: the reply
+the wire schema (``server.messages``), carrying the frame's requestId by the rule of docs/protocol.md
+(echoed when it is valid and the frame is JSON, null when either is not, none when it has none): the reply
 its type calls for, or an ``error`` with a code that fits (``invalid_message`` for what the schema
 refuses, ``message_too_large`` past ``MAX_MESSAGE_BYTES``, never ``internal_error``); it logs no failure;
 anything but an ``ack`` leaves the showtime exactly as it was in the database, and an ``ack`` changes only
@@ -43,7 +44,6 @@ from typing import Annotated, Any, Literal, TypeVar
 
 import aiohttp
 import hypothesis.strategies as st
-import pydantic_core
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis.database import DirectoryBasedExampleDatabase
@@ -67,7 +67,6 @@ from server.messages import (
     client_message,
 )
 from server.storage.store import Snapshot
-from server.websocket import SCAN_LIMIT
 from tests import conftest
 from tests.conftest import Running
 from tests.hypothesis_output import restore_hypothesis_reports
@@ -259,93 +258,53 @@ def mangle(text: str, how: str, argument: str) -> str:
 # --- What the reply must be ----------------------------------------------------------------------------------
 
 
-class Unknown:
-    """The frame is not strictly JSON: whether its requestId can be read is up to the parser."""
+class NoRequestId:
+    """The answer carries no requestId at all (None stands for ``"requestId": null``)."""
+
+    def __repr__(self) -> str:
+        return "ABSENT"
 
 
-UNKNOWN = Unknown()
-ABSENT = None
+ABSENT = NoRequestId()
+CarriedId = str | int | NoRequestId | None  # what an answer carries as requestId: a value, null, or nothing
+MAX_DEPTH = 200  # arrays and objects around a value that the server parses (docs/protocol.md)
+
+
+def read_json(payload: str | bytes) -> Any:
+    """The payload as the server reads JSON: RFC 8259, NaN and Infinity as numbers, the last of duplicate keys,
+    no value inside more than MAX_DEPTH arrays and objects. ValueError when it is not JSON to the server."""
+    try:
+        value = json.loads(payload.decode() if isinstance(payload, bytes) else payload)
+    except RecursionError:  # far deeper than MAX_DEPTH
+        raise ValueError("nested too deeply") from None
+    pending = [(value, 0)]  # no recursion: depth is fuzzed
+    while pending:
+        item, depth = pending.pop()
+        if depth > MAX_DEPTH:
+            raise ValueError("nested too deeply")
+        if isinstance(item, str):
+            item.encode()  # json reads "\ud800" as a lone surrogate, which is no Unicode: UnicodeEncodeError
+        elif isinstance(item, list):
+            pending.extend((child, depth + 1) for child in item)
+        elif isinstance(item, dict):
+            pending.extend((child, depth + 1) for child in [*item, *item.values()])
+    return value
 
 
 def valid_request_id(value: Any) -> bool:
-    if isinstance(value, bool):
-        return False
-    if isinstance(value, int):
-        return True
-    return isinstance(value, str) and (decoded := as_decoded(value)) is not None and len(decoded) <= 128
+    return not isinstance(value, bool) and (isinstance(value, int) or (isinstance(value, str) and len(value) <= 128))
 
 
-def as_decoded(text: str) -> str | None:
-    """The string a JSON decoder reads back once ``text`` travelled as \\u escapes: a well-formed surrogate
-    pair (\\ud800\\udfff) becomes the one character it encodes; a lone surrogate has no such string (None)."""
+def expected_request_id(payload: str | bytes) -> CarriedId:
+    """The requestId the answer must carry: the frame's, read from its JSON, when it is valid; null when the
+    frame is not JSON or its requestId is not valid; none when it has none (or null)."""
     try:
-        return text.encode("utf-16", "surrogatepass").decode("utf-16")
-    except UnicodeDecodeError:
-        return None
-
-
-def has_lone_surrogates(text: str) -> bool:
-    return as_decoded(text) is None
-
-
-def strictly_json(value: Any) -> bool:
-    """Would this resolved value render as RFC 8259 JSON with well-formed strings? (No recursion: depth is fuzzed.)"""
-    pending = [value]
-    while pending:
-        item = pending.pop()
-        if isinstance(item, Token):
-            return False
-        if isinstance(item, float) and (item != item or item in (float("inf"), float("-inf"))):
-            return False
-        if isinstance(item, str) and has_lone_surrogates(item):
-            return False
-        if isinstance(item, list):
-            pending.extend(item)
-        elif isinstance(item, dict):
-            pending.extend(item.keys())
-            pending.extend(item.values())
-    return True
-
-
-def expected_request_id(value: Any) -> Any:
-    """The requestId the answer must carry (ABSENT: none), or UNKNOWN."""
-    if not isinstance(value, dict) or "requestId" not in value:
-        return ABSENT
-    request_id = value["requestId"]
-    if isinstance(request_id, Token):  # "-0" is an integer, "1.0" is not
-        return UNKNOWN
-    if not valid_request_id(request_id):
-        return ABSENT
-    if not strictly_json(value):
-        return UNKNOWN
-    return as_decoded(request_id) if isinstance(request_id, str) else request_id
-
-
-def expected_request_id_of_text(text: str) -> Any:
-    def refuse_constant(name: str) -> Any:
-        raise ValueError(name)
-
-    def refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        if len({key for key, _ in pairs}) != len(pairs):
-            raise ValueError("duplicate key")
-        return dict(pairs)
-
-    try:
-        value = json.loads(text, parse_constant=refuse_constant, object_pairs_hook=refuse_duplicates)
-    except (ValueError, RecursionError):
-        return UNKNOWN
-    if beyond_the_scan(text):
-        return UNKNOWN
-    return expected_request_id(value) if strictly_json(value) else UNKNOWN
-
-
-def beyond_the_scan(text: str) -> bool:
-    """The server reads the requestId of a frame its parser refuses only from the first SCAN_LIMIT characters."""
-    try:
-        pydantic_core.from_json(text)
+        value = read_json(payload)
     except ValueError:
-        return '"requestId"' not in text[:SCAN_LIMIT]
-    return False
+        return None
+    if not isinstance(value, dict) or value.get("requestId") is None:
+        return ABSENT
+    return value["requestId"] if valid_request_id(value["requestId"]) else None
 
 
 HARD_CEILING = MAX_MESSAGE_BYTES * 16  # past it the server closes with 1009 instead of reading the frame
@@ -370,7 +329,7 @@ class Sent:
     """What went over the wire, and what the schema says of it."""
 
     payload: str | bytes
-    request_id: Any  # the value the answer must carry, ABSENT or UNKNOWN
+    request_id: CarriedId  # what the answer must carry
     size: int  # in bytes
     message: ClientMessage | None  # as the schema reads it; None when it is invalid
     binary: bool = False
@@ -382,23 +341,18 @@ class Sent:
     @classmethod
     def of(cls, frame: Frame, showtime: str) -> Sent:
         if isinstance(frame, Binary):
-            return cls(frame.payload, UNKNOWN, len(frame.payload), None, binary=True)
+            return cls(frame.payload, expected_request_id(frame.payload), len(frame.payload), None, binary=True)
         if isinstance(frame, Text):
             text = text_frame(str(frame.text))
-            request_id = expected_request_id_of_text(text)
         else:
-            value = resolve(frame.value, showtime)
-            text = text_frame(render(value))
-            if frame.mangle is None:
-                request_id = UNKNOWN if beyond_the_scan(text) else expected_request_id(value)
-            else:
+            text = text_frame(render(resolve(frame.value, showtime)))
+            if frame.mangle is not None:
                 text = mangle(text, *frame.mangle)
-                request_id = expected_request_id_of_text(text)
         try:
             message: ClientMessage | None = client_message.validate_json(text)
         except ValidationError:
             message = None
-        return cls(text, request_id, len(text.encode()), message)
+        return cls(text, expected_request_id(text), len(text.encode()), message)
 
 
 # --- The live server -----------------------------------------------------------------------------------------
@@ -513,7 +467,10 @@ class Live:
                 after = await self.state(showtime)
                 check_answer(sent, answer, pushed, subscriptions)
                 check_state(hello.session_id, answer, before, after)
-                answers.append(f"{answer.type} {answer.code}" if isinstance(answer, ErrorMessage) else answer.type)
+                kind = f"{answer.type} {answer.code}" if isinstance(answer, ErrorMessage) else answer.type
+                carried = carried_request_id(answer)
+                echo = "none" if carried is ABSENT else "null" if carried is None else "echoed"
+                answers.append(f"{kind}, requestId {echo}")
 
     async def state(self, showtime: str) -> Snapshot:
         return await self.running.server.service.store.snapshot(showtime)
@@ -542,11 +499,9 @@ async def exchange(connection: ClientConnection, payload: str | bytes, barrier: 
 
 def check_answer(sent: Sent, answer: Any, pushed: list[Any], subscriptions: set[str]) -> None:
     """The one answer, and what was pushed with it, are what the protocol says for this frame."""
-    if sent.request_id is ABSENT:
-        assert answer.request_id is None, f"the answer carries a requestId that was not sent: {answer}"
-    elif not isinstance(sent.request_id, Unknown):
-        assert type(answer.request_id) is type(sent.request_id), f"requestId not echoed: {answer}"
-        assert answer.request_id == sent.request_id, f"requestId not echoed: {answer}"
+    carried = carried_request_id(answer)
+    assert type(carried) is type(sent.request_id), f"expected requestId {sent.request_id!r}: {answer}"
+    assert carried == sent.request_id, f"expected requestId {sent.request_id!r}: {answer}"
     if isinstance(answer, ErrorMessage):
         assert answer.code is not ErrorCode.INTERNAL_ERROR, f"the server failed on this frame: {answer}"
         assert answer.message
@@ -584,6 +539,10 @@ def check_answer(sent: Sent, answer: Any, pushed: list[Any], subscriptions: set[
         assert not any(isinstance(push, CurrentSeatStatus) for push in pushed), pushed
     for push in pushed:
         assert push.showtime_id in subscriptions, f"pushed for a showtime not subscribed to: {push}"
+
+
+def carried_request_id(answer: Any) -> CarriedId:
+    return answer.request_id if "request_id" in answer.model_fields_set else ABSENT
 
 
 def check_state(session_id: str, answer: Any, before: Snapshot, after: Snapshot) -> None:

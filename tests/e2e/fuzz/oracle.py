@@ -141,8 +141,9 @@ class Sent:
 def check_answer(sent: Sent, answer: Any, pushed: list[Any], subscriptions: set[str]) -> None:
     """The one answer, and what was pushed with it, are what the protocol says for this frame."""
     carried = carried_request_id(answer)
-    assert type(carried) is type(sent.request_id), f"expected requestId {sent.request_id!r}: {answer}"
-    assert carried == sent.request_id, f"expected requestId {sent.request_id!r}: {answer}"
+    wrong = f"requestId {carried!r} instead of {sent.request_id!r}: {answer}"
+    assert type(carried) is type(sent.request_id), wrong
+    assert carried == sent.request_id, wrong
     if isinstance(answer, ErrorMessage):
         assert answer.code is not ErrorCode.INTERNAL_ERROR, f"the server failed on this frame: {answer}"
         assert answer.message

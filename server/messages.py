@@ -6,8 +6,9 @@ Field names on the wire are camelCase; instants are Unix epoch milliseconds.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Self, TypeGuard
+from typing import Annotated, Any, Literal, Self
 
+import pydantic_core
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from pydantic.alias_generators import to_camel
 
@@ -55,7 +56,6 @@ __all__ = [
     "WebConfig",
     "client_message",
     "describe",
-    "is_request_id",
 ]
 
 
@@ -81,13 +81,6 @@ Text = AfterValidator(encodable)
 ShowtimeId = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH, pattern=PRINTABLE), Text]
 SeatId = Annotated[str, Field(min_length=1, max_length=16, pattern=PRINTABLE), Text]
 RequestId = Annotated[str, Field(max_length=MAX_REQUEST_ID_LENGTH), Text] | int
-
-
-def is_request_id(value: object) -> TypeGuard[str | int]:
-    """Whether ``value`` may be echoed as a requestId: what :data:`RequestId` accepts."""
-    if isinstance(value, str):
-        return len(value) <= MAX_REQUEST_ID_LENGTH and value.encode(errors="replace") == value.encode(errors="ignore")
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 class Customer(Model):
@@ -273,7 +266,16 @@ class ErrorFields(Model):
 
 
 class ErrorMessage(ServerEnvelope, ErrorFields):
+    """An error. ``request_id`` set to None, rather than left unset, goes out as ``"requestId": null``: the
+    refused frame was not JSON, or its requestId was not a valid one."""
+
     type: Literal["error"] = "error"
+
+    def to_json(self) -> str:
+        if self.request_id is None and "request_id" in self.model_fields_set:
+            body = self.model_dump(mode="json", by_alias=True, exclude_none=True)
+            return pydantic_core.to_json({"requestId": None, **body}).decode()
+        return super().to_json()
 
 
 ServerMessage = (

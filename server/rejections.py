@@ -8,7 +8,7 @@ from __future__ import annotations
 from http import HTTPStatus
 
 from server.core.errors import ErrorCode, Rejection
-from server.messages import ErrorMessage, Problem, RequestId
+from server.messages import ErrorMessage, Problem
 from server.metrics import Metrics
 
 __all__ = ["STATUS_OF", "Refusals"]
@@ -37,10 +37,10 @@ class Refusals:
     def __init__(self, metrics: Metrics) -> None:
         self._metrics = metrics
 
-    def error_message(self, rejection: Rejection, request_id: RequestId | None = None) -> ErrorMessage:
-        """The socket's ``error`` reply."""
+    def error_message(self, rejection: Rejection) -> ErrorMessage:
+        """The socket's ``error`` reply; the adapter adds the requestId it answers."""
         self._metrics.errors.labels(rejection.code.value).inc()
-        return ErrorMessage.of(rejection, request_id=request_id)
+        return ErrorMessage.of(rejection)
 
     def problem(self, rejection: Rejection, status: HTTPStatus | None = None) -> Problem:
         """The HTTP problem body; its ``status`` is the code's own unless the transport chose one."""

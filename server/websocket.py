@@ -7,9 +7,7 @@ size ceiling (``MAX_MESSAGE_BYTES`` x 16) closes it, with 1009, because it must 
 
 from __future__ import annotations
 
-import json
 import logging
-import re
 import socket
 from collections import Counter
 from collections.abc import Collection
@@ -18,7 +16,7 @@ from http import HTTPStatus
 from urllib.parse import parse_qs, urlsplit
 
 import pydantic_core
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
@@ -36,6 +34,7 @@ from server.messages import (
     Lock,
     Ping,
     Pong,
+    RequestId,
     ServerEnvelope,
     Subscribe,
     Unlock,
@@ -43,7 +42,6 @@ from server.messages import (
     Unsubscribed,
     client_message,
     describe,
-    is_request_id,
 )
 from server.metrics import Metrics
 from server.rejections import Refusals
@@ -52,7 +50,7 @@ from server.sessions import Sessions
 from server.settings import LimitSettings, TransportSettings
 from server.subscriptions import Subscriptions
 
-__all__ = ["PATH", "SCAN_LIMIT", "SeatSocket", "WebSocketOutlet"]
+__all__ = ["PATH", "SeatSocket", "WebSocketOutlet"]
 
 log = logging.getLogger(__name__)
 
@@ -194,20 +192,21 @@ class SeatSocket:
         """The reply to one frame, carrying the frame's requestId; None when the reply was already sent."""
         if wait := client.messages.take(self._clock.monotonic()):
             limited = Rejection(ErrorCode.RATE_LIMITED, "too many messages; slow down", retry_after_ms=wait)
-            return self._refusals.error_message(limited, _request_id_of(frame))
+            return self._refusals.error_message(limited).model_copy(update=_request_id_of(frame))
         message = self._parse(frame)
         if isinstance(message, Rejection):
             self._metrics.messages_received.labels("invalid").inc()
-            return self._refusals.error_message(message, _request_id_of(frame))
+            return self._refusals.error_message(message).model_copy(update=_request_id_of(frame))
         self._metrics.messages_received.labels(message.type).inc()
         try:
             reply = await self._dispatch(client, message)
         except Exception:
             log.exception("failed to answer a message from session %s", client.session_id)
             reply = Rejection(ErrorCode.INTERNAL_ERROR, "the server failed to handle this message; nothing changed")
-        if isinstance(reply, Rejection):
-            return self._refusals.error_message(reply, message.request_id)
-        return reply if reply is None else reply.model_copy(update={"request_id": message.request_id})
+        if reply is None:
+            return None
+        answer = self._refusals.error_message(reply) if isinstance(reply, Rejection) else reply
+        return answer if message.request_id is None else answer.model_copy(update={"request_id": message.request_id})
 
     def _parse(self, frame: str | bytes) -> ClientMessage | Rejection:
         if isinstance(frame, bytes):
@@ -250,45 +249,22 @@ def _ack(outcome: Accepted | Rejection) -> Ack | Rejection:
     return outcome if isinstance(outcome, Rejection) else Ack.of(outcome)
 
 
-def _request_id_of(frame: str | bytes) -> str | int | None:
-    """The requestId of a message that failed validation, so that its error can carry it.
+REQUEST_ID: TypeAdapter[str | int] = TypeAdapter(RequestId)
 
-    Parsed like the message itself; a frame no parser takes (nested too deeply, say) has its first
-    ``SCAN_LIMIT`` characters scanned for a ``requestId`` key at the top level of an object.
+
+def _request_id_of(frame: str | bytes) -> dict[str, str | int | None]:
+    """The requestId of a frame refused before or in validation, as an update of its error.
+
+    Read from the parsed JSON: ``{}`` (the error carries none) when there is none or it is null; None (the
+    error carries ``"requestId": null``) when the frame is not JSON or its requestId is not a valid one.
     """
-    text = frame.decode(errors="replace") if isinstance(frame, bytes) else frame
     try:
-        value = pydantic_core.from_json(text).get("requestId")
-    except (ValueError, AttributeError):
-        value = _scan_request_id(text[:SCAN_LIMIT])
-    return value if is_request_id(value) else None
-
-
-SCAN_LIMIT = 8192  # characters; bounds the work a hostile frame can cause (a few ms at worst)
-STRUCTURE = re.compile(r'["\[\]{}]')
-STRING = re.compile(r'"(?:[^"\\]++|\\.)*+"')
-# A short string, or an integer that is not the start of a number with a fraction or an exponent.
-SCALAR = re.compile(r'\s*("(?:[^"\\]|\\.){0,256}"|-?\d{1,64}(?![\d.eE]))')
-
-
-def _scan_request_id(text: str) -> object:
-    """One pass, left to right, from bracket to quote: track the depth, skip strings, stop at a top-level
-    ``"requestId":``. Each character is looked at once, so hostile input costs no more than its length."""
-    depth, position = 0, 0
-    while (found := STRUCTURE.search(text, position)) is not None:
-        if found.group() != '"':
-            depth += 1 if found.group() in "[{" else -1
-            position = found.end()
-            continue
-        string = STRING.match(text, found.start())
-        if string is None:  # never closed: nothing after it is JSON
-            return None
-        if depth == 1 and string.group() == '"requestId"':
-            rest = text[string.end() :].lstrip()
-            value = SCALAR.match(rest, 1) if rest.startswith(":") else None
-            try:
-                return json.loads(value.group(1)) if value else None
-            except ValueError:
-                return None
-        position = string.end()
-    return None
+        value = pydantic_core.from_json(frame)  # the parser of validate_json: the same JSON, the same limits
+    except ValueError:
+        return {"request_id": None}
+    if not isinstance(value, dict) or value.get("requestId") is None:
+        return {}
+    try:
+        return {"request_id": REQUEST_ID.validate_python(value["requestId"], strict=True)}
+    except ValidationError:
+        return {"request_id": None}

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import orjson
 import pytest
+from websockets.asyncio.client import connect
 
 from tests.client import SeatClient
-from tests.conftest import Running
+from tests.conftest import Running, StartServer
 
 CUSTOMER = {"name": "Ada", "email": "ada@example.com"}
 # "{s}" stands for the test's showtime; seats A1 is held by another session, A2 by the sender.
@@ -77,12 +79,6 @@ async def _reply(client: SeatClient) -> dict[str, Any]:
     return message
 
 
-async def test_an_error_echoes_the_request_id_even_when_the_message_is_invalid(running: Running) -> None:
-    client = await running.client()
-    reply = await client.send_raw('{"type":"lock","requestId":"abc","seatIds":5}', "abc")
-    assert (reply["type"], reply["code"], reply["requestId"]) == ("error", "invalid_message", "abc")
-
-
 async def test_binary_frames_are_refused_without_closing(running: Running) -> None:
     client = await running.client()
     await client.connection.send(b'{"type":"ping"}')
@@ -100,32 +96,64 @@ async def test_a_frame_past_the_hard_ceiling_closes_with_1009(running: Running) 
     assert (await (await running.client()).request("ping"))["type"] == "pong"
 
 
-async def test_a_request_id_that_is_not_valid_unicode_is_not_echoed(running: Running) -> None:
-    """A lone surrogate escape makes the frame invalid; its requestId cannot be sent back as UTF-8 either."""
-    client = await running.client()
-    await client.connection.send('{"type":"ping","requestId":"\\ud800"}')
-    error = await client.next_pushed("error")
-    assert (error["code"], "requestId" in error) == ("invalid_message", False)
-    assert (await client.request("ping"))["type"] == "pong"
+NONE = object()  # the error has no requestId field at all
+DEEP = 200  # arrays and objects the server parses around a value; deeper is not JSON to it
+REQUEST_IDS: list[tuple[str, str | bytes, object]] = [
+    ("invalid message", '{"type":"lock","requestId":"abc","seatIds":5}', "abc"),
+    ("huge int", '{"type":"lock","requestId":18446744073709551616}', 18446744073709551616),
+    ("128 characters", '{"type":"lock","requestId":"' + "\u20ac" * 128 + '"}', "\u20ac" * 128),
+    ("surrogate pair", '{"type":"lock","requestId":"\\ud83d\\udca9"}', "\U0001f4a9"),
+    ("nested key and escapes", '{"x":{"requestId":"inner"},"requestId":"o\\"k","y":"[{"}', 'o"k'),
+    ("last of duplicate keys", '{"requestId":"first","type":"lock","requestId":"last"}', "last"),
+    ("NaN elsewhere", '{"type":"lock","requestId":"n","x":NaN}', "n"),
+    ("as deep as parsed", '{"type":"lock","requestId":"d","x":' + "[" * (DEEP - 1) + "1" + "]" * (DEEP - 1) + "}", "d"),
+    ("binary", b'{"type":"ping","requestId":"b"}', "b"),
+    ("too large", '{"type":"ping","requestId":"big","pad":"' + "x" * 100_000 + '"}', "big"),
+    ("not json", "{nope", None),
+    ("truncated", '{"type":"lock","requestId":"t"', None),
+    ("deeper than parsed", '{"type":"lock","requestId":"d","x":' + "[" * DEEP + "1" + "]" * DEEP + "}", None),
+    ("deep value", '{"requestId":' + "[" * 3000, None),
+    ("quotes", '"' * 100_000, None),
+    ("lone surrogate", '{"type":"ping","requestId":"\\ud800"}', None),  # no UTF-8 for it: not JSON
+    ("binary not utf-8", b'{"type":"ping","requestId":"\xff"}', None),
+    ("float", '{"type":"lock","requestId":0.0}', None),  # 0.0 is not the integer 0
+    ("boolean", '{"type":"lock","requestId":true}', None),
+    ("object", '{"type":"ping","requestId":{"a":1}}', None),
+    ("129 characters", '{"type":"lock","requestId":"' + "r" * 129 + '"}', None),
+    ("no request id", '{"type":"lock"}', NONE),
+    ("null request id", '{"type":"lock","requestId":null}', NONE),
+    ("json but not an object", '[{"requestId":"a"}]', NONE),
+]  # fmt: skip
 
 
 @pytest.mark.parametrize(
-    ("frame", "request_id"),
-    [
-        ('{"type":"lock","requestId":18446744073709551616}', 18446744073709551616),  # beyond 64 bits
-        ('{"type":"ping","requestId":"r","x":' + "[" * 1025 + "]" * 1025 + "}", "r"),  # deeper than parsers go
-        ('{"x":{"requestId":"inner"},"requestId":"o\\"k","y":"[{"' + "[" * 300 + "]" * 300 + "}", 'o"k'),
-        ('{"requestId":' + "[" * 3000, None),
-        ('"' * 100_000, None),  # an unterminated string: scanned once, not once per quote
-        ('{"type":"lock","requestId":0.0,"x":' + "[" * 1025 + "]" * 1025 + "}", None),  # 0.0 is not the integer 0
-    ],
-    ids=["huge int", "deep", "nested key and escapes", "deep value", "quotes", "float"],
+    ("frame", "request_id"), [case[1:] for case in REQUEST_IDS], ids=[case[0] for case in REQUEST_IDS]
 )
-async def test_errors_carry_the_request_id_of_frames_no_parser_takes(
-    running: Running, frame: str, request_id: object
+async def test_the_error_for_a_refused_frame_carries_its_request_id(
+    running: Running, frame: str | bytes, request_id: object
 ) -> None:
+    """Read from the JSON when it is a valid id; null when the frame is not JSON or the id is not valid."""
+    async with connect(running.ws_url) as connection:  # json, not orjson: integers past 64 bits stay integers
+        await asyncio.wait_for(connection.recv(), 10)  # connection_established
+        await connection.send(frame)
+        error = json.loads(await asyncio.wait_for(connection.recv(), 10))
+        assert error["type"] == "error"
+        assert error.get("requestId", NONE) == request_id
+        assert type(error.get("requestId", NONE)) is type(request_id)
+        await connection.send('{"type":"ping","requestId":"after"}')
+        assert json.loads(await asyncio.wait_for(connection.recv(), 10))["requestId"] == "after"
+
+
+async def test_a_rate_limited_frame_gets_its_request_id_by_the_same_rule(start_server: StartServer) -> None:
+    running = await start_server(messages_per_second=0.001, message_burst=1)
     client = await running.client()
-    await client.connection.send(frame)
-    error = await client.next_pushed()
-    assert (error["type"], error.get("requestId")) == ("error", request_id)
     assert (await client.request("ping"))["type"] == "pong"
+    replies = []
+    for frame in ('{"type":"ping","requestId":"p"}', '{"type":"ping"}', "{nope"):
+        await client.connection.send(frame)
+        replies.append(await client.next_pushed())
+    assert [(r["code"], r.get("requestId", NONE)) for r in replies] == [
+        ("rate_limited", "p"),
+        ("rate_limited", NONE),
+        ("rate_limited", None),
+    ]

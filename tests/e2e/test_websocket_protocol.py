@@ -9,6 +9,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
+from server.core.clock import SystemClock
 from tests.conftest import Running, StartServer, eventually
 
 
@@ -47,12 +48,16 @@ async def test_lock_is_acked_and_broadcast_one_message_per_seat_with_consecutive
     await watcher.request("subscribe", showtimeId=showtime)
     await watcher.next_pushed("current_seat_status")
 
+    hold_ms = int(running.server.settings.hold_ttl_seconds * 1000)
+    sent_at = SystemClock().now()
     ack = await locker.request("lock", showtimeId=showtime, seatIds=["A1", "A2"])
+    answered_at = SystemClock().now()
 
     assert ack["type"] == "ack"
     assert ack["action"] == "lock"
     assert ack["seatIds"] == ["A1", "A2"]
-    assert ack["expiresAt"] > ack.get("timestamp", 0)
+    # The hold runs HOLD_TTL from when the server took the lock, which is between sending and the answer.
+    assert sent_at + hold_ms <= ack["expiresAt"] <= answered_at + hold_ms
     changes = await watcher.changes(2)
     assert [(c["seatId"], c["status"], c["sessionId"], c["seq"]) for c in changes] == [
         ("A1", "locked", locker.session_id, 1),

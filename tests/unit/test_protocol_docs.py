@@ -1,4 +1,5 @@
-"""Every example in docs/protocol.md is a valid message of the schema it claims to be."""
+"""Every example in docs/protocol.md is a valid message of the schema it claims to be, or, for a client
+frame the server refuses, no valid message at all."""
 
 from __future__ import annotations
 
@@ -6,18 +7,19 @@ import re
 from pathlib import Path
 
 import pytest
-from pydantic import TypeAdapter
+from pydantic import TypeAdapter, ValidationError
 
 from server.core.errors import ErrorCode
 from server.messages import Problem, ServerMessage, client_message
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "protocol.md"
-EXAMPLES = re.findall(r"```json (client|server|problem)\n(.*?)\n```", DOC.read_text(), re.DOTALL)
+EXAMPLES = re.findall(r"```json (client|refused|server|problem)\n(.*?)\n```", DOC.read_text(), re.DOTALL)
 server_message: TypeAdapter[ServerMessage] = TypeAdapter(ServerMessage)
 
 
 def test_every_message_type_has_an_example() -> None:
-    documented = {re.search(r'"type": "(\w+)"', body).group(1) for kind, body in EXAMPLES if kind != "problem"}  # type: ignore[union-attr]
+    messages = [body for kind, body in EXAMPLES if kind in ("client", "server")]
+    documented = {re.search(r'"type": "(\w+)"', body).group(1) for body in messages}  # type: ignore[union-attr]
     expected = {"subscribe", "unsubscribe", "lock", "unlock", "book", "ping"} | {
         "connection_established", "subscribed", "unsubscribed", "current_seat_status",
         "seat_status_change", "ack", "pong", "error",
@@ -34,6 +36,9 @@ def test_every_error_code_is_in_the_table() -> None:
 def test_example_is_valid(kind: str, body: str) -> None:
     if kind == "client":
         client_message.validate_json(body)
+    elif kind == "refused":
+        with pytest.raises(ValidationError):
+            client_message.validate_json(body)
     elif kind == "server":
         server_message.validate_json(body, strict=False)
     else:

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ValidationError
 
 from server.core.errors import ErrorCode, Rejection
 from server.core.limits import origin_allowed
+from server.core.proxies import client_address
 from server.core.seats import SeatState
 from server.messages import (
     PRINTABLE,
@@ -129,6 +130,7 @@ class Api:
         self.sessions = sessions
         self.settings = settings
         self.websocket_port = websocket_port
+        self.proxies = settings.trusted_networks
 
     def session_of(self, request: web.Request) -> str:
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
@@ -138,7 +140,8 @@ class Api:
         return session_id
 
     async def create_session(self, request: web.Request) -> SessionCreated | Rejection:
-        if wait := self.sessions.admit(None, request.remote or "unknown"):
+        forwarded = request.headers.getall("X-Forwarded-For", []), request.headers.getall("Forwarded", [])
+        if wait := self.sessions.admit(None, client_address(request.remote or "unknown", *forwarded, self.proxies)):
             return Rejection(ErrorCode.RATE_LIMITED, "too many new sessions from this address", retry_after_ms=wait)
         session, _ = self.sessions.start()
         return SessionCreated(session_id=session.id, token=session.token, expires_at=session.expires_at)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from server.core.proxies import Network, parse_networks
 
 __all__ = ["Settings"]
 
@@ -34,6 +37,8 @@ class Settings(BaseSettings):
     max_connections_per_ip: int = Field(default=50, ge=1)
     new_sessions_per_minute_per_ip: float = Field(default=30, gt=0)  # socket and REST together
     max_subscriptions_per_connection: int = Field(default=10, ge=1)
+    # Reverse proxies (addresses or CIDRs, comma-separated) whose X-Forwarded-For or Forwarded names the client.
+    trusted_proxies: str = ""
     # Browser origins allowed to open the socket and call the API (comma-separated, or *); empty: only
     # the server's own pages.
     allowed_origins: str = ""
@@ -59,3 +64,13 @@ class Settings(BaseSettings):
     @property
     def origins(self) -> frozenset[str]:
         return frozenset(o.strip().rstrip("/") for o in self.allowed_origins.split(",") if o.strip())
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_parse(cls, value: str) -> str:
+        parse_networks(value)  # a typo must stop the start, not silently trust no one
+        return value
+
+    @cached_property
+    def trusted_networks(self) -> tuple[Network, ...]:
+        return parse_networks(self.trusted_proxies)

@@ -18,11 +18,13 @@ from urllib.parse import parse_qs, urlsplit
 import pydantic_core
 from pydantic import ValidationError
 from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from server.core.errors import ErrorCode, Rejection
 from server.core.limits import TokenBucket, origin_allowed
+from server.core.proxies import Network, client_address
 from server.fanout import Fanout, encode_event, send_now
 from server.messages import (
     Book,
@@ -81,9 +83,10 @@ def _refuse(connection: ServerConnection, status: HTTPStatus, code: ErrorCode, m
     return response
 
 
-def _ip(connection: ServerConnection) -> str:
-    address = connection.remote_address
-    return str(address[0]) if address else "unknown"
+def _ip(connection: ServerConnection, proxies: tuple[Network, ...]) -> str:
+    address, headers = connection.remote_address, connection.request.headers if connection.request else Headers()
+    peer = str(address[0]) if address else "unknown"
+    return client_address(peer, headers.get_all("X-Forwarded-For"), headers.get_all("Forwarded"), proxies)
 
 
 class SeatSocket:
@@ -94,6 +97,7 @@ class SeatSocket:
         self._sessions = sessions
         self._settings = settings
         self._max_message_bytes = settings.max_message_bytes
+        self._proxies = settings.trusted_networks
         # Where the server's own pages are, for the origin check; the app sets it once the port is bound.
         self.http_port = settings.http_port
         self._connections_per_ip: Counter[str] = Counter()
@@ -123,7 +127,7 @@ class SeatSocket:
             return _refuse(
                 connection, HTTPStatus.FORBIDDEN, ErrorCode.ORIGIN_NOT_ALLOWED, f"origin {origin} is not allowed"
             )
-        if self._connections_per_ip[_ip(connection)] >= self._settings.max_connections_per_ip:
+        if self._connections_per_ip[_ip(connection, self._proxies)] >= self._settings.max_connections_per_ip:
             return _refuse(
                 connection,
                 HTTPStatus.TOO_MANY_REQUESTS,
@@ -131,7 +135,7 @@ class SeatSocket:
                 "too many connections from this address",
             )
         tokens = parse_qs(urlsplit(request.path).query).get("token")
-        if wait := self._sessions.admit(tokens[0] if tokens else None, _ip(connection)):
+        if wait := self._sessions.admit(tokens[0] if tokens else None, _ip(connection, self._proxies)):
             return _refuse(
                 connection, HTTPStatus.TOO_MANY_REQUESTS, ErrorCode.RATE_LIMITED,
                 f"too many new sessions from this address; retry in {wait} ms",
@@ -144,7 +148,7 @@ class SeatSocket:
         settings = self._settings
         bucket = TokenBucket.full(settings.messages_per_second, settings.message_burst, self._service.now())
         client = Client(connection, session.id, bucket)
-        ip = _ip(connection)
+        ip = _ip(connection, self._proxies)
         self._connections_per_ip[ip] += 1
         log.info("connection opened", extra={"session": session.id, "ip": ip, "resumed": resumed})
         try:

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ValidationError
 from server.core.changes import Accepted
 from server.core.errors import ErrorCode, Rejection
 from server.core.limits import origin_allowed
+from server.core.proxies import client_address
 from server.core.seats import SeatState
 from server.messages import (
     MAX_ID_LENGTH,
@@ -91,6 +92,7 @@ class Api:
         self.transport = transport
         self.seats = seats
         self.websocket_port = websocket_port
+        self.proxies = transport.trusted_networks
 
     def session_of(self, request: web.Request) -> str:
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
@@ -100,7 +102,9 @@ class Api:
         return session_id
 
     async def create_session(self, request: web.Request) -> SessionCreated | Rejection:
-        if refused := self.sessions.admit(None, request.remote or "unknown"):
+        forwarded = request.headers.getall("X-Forwarded-For", []), request.headers.getall("Forwarded", [])
+        address = client_address(request.remote or "unknown", *forwarded, self.proxies)
+        if refused := self.sessions.admit(None, address):
             return refused
         session, _ = self.sessions.start()
         return SessionCreated(session_id=session.id, token=session.token, expires_at=session.expires_at)

@@ -9,8 +9,10 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from server.core.proxies import Network, parse_networks
 
 __all__ = [
     "BusSettings",
@@ -41,10 +43,22 @@ class TransportSettings(Group):
     public_websocket_url: str = ""
     ping_interval_seconds: float = Field(default=20, gt=0)
     ping_timeout_seconds: float = Field(default=20, gt=0)
+    # Reverse proxies (addresses or CIDRs, comma-separated) whose X-Forwarded-For or Forwarded names the client.
+    trusted_proxies: str = ""
 
     @property
     def origins(self) -> frozenset[str]:
         return frozenset(o.strip().rstrip("/") for o in self.allowed_origins.split(",") if o.strip())
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_parse(cls, value: str) -> str:
+        parse_networks(value)  # a typo must stop the start, not silently trust no one
+        return value
+
+    @cached_property
+    def trusted_networks(self) -> tuple[Network, ...]:
+        return parse_networks(self.trusted_proxies)
 
 
 class DatabaseSettings(Group):

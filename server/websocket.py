@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 import pydantic_core
 from pydantic import TypeAdapter, ValidationError
 from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
+from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
@@ -25,6 +26,7 @@ from server.core.changes import Accepted
 from server.core.clock import Clock
 from server.core.errors import ErrorCode, Rejection
 from server.core.limits import TokenBucket, origin_allowed
+from server.core.proxies import Network, client_address
 from server.fanout import Fanout
 from server.messages import (
     Ack,
@@ -80,9 +82,10 @@ class Client:
     messages: TokenBucket
 
 
-def _ip(connection: ServerConnection) -> str:
-    address = connection.remote_address
-    return str(address[0]) if address else "unknown"
+def _ip(connection: ServerConnection, proxies: tuple[Network, ...]) -> str:
+    address, headers = connection.remote_address, connection.request.headers if connection.request else Headers()
+    peer = str(address[0]) if address else "unknown"
+    return client_address(peer, headers.get_all("X-Forwarded-For"), headers.get_all("Forwarded"), proxies)
 
 
 def _token(request: Request | None) -> str | None:
@@ -117,6 +120,7 @@ class SeatSocket:
         self._limits = limits
         self._http_port = http_port  # where the server's own pages are, for the origin check
         self._hard_size_factor = hard_size_factor  # frames this many times the limit are never read
+        self._proxies = transport.trusted_networks
         self._connections_per_ip: Counter[str] = Counter()
         metrics.watch(lambda: self._connections_per_ip.total(), fanout.subscription_count)
 
@@ -141,11 +145,11 @@ class SeatSocket:
         single = len(origins) <= 1 and len(hosts) == 1  # repeated headers are ambiguous: refuse them
         if not single or not origin_allowed(origin, hosts[0], self._http_port, self._transport.origins):
             return self._refuse(connection, Rejection(ErrorCode.ORIGIN_NOT_ALLOWED, f"origin {origin} is not allowed"))
-        if self._connections_per_ip[_ip(connection)] >= self._limits.max_connections_per_ip:
+        if self._connections_per_ip[_ip(connection, self._proxies)] >= self._limits.max_connections_per_ip:
             return self._refuse(
                 connection, Rejection(ErrorCode.TOO_MANY_CONNECTIONS, "too many connections from this address")
             )
-        if refused := self._sessions.admit(_token(request), _ip(connection)):
+        if refused := self._sessions.admit(_token(request), _ip(connection, self._proxies)):
             return self._refuse(connection, refused)
         return None
 
@@ -162,7 +166,7 @@ class SeatSocket:
         limits = self._limits
         bucket = TokenBucket.full(limits.messages_per_second, limits.message_burst, self._clock.monotonic())
         client = Client(connection, session.id, bucket)
-        ip = _ip(connection)
+        ip = _ip(connection, self._proxies)
         self._connections_per_ip[ip] += 1
         log.info("connection opened", extra={"session": session.id, "ip": ip, "resumed": resumed})
         try:

@@ -215,7 +215,10 @@ def twin() -> None:
     new_schema = SCHEMA.read_text()
     scripts = [path.read_text() for path in migration_files("sqlite")]
     if sqlite_schema(scripts[:-1]) != sqlite_schema([diff(None, old, "sqlite") or ""] if old is not None else []):
-        raise Failure(f"the migrations before {newest} do not build the schema of git HEAD: commit them first")
+        raise Failure(
+            f"the migrations before {newest} do not build the schema of git HEAD, so its twin cannot be computed:"
+            " commit after each `migrate dev`; to recover, squash the uncommitted migrations (docs/prisma.md)"
+        )
     if sqlite_schema(scripts) != sqlite_schema([diff(None, new_schema, "sqlite") or ""]):
         raise Failure(f"prisma/migrations with {newest} does not build prisma/schema.prisma: run migrate dev again")
     target = HISTORIES["postgresql"] / newest / "migration.sql"

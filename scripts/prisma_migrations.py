@@ -239,7 +239,12 @@ def prisma_database_url() -> str:
         path = sqlite_path(url)
     except ValueError as error:
         raise Failure(f"DATABASE_URL: {error}") from error
-    return url if path is None else f"file:{path}"
+    if path is None:
+        raise Failure(
+            "DATABASE_URL is not a SQLite database file: offline, Prisma reads SQLite only"
+            " (PostgreSQL: prisma/orm#27403; docs/prisma.md)"
+        )
+    return f"file:{path}"
 
 
 def has_migration_table(url: str) -> bool:
@@ -255,7 +260,7 @@ def prisma(args: list[str]) -> int:
     env = os.environ | ENGINE_PATHS | {"DATABASE_URL": prisma_database_url()}
     if args[:2] != ["migrate", "dev"]:
         return subprocess.run([*PRISMA, *args], env=env, cwd=ROOT, check=False).returncode
-    if env["DATABASE_URL"].startswith("file:") and not has_migration_table(env["DATABASE_URL"]):
+    if not has_migration_table(env["DATABASE_URL"]):
         # migrate dev fails on a database without Prisma's bookkeeping table; deploy creates it.
         deployed = subprocess.run([*PRISMA, "migrate", "deploy"], env=env, cwd=ROOT, check=False)
         if deployed.returncode != 0:

@@ -1,21 +1,22 @@
 #!/usr/bin/env python3
-"""Write and check the Prisma migration histories, one per provider, under the same folder names.
+"""Run the Prisma CLI on the server's database, and write and check the migration histories, one per provider.
 
-    scripts/prisma_migrations.py new NAME   # after editing prisma/schema.prisma; then scripts/prisma migrate deploy
-                                            # (also regenerates server/storage/tables.py)
+    scripts/prisma ARGS...                  # the Prisma CLI (this file's `prisma` command, run by the venv python)
+    scripts/prisma migrate dev --name NAME  # after editing prisma/schema.prisma: server/storage/tables.py, the
+                                            # SQLite migration and its PostgreSQL twin
+    scripts/prisma_migrations.py twin       # write the PostgreSQL twin of the newest SQLite migration, if missing
     scripts/prisma_migrations.py check      # both histories build what schema.prisma describes
 
-SQLite migrations live in prisma/migrations, PostgreSQL ones in prisma/postgresql/migrations. Prisma writes
-every script (`prisma migrate diff --script`, run through scripts/prisma, which needs `npm ci`); the
-PostgreSQL variant of a schema is the same text with the datasource provider swapped. `new` diffs the schema
-of git HEAD against the working copy. `check` needs psql, pg_dump and a PostgreSQL server that trusts the
-URL in PRISMA_CHECK_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432).
+SQLite migrations live in prisma/migrations, PostgreSQL ones in prisma/postgresql/migrations, under the same
+folder names. Prisma writes every script; the PostgreSQL variant of a schema is the same text with the
+datasource provider swapped, and a twin is the diff from the schema of git HEAD to the working copy (PostgreSQL
+databases cannot be read offline: docs/prisma.md). `check` needs psql, pg_dump and a PostgreSQL server that
+trusts the URL in PRISMA_CHECK_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432).
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime
 import difflib
 import os
 import re
@@ -25,7 +26,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -38,6 +39,10 @@ LOCK_FILE = (  # what `prisma migrate dev` writes
 )
 POSTGRES_URL = os.environ.get("PRISMA_CHECK_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432")
 PROVIDER = re.compile(r'(datasource\s+\w+\s*\{[^}]*?\bprovider\s*=\s*)"[^"]*"')
+# prisma.config.ts selects the JavaScript schema engine, so the native engines are never run, but the CLI
+# still downloads them at start unless their paths are given: point both at an existing file, any.
+PRISMA = ["npx", "--no-install", "prisma"]
+ENGINE_PATHS = dict.fromkeys(("PRISMA_QUERY_ENGINE_LIBRARY", "PRISMA_SCHEMA_ENGINE_BINARY"), str(SCHEMA))
 
 
 class Failure(Exception):
@@ -55,7 +60,7 @@ Completed = subprocess.CompletedProcess[str]
 
 
 def run(*args: str | Path, env: dict[str, str] | None = None, ok: tuple[int, ...] = (0,)) -> Completed:
-    done = subprocess.run([str(a) for a in args], capture_output=True, text=True, env=env, check=False)
+    done = subprocess.run([str(a) for a in args], capture_output=True, text=True, env=env, cwd=ROOT, check=False)
     if done.returncode not in ok:
         raise Failure(f"{' '.join(map(str, args[:3]))} ... failed ({done.returncode}):\n{done.stderr}{done.stdout}")
     return done
@@ -74,8 +79,8 @@ def diff(old: str | None, new: str, provider: str) -> str | None:
         out = Path(tmp, "migration.sql")
         # --output writes the script as `migrate dev` does (stdout adds a newline); DATABASE_URL keeps
         # the adapter from creating ./dev.db.
-        env = os.environ | {"DATABASE_URL": f"file:{tmp}/unused.db"}
-        cmd = [ROOT / "scripts" / "prisma", "migrate", "diff", *source, "--to-schema-datamodel", paths["new"]]
+        env = os.environ | ENGINE_PATHS | {"DATABASE_URL": f"file:{tmp}/unused.db"}
+        cmd = [*PRISMA, "migrate", "diff", *source, "--to-schema-datamodel", paths["new"]]
         done = run(*cmd, "--script", "--exit-code", "--output", out, env=env, ok=(0, 2))
         return out.read_text() if done.returncode == 2 else None
 
@@ -191,42 +196,97 @@ def check() -> bool:
     return ok
 
 
-def new(name: str) -> None:
-    if not re.fullmatch(r"[A-Za-z0-9_]+", name):
-        raise Failure("NAME may hold letters, digits and underscores only")
+def twin() -> None:
+    """Write the PostgreSQL twin of the newest SQLite migration, if it has none, from git HEAD's schema."""
+    sqlite_names = [path.parent.name for path in migration_files("sqlite")]
+    twinned = {path.parent.name for path in migration_files("postgresql")}
+    lacking = [name for name in sqlite_names if name not in twinned]
+    if not lacking:
+        return
+    newest = sqlite_names[-1]
+    if lacking != [newest]:
+        raise Failure(
+            f"{', '.join(lacking)} lack a PostgreSQL twin; one is written only for the newest migration, from the"
+            " schema of git HEAD: commit after each `migrate dev` (docs/prisma.md)"
+        )
     head = subprocess.run(["git", "show", "HEAD:prisma/schema.prisma"], capture_output=True, text=True, cwd=ROOT)
     old = head.stdout if head.returncode == 0 else None
-    if old is None and migration_files("sqlite"):
+    if old is None and len(sqlite_names) > 1:
         raise Failure(f"cannot read prisma/schema.prisma at git HEAD:\n{head.stderr}")
-    history = sqlite_schema([path.read_text() for path in migration_files("sqlite")])
-    if history != sqlite_schema([diff(None, old, "sqlite") or ""] if old is not None else []):
-        raise Failure("prisma/migrations does not build the schema of git HEAD: commit or drop the pending migration")
     new_schema = SCHEMA.read_text()
-    scripts = {provider: diff(old, new_schema, provider) for provider in HISTORIES}
-    if all(script is None for script in scripts.values()):
-        raise Failure("prisma/schema.prisma does not differ from git HEAD: no migration to write")
+    scripts = [path.read_text() for path in migration_files("sqlite")]
+    if sqlite_schema(scripts[:-1]) != sqlite_schema([diff(None, old, "sqlite") or ""] if old is not None else []):
+        raise Failure(
+            f"the migrations before {newest} do not build the schema of git HEAD, so its twin cannot be computed:"
+            " commit after each `migrate dev`; to recover, squash the uncommitted migrations (docs/prisma.md)"
+        )
+    if sqlite_schema(scripts) != sqlite_schema([diff(None, new_schema, "sqlite") or ""]):
+        raise Failure(f"prisma/migrations with {newest} does not build prisma/schema.prisma: run migrate dev again")
+    target = HISTORIES["postgresql"] / newest / "migration.sql"
+    target.parent.mkdir(parents=True)
+    target.write_text(diff(old, new_schema, "postgresql") or "-- This is an empty migration.\n")  # as migrate dev
+    (HISTORIES["postgresql"] / "migration_lock.toml").write_text(LOCK_FILE.format("postgresql"))
+    print(f"wrote the PostgreSQL twin {target.relative_to(ROOT)}")
+
+
+def prisma_database_url() -> str:
+    """The server's DATABASE_URL (environment, .env, default), spelled as Prisma wants a SQLite one: file:PATH."""
+    # The server's own definitions; imported here because only this command needs the project's venv.
+    from server.settings import Settings
+    from server.storage.database import sqlite_path
+
+    try:
+        url = Settings().database_url
+        path = sqlite_path(url)
+    except ValueError as error:
+        raise Failure(f"DATABASE_URL: {error}") from error
+    if path is None:
+        raise Failure(
+            "DATABASE_URL is not a SQLite database file: offline, Prisma reads SQLite only"
+            " (PostgreSQL: prisma/orm#27403; docs/prisma.md)"
+        )
+    return f"file:{path}"
+
+
+def has_migration_table(url: str) -> bool:
+    path = Path(url.removeprefix("file:").partition("?")[0])
+    if not path.is_file():
+        return False
+    with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as db:
+        return db.execute("SELECT 1 FROM sqlite_master WHERE name = '_prisma_migrations'").fetchone() is not None
+
+
+def prisma(args: list[str]) -> int:
+    """scripts/prisma: the Prisma CLI on the server's database; `migrate dev` also writes the PostgreSQL twin."""
+    env = os.environ | ENGINE_PATHS | {"DATABASE_URL": prisma_database_url()}
+    if args[:2] != ["migrate", "dev"]:
+        return subprocess.run([*PRISMA, *args], env=env, cwd=ROOT, check=False).returncode
     run(sys.executable, ROOT / "scripts" / "generate_tables.py")  # first: it refuses what the runtime cannot map
     print("wrote server/storage/tables.py")
-    folder = f"{datetime.datetime.now(datetime.UTC):%Y%m%d%H%M%S}_{name}"
-    if any(folder <= path.parent.name for path in migration_files("sqlite")):
-        raise Failure(f"{folder} would not sort after the existing migrations")
-    for provider, script in scripts.items():
-        target = HISTORIES[provider] / folder / "migration.sql"
-        target.parent.mkdir(parents=True)
-        target.write_text(script or "-- This is an empty migration.\n")  # what `migrate dev` writes then
-        (HISTORIES[provider] / "migration_lock.toml").write_text(LOCK_FILE.format(provider))
-        print(f"wrote {target.relative_to(ROOT)}")
+    if not has_migration_table(env["DATABASE_URL"]):
+        # migrate dev fails on a database without Prisma's bookkeeping table; deploy creates it.
+        deployed = subprocess.run([*PRISMA, "migrate", "deploy"], env=env, cwd=ROOT, check=False)
+        if deployed.returncode != 0:
+            return deployed.returncode
+    developed = subprocess.run([*PRISMA, *args], env=env, cwd=ROOT, check=False)
+    if developed.returncode == 0:
+        twin()
+    return developed.returncode
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("new", help="write the next migration of both providers").add_argument("name")
+    commands.add_parser("twin", help="write the PostgreSQL twin of the newest SQLite migration")
     commands.add_parser("check", help="prove both histories match prisma/schema.prisma")
-    args = parser.parse_args()
+    commands.add_parser("prisma", help="ARGS...: the Prisma CLI on the server's database (scripts/prisma)")
+    # Prisma's own options (--help included) go to Prisma, untouched by this parser.
+    args = argparse.Namespace(command="prisma") if sys.argv[1:2] == ["prisma"] else parser.parse_args()
     try:
-        if args.command == "new":
-            new(args.name)
+        if args.command == "prisma":
+            return prisma(sys.argv[2:])
+        if args.command == "twin":
+            twin()
             return 0
         return 0 if check() else 1
     except Failure as failure:

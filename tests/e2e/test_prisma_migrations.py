@@ -1,18 +1,27 @@
-"""The checked-in Prisma migrations match schema.prisma, and Prisma agrees with what the server applies.
+"""The checked-in Prisma migrations match schema.prisma, Prisma agrees with what the server applies, and the
+developer's workflow (docs/prisma.md) works offline: migrate dev, the PostgreSQL twin, migrate status, Studio.
 
 These run the pinned Prisma CLI (node_modules, from `npm ci`) and, for PostgreSQL, psql and pg_dump. With
-CI=true a missing tool or server fails the test; elsewhere the test is skipped, saying why.
+CI=true a missing tool or server fails the test; elsewhere the test is skipped, saying why. Tests that add a
+migration work in a copy of the Prisma files, so the repository's histories are never changed.
 """
 
 from __future__ import annotations
 
+import gzip
+import json
 import os
 import re
 import shutil
+import signal
+import socket
 import sqlite3
 import subprocess
 import sys
+import time
+import urllib.request
 import uuid
+from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -47,10 +56,38 @@ def require_postgres() -> None:
 
 
 def prisma(database: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = os.environ | {"DATABASE_URL": f"file:{database}"}
+    return prisma_in(ROOT, *args, database_url=f"file:{database}")
+
+
+def prisma_in(project: Path, *args: str, database_url: str | None = None) -> subprocess.CompletedProcess[str]:
+    """scripts/prisma of `project`; without database_url it finds the database as the server does."""
+    env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
+    if database_url is not None:
+        env["DATABASE_URL"] = database_url
     return subprocess.run(
-        [ROOT / "scripts" / "prisma", *args], capture_output=True, text=True, env=env, timeout=300, check=False
+        [project / "scripts" / "prisma", *args], capture_output=True, text=True, env=env, timeout=600, check=False
     )
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A git repository holding a copy of the Prisma files (schema, histories, config, scripts)."""
+    require_prisma()
+    project = tmp_path / "project"
+    project.mkdir()
+    for folder in ("prisma", "scripts", "server"):  # server: migrate dev rewrites its tables.py
+        shutil.copytree(ROOT / folder, project / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy2(ROOT / "prisma.config.ts", project)
+    for shared in ("node_modules", ".venv"):
+        (project / shared).symlink_to(ROOT / shared)
+    for git in (["init", "-q"], ["add", "prisma", "scripts", "prisma.config.ts"], ["commit", "-qm", "copy"]):
+        identity = ["-c", "user.name=test", "-c", "user.email=test@example.com"]
+        subprocess.run(["git", *identity, *git], cwd=project, check=True, capture_output=True)
+    return project
+
+
+def migration_names(folder: Path) -> list[str]:
+    return sorted(path.parent.name for path in folder.glob("*/migration.sql"))
 
 
 async def migrate_with_server(database: Path) -> list[str]:
@@ -217,3 +254,119 @@ async def test_generated_tables_match_what_prisma_creates_from_every_construct(p
         await engine.dispose()
         if provider == "postgresql":
             await drop_database(url)
+
+
+def test_migrate_dev_writes_applies_and_twins_a_migration(project: Path) -> None:
+    require_postgres()
+    schema = project / "prisma" / "schema.prisma"
+    email = 'customerEmail String        @map("customer_email")\n'
+    assert email in schema.read_text()
+    schema.write_text(
+        schema.read_text().replace(email, f'{email}  customerPhone String?       @map("customer_phone")\n')
+    )
+    (project / ".env").write_text("DATABASE_URL=sqlite:///./dev.db\n")  # the server's spelling, from its .env
+    sqlite_before = migration_names(project / "prisma" / "migrations")
+
+    done = prisma_in(project, "migrate", "dev", "--name", "add_phone")
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    sqlite_after = migration_names(project / "prisma" / "migrations")
+    [added] = set(sqlite_after) - set(sqlite_before)
+    assert added.endswith("_add_phone")
+    assert migration_names(project / "prisma" / "postgresql" / "migrations") == sqlite_after
+    for history in ("migrations", "postgresql/migrations"):
+        script = (project / "prisma" / history / added / "migration.sql").read_text()
+        assert re.search(r'ALTER TABLE "booking" ADD COLUMN\s+"customer_phone" TEXT;', script), script
+    tables = (project / "server" / "storage" / "tables.py").read_text()
+    assert 'Column("customer_phone"' in tables, "the runtime's tables follow the schema"
+    with closing(sqlite3.connect(project / "dev.db")) as db:
+        assert "customer_phone" in [row[1] for row in db.execute("PRAGMA table_info(booking)")]
+        applied = db.execute("SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL")
+        assert sorted(row[0] for row in applied) == sqlite_after
+    check = subprocess.run(
+        [sys.executable, project / "scripts" / "prisma_migrations.py", "check"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+@pytest.mark.parametrize(
+    ("env_file", "database"), [(None, "seats.db"), ("DATABASE_URL=sqlite:///./from-env.db\n", "from-env.db")]
+)
+async def test_prisma_reads_the_servers_database_setting(project: Path, env_file: str | None, database: str) -> None:
+    """No DATABASE_URL: the server's default database; a .env with the server's sqlite:/// form: that one."""
+    if env_file is not None:
+        (project / ".env").write_text(env_file)
+    await migrate_with_server(project / database)
+    status = prisma_in(project, "migrate", "status")
+    assert status.returncode == 0, status.stdout + status.stderr
+    assert f'SQLite database "{database}"' in status.stdout
+    assert UP_TO_DATE in status.stdout
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def studio(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """`scripts/prisma studio` on a migrated SQLite database: its base URL and the database."""
+    require_prisma()
+    database = tmp_path / "studio.db"
+    port = free_port()
+    env = os.environ | {"DATABASE_URL": f"sqlite:///{database}"}
+    log = (tmp_path / "studio.log").open("w")
+    command = [str(ROOT / "scripts" / "prisma"), "studio", "--hostname", "127.0.0.1", "--port", str(port)]
+    process = subprocess.Popen(
+        [*command, "--browser", "none"], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    try:
+        yield f"http://127.0.0.1:{port}", database
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+        log.close()
+
+
+def studio_page(base_url: str, deadline: float) -> str:
+    while True:
+        try:
+            with urllib.request.urlopen(base_url, timeout=10) as response:
+                return str(response.read().decode())
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
+def studio_api(base_url: str, payload: dict[str, Any]) -> Any:
+    """A call as Studio's page makes it: JSON in a text body to /api, answered gzipped."""
+    body = json.dumps({"requestId": 1, "channel": "prisma", **payload}).encode()
+    request = urllib.request.Request(f"{base_url}/api", data=body, headers={"Content-Type": "text/plain"})
+    with urllib.request.urlopen(request, timeout=120) as response:
+        return json.loads(gzip.decompress(response.read()))["payload"]
+
+
+async def test_studio_browses_a_sqlite_database(studio: tuple[str, Path]) -> None:
+    base_url, database = studio
+    await migrate_with_server(database)
+    with closing(sqlite3.connect(database)) as db, db:
+        db.execute("INSERT INTO venue (id, name) VALUES ('v1', 'Grand Hall')")
+        db.execute("INSERT INTO auditorium (id, venue_id, name) VALUES ('a1', 'v1', 'One')")
+        db.execute(
+            "INSERT INTO showtime (id, auditorium_id, title, starts_at) VALUES ('s1', 'a1', 'Film', 1000000000000000)"
+        )
+
+    assert "<title>Prisma Studio</title>" in studio_page(base_url, deadline=time.monotonic() + 180)
+    dmmf = studio_api(base_url, {"action": "getDMMF", "payload": {}})
+    assert dmmf["error"] is None, dmmf["error"]
+    assert "Showtime" in [model["name"] for model in dmmf["data"]["dmmf"]["datamodel"]["models"]]
+    query = {"modelName": "Showtime", "operation": "findMany", "args": {"select": {"title": True, "startsAt": True}}}
+    rows = studio_api(base_url, {"action": "clientRequest", "payload": {"data": query}})
+    assert rows == {"error": None, "data": [{"title": "Film", "startsAt": "PrismaBigInt::1000000000000000"}]}

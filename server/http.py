@@ -55,7 +55,9 @@ __all__ = ["ENDPOINTS", "create_app"]
 
 log = logging.getLogger(__name__)
 
-DEMO_DIR = Path(__file__).resolve().parent.parent / "client_demo"
+PACKAGE = Path(__file__).resolve().parent
+# client_demo/ of a source checkout, or else the copy a wheel carries inside the package.
+DEMO_DIR = PACKAGE.parent / "client_demo" if (PACKAGE.parent / "client_demo").is_dir() else PACKAGE / "client_demo"
 
 M = TypeVar("M", bound=BaseModel)
 Readiness = Callable[[], Awaitable[dict[str, str]]]  # each dependency's name and "ok" or what is wrong

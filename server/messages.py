@@ -6,6 +6,7 @@ Field names on the wire are camelCase; instants are Unix epoch milliseconds.
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated, Any, Literal, Self
 
 import pydantic_core
@@ -307,7 +308,7 @@ class Category(Model):
 
     @classmethod
     def of(cls, record: CategoryRecord) -> Self:
-        return cls(id=record.id, name=record.name, price_cents=record.price_cents)
+        return cls(**asdict(record))  # the same fields
 
 
 class SeatView(Model):
@@ -336,15 +337,7 @@ class ShowtimeSummary(Model):
 
     @classmethod
     def of(cls, record: ShowtimeRecord) -> Self:
-        return cls(
-            id=record.id,
-            title=record.title,
-            starts_at=record.starts_at,
-            currency=record.currency,
-            venue=record.venue,
-            auditorium=record.auditorium,
-            seat_count=record.seat_count,
-        )
+        return cls(**asdict(record))  # the same fields
 
 
 class ShowtimeLayout(ShowtimeSummary):

@@ -96,6 +96,7 @@ class LimitSettings(Group):
     messages_per_second: float = Field(default=20, gt=0)  # per connection (token bucket)
     message_burst: int = Field(default=40, ge=1)
     max_connections_per_ip: int = Field(default=50, ge=1)
+    showtime_reads_per_minute_per_ip: float = Field(default=120, gt=0)  # GET /api/showtimes/{id}
     max_subscriptions_per_connection: int = Field(default=10, ge=1)
     # A client that reads so slowly that this much waits in its write buffer is disconnected (1013).
     slow_consumer_buffer_bytes: int = Field(default=1024 * 1024, ge=64 * 1024)

@@ -24,6 +24,7 @@ from server.http import Api, create_app
 from server.http_server import listen
 from server.metrics import Metrics
 from server.rejections import Refusals
+from server.seat_maps import SeatMaps
 from server.service import SeatService
 from server.sessions import Sessions, load_secret
 from server.settings import Settings
@@ -94,7 +95,8 @@ class SeatServer:
             settings.transport, settings.limits, self.http_port, budget.port(),
         )  # fmt: skip
         self._websocket: Server = await seat_socket.serve(websocket_socket)
-        api = Api(service, sessions, settings.transport, settings.seats, self.websocket_port, self.readiness)
+        seat_maps = SeatMaps(service, settings.limits, clock)
+        api = Api(service, seat_maps, sessions, settings.transport, settings.seats, self.websocket_port, self.readiness)
         self._http = web.AppRunner(
             create_app(api, settings.transport, refusals, metrics, settings.limits.max_message_bytes)
         )

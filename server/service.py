@@ -20,7 +20,7 @@ from server.core.changes import Accepted, Change, Committed, Event, NewBooking, 
 from server.core.clock import Clock
 from server.core.errors import ErrorCode, Rejection
 from server.core.limits import RateLimiter
-from server.core.records import BookingRecord, SeatMap, ShowtimeRecord, StatusView
+from server.core.records import BookingRecord, ShowtimeRecord, ShowtimeSeats, StatusView
 from server.core.seats import (
     Layout,
     SeatState,
@@ -164,11 +164,8 @@ class SeatService:
         snapshot = await self._store.snapshot(showtime_id)
         now = self._clock.now()
         held = {seat: claim for seat, claim in snapshot.claims.items() if claim.is_live_hold(now)}
-        mine = {
-            seat: claim.expires_at
-            for seat, claim in held.items()
-            if claim.session_id == session_id and claim.expires_at is not None
-        }
+        lapsing = {seat: claim.expires_at for seat, claim in held.items() if claim.expires_at is not None}
+        mine = {seat: expires_at for seat, expires_at in lapsing.items() if held[seat].session_id == session_id}
         return StatusView(
             showtime_id=showtime_id,
             seq=snapshot.seq,
@@ -176,6 +173,7 @@ class SeatService:
             held=sorted(held),
             mine=dict(sorted(mine.items())),
             at=now,
+            lapses_at=min(lapsing.values(), default=None),
         )
 
     async def replay(self, showtime_id: str, after: int) -> Replay | Rejection | None:
@@ -192,15 +190,16 @@ class SeatService:
     async def showtimes(self) -> list[ShowtimeRecord]:
         return await self._store.showtimes()
 
-    async def seat_map(self, showtime_id: str) -> SeatMap | Rejection:
-        """A showtime's layout and every seat's status, as anyone sees it."""
-        layout = await self._store.showtime(showtime_id)
-        if layout is None:
+    async def showtime(self, showtime_id: str) -> ShowtimeSeats | Rejection:
+        """A showtime with its price categories and seats: what never changes."""
+        found = await self._store.showtime(showtime_id)
+        if found is None:
             return Rejection(ErrorCode.UNKNOWN_SHOWTIME, f"no such showtime: {showtime_id}")
-        status = await self.status("", showtime_id)
-        if isinstance(status, Rejection):
-            return status
-        return SeatMap(layout, status)
+        return found
+
+    async def seq(self, showtime_id: str) -> int | None:
+        """The showtime's last seq, in one small read: whether a status view read earlier is still current."""
+        return (await self._store.seqs([showtime_id])).get(showtime_id)
 
     async def booking(self, session_id: str, booking_id: str) -> BookingRecord | Rejection:
         found = await self._store.booking(booking_id)

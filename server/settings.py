@@ -109,6 +109,7 @@ class LimitSettings(Group):
     max_connections_per_ip: int = Field(default=50, ge=1)  # WebSocket and HTTP together
     # Open connections of the whole server; 0: as many as the open-file limit leaves room for.
     max_connections: int = Field(default=0, ge=0)
+    showtime_reads_per_minute_per_ip: float = Field(default=120, gt=0)  # GET /api/showtimes/{id}
     max_subscriptions_per_connection: int = Field(default=10, ge=1)
     # A client that reads so slowly that this much waits in its write buffer is disconnected (1013).
     slow_consumer_buffer_bytes: int = Field(default=1024 * 1024, ge=64 * 1024)

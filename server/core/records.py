@@ -9,7 +9,6 @@ from server.core.seats import Claim
 __all__ = [
     "BookingRecord",
     "CategoryRecord",
-    "SeatMap",
     "SeatRecord",
     "ShowtimeRecord",
     "ShowtimeSeats",
@@ -86,11 +85,4 @@ class StatusView:
     held: list[str]
     mine: dict[str, int]  # this session's holds and when each lapses
     at: int
-
-
-@dataclass(frozen=True, slots=True)
-class SeatMap:
-    """A showtime's layout with each seat's status."""
-
-    layout: ShowtimeSeats
-    status: StatusView
+    lapses_at: int | None = None  # when the first hold in `held` lapses: the view is true until then or the next change

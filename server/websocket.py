@@ -7,8 +7,11 @@ size ceiling (``MAX_MESSAGE_BYTES`` x 16) closes it, with 1009, because it must 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import socket
+import weakref
 from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -21,6 +24,7 @@ from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
+from websockets.protocol import State
 
 from server.core.changes import Accepted
 from server.core.clock import Clock
@@ -50,13 +54,16 @@ from server.rejections import Refusals
 from server.service import Customer, SeatService
 from server.sessions import Sessions
 from server.settings import LimitSettings, TransportSettings
-from server.subscriptions import Subscriptions
+from server.subscriptions import Dropped, Joined, Subscriptions
 
 __all__ = ["PATH", "SeatSocket", "WebSocketOutlet"]
 
 log = logging.getLogger(__name__)
 
 PATH = "/ws/seat-updates"
+
+# A frame waiting to be answered, a refusal waiting for its turn, or None: the connection is gone.
+Pending = str | bytes | ServerEnvelope | None
 
 
 class WebSocketOutlet:
@@ -122,12 +129,22 @@ class SeatSocket:
         self._hard_size_factor = hard_size_factor  # frames this many times the limit are never read
         self._proxies = transport.trusted_networks
         self._connections_per_ip: Counter[str] = Counter()
+        self._accepted: weakref.WeakSet[ServerConnection] = weakref.WeakSet()  # from TCP accept on
         metrics.watch(lambda: self._connections_per_ip.total(), fanout.subscription_count)
 
     async def serve(self, sock: socket.socket) -> Server:
+        accepted = self._accepted
+
+        class Connection(ServerConnection):
+            def connection_made(self, transport: asyncio.BaseTransport) -> None:
+                super().connection_made(transport)
+                accepted.add(self)
+
         return await serve(
             self.handle,
             sock=sock,
+            create_connection=Connection,
+            open_timeout=self._transport.handshake_timeout_seconds,
             process_request=self._admit,
             max_size=self._limits.max_message_bytes * self._hard_size_factor,
             # Deflate would compress every broadcast once per subscriber; seat messages are tiny anyway.
@@ -135,6 +152,12 @@ class SeatSocket:
             ping_interval=self._transport.ping_interval_seconds,
             ping_timeout=self._transport.ping_timeout_seconds,
         )
+
+    def abort_handshakes(self) -> None:
+        """Cut off connections that have not completed their handshake: at shutdown they have nothing to lose."""
+        for connection in list(self._accepted):
+            if connection.protocol.state is State.CONNECTING and connection.transport is not None:
+                connection.transport.abort()
 
     def _admit(self, connection: ServerConnection, request: Request) -> Response | None:
         """Refuse, before the upgrade: other paths, foreign browser origins, and IPs over their quota."""
@@ -169,6 +192,9 @@ class SeatSocket:
         ip = _ip(connection, self._proxies)
         self._connections_per_ip[ip] += 1
         log.info("connection opened", extra={"session": session.id, "ip": ip, "resumed": resumed})
+        # Frames read but not answered yet, and refusals waiting for their turn: answered in order by one task.
+        pending: asyncio.Queue[Pending] = asyncio.Queue(limits.max_pending_messages)
+        answering = asyncio.create_task(self._answer_in_turn(client, pending))
         try:
             await connection.send(
                 ConnectionEstablished(
@@ -176,27 +202,48 @@ class SeatSocket:
                 ).to_json()
             )
             async for frame in connection:
-                if self._fanout.overloaded(connection):  # it asks but does not read the answers
-                    self._fanout.evict(connection)
-                    break
-                reply = await self._answer(client, frame)
-                if reply is not None:
-                    self._metrics.messages_sent.labels("reply").inc()
-                    await connection.send(reply.to_json())
+                await pending.put(self._admit_frame(client, frame, pending.full()))
         except ConnectionClosed:
             pass
         finally:
             log.info("connection closed", extra={"session": session.id, "ip": ip, "code": connection.close_code})
+            # Work not started is dropped: nobody waits for its answer. What is under way finishes (a change
+            # may be committing) before the connection is forgotten.
+            while not pending.empty():
+                pending.get_nowait()
+            pending.put_nowait(None)
+            await answering
             self._fanout.forget(connection)
             self._connections_per_ip[ip] -= 1
             if not self._connections_per_ip[ip]:
                 del self._connections_per_ip[ip]
 
-    async def _answer(self, client: Client, frame: str | bytes) -> ServerEnvelope | None:
-        """The reply to one frame, carrying the frame's requestId; None when the reply was already sent."""
+    def _admit_frame(self, client: Client, frame: str | bytes, full: bool) -> Pending:
+        """The frame to answer, or its refusal when it comes too fast or too much is waiting already."""
         if wait := client.messages.take(self._clock.monotonic()):
             limited = Rejection(ErrorCode.RATE_LIMITED, "too many messages; slow down", retry_after_ms=wait)
-            return self._refusals.error_message(limited).model_copy(update=_request_id_of(frame))
+        elif full:
+            limited = Rejection(ErrorCode.RATE_LIMITED, "too many messages waiting; wait for the replies")
+        else:
+            return frame
+        return self._refusals.error_message(limited).model_copy(update=_request_id_of(frame))
+
+    async def _answer_in_turn(self, client: Client, pending: asyncio.Queue[Pending]) -> None:
+        connection = client.connection
+        while (item := await pending.get()) is not None:
+            if connection.state is not State.OPEN:
+                continue  # gone: nobody waits for the answer, so the work is not done
+            if self._fanout.overloaded(connection):  # it asks but does not read the answers
+                self._fanout.evict(connection)
+                continue
+            reply = item if isinstance(item, ServerEnvelope) else await self._answer(client, item)
+            if reply is not None:
+                self._metrics.messages_sent.labels("reply").inc()
+                with contextlib.suppress(ConnectionClosed):
+                    await connection.send(reply.to_json())
+
+    async def _answer(self, client: Client, frame: str | bytes) -> ServerEnvelope | None:
+        """The reply to one frame, carrying the frame's requestId; None when the reply was already sent."""
         message = self._parse(frame)
         if isinstance(message, Rejection):
             self._metrics.messages_received.labels("invalid").inc()
@@ -231,10 +278,13 @@ class SeatSocket:
                 joined = await self._subscriptions.subscribe(
                     client.connection, session_id, message.showtime_id, message.last_seq, message.request_id
                 )
-                if isinstance(joined, Rejection):
-                    return joined
-                self._fanout.send(client.connection, joined.frames)
-                return None
+                if isinstance(joined, Joined):
+                    self._fanout.send(client.connection, joined.frames)
+                    return None
+                if isinstance(joined, Dropped):
+                    self._fanout.send(client.connection, [joined.notice])
+                    return joined.rejection
+                return joined
             case Unsubscribe():
                 self._subscriptions.unsubscribe(client.connection, message.showtime_id)
                 return Unsubscribed(showtime_id=message.showtime_id)

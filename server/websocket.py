@@ -115,6 +115,7 @@ class SeatSocket:
         limits: LimitSettings,
         http_port: int,
         hard_size_factor: int = 16,
+        ack_wait_seconds: float = 2.0,
     ) -> None:
         self._service = service
         self._subscriptions = subscriptions
@@ -127,6 +128,7 @@ class SeatSocket:
         self._limits = limits
         self._http_port = http_port  # where the server's own pages are, for the origin check
         self._hard_size_factor = hard_size_factor  # frames this many times the limit are never read
+        self._ack_wait = ack_wait_seconds  # at most, for the changes an ack follows (a gap is read in 0.2 s)
         self._proxies = transport.trusted_networks
         self._connections_per_ip: Counter[str] = Counter()
         self._accepted: weakref.WeakSet[ServerConnection] = weakref.WeakSet()  # from TCP accept on
@@ -259,6 +261,17 @@ class SeatSocket:
         answer = self._refusals.error_message(reply) if isinstance(reply, Rejection) else reply
         return answer if message.request_id is None else answer.model_copy(update={"request_id": message.request_id})
 
+    async def _ack(self, client: Client, outcome: Accepted | Rejection) -> Ack | Rejection:
+        """The ack, once the changes it caused went out to a requester that follows the showtime."""
+        if isinstance(outcome, Rejection):
+            return outcome
+        if outcome.seq is not None and outcome.showtime_id in self._fanout.subscriptions_of(client.connection):
+            try:
+                await asyncio.wait_for(self._fanout.delivered(outcome.showtime_id, outcome.seq), self._ack_wait)
+            except TimeoutError:
+                log.warning("acked before its change was delivered", extra={"showtime": outcome.showtime_id})
+        return Ack.of(outcome)
+
     def _parse(self, frame: str | bytes) -> ClientMessage | Rejection:
         if isinstance(frame, bytes):
             return Rejection(ErrorCode.INVALID_MESSAGE, "send JSON messages in text frames")
@@ -289,18 +302,19 @@ class SeatSocket:
                 self._subscriptions.unsubscribe(client.connection, message.showtime_id)
                 return Unsubscribed(showtime_id=message.showtime_id)
             case Lock():
-                return _ack(await self._service.lock(session_id, message.showtime_id, message.seat_ids))
+                return await self._ack(
+                    client, await self._service.lock(session_id, message.showtime_id, message.seat_ids)
+                )
             case Unlock():
-                return _ack(await self._service.unlock(session_id, message.showtime_id, message.seat_ids))
+                return await self._ack(
+                    client, await self._service.unlock(session_id, message.showtime_id, message.seat_ids)
+                )
             case Book():
                 customer = Customer(message.customer.name, message.customer.email)
-                return _ack(await self._service.book(session_id, message.showtime_id, message.seat_ids, customer))
+                booked = await self._service.book(session_id, message.showtime_id, message.seat_ids, customer)
+                return await self._ack(client, booked)
             case Ping():
                 return Pong(timestamp=self._clock.now())
-
-
-def _ack(outcome: Accepted | Rejection) -> Ack | Rejection:
-    return outcome if isinstance(outcome, Rejection) else Ack.of(outcome)
 
 
 REQUEST_ID: TypeAdapter[str | int] = TypeAdapter(RequestId)

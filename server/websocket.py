@@ -8,7 +8,6 @@ size ceiling (``MAX_MESSAGE_BYTES`` x 16) closes it, with 1009, because it must 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import socket
 import weakref
@@ -239,10 +238,10 @@ class SeatSocket:
                 self._fanout.evict(connection)
                 continue
             reply = item if isinstance(item, ServerEnvelope) else await self._answer(client, item)
-            if reply is not None:
+            # Written without waiting, like broadcasts and in order with them: a client that asks but does
+            # not read is cut off past the slow-consumer limit instead of stalling its own line.
+            if reply is not None and self._fanout.send(connection, [reply.to_json()]):
                 self._metrics.messages_sent.labels("reply").inc()
-                with contextlib.suppress(ConnectionClosed):
-                    await connection.send(reply.to_json())
 
     async def _answer(self, client: Client, frame: str | bytes) -> ServerEnvelope | None:
         """The reply to one frame, carrying the frame's requestId; None when the reply was already sent."""

@@ -251,6 +251,7 @@ class SeatService:
             booking_id=outcome.booking_id,
             total_cents=plan.total_cents if plan.sell else None,
             currency=layout.currency if plan.sell else None,
+            seq=outcome.events[-1].seq if outcome.events else None,
         )
 
     async def _commit(self, showtime_id: str, changes: Sequence[Change]) -> list[Rejection | Committed]:

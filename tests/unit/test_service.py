@@ -34,7 +34,7 @@ async def test_lock_book_and_read_back(engine: AsyncEngine) -> None:
     clock, published = ManualClock(), Published()
     seats = service(engine, clock, published, hold_ttl_seconds=60)
     locked = await seats.lock("s1", SHOWTIME, ["A1", "A2", "A1"])
-    assert locked == Accepted("lock", SHOWTIME, ("A1", "A2"), expires_at=clock.now() + 60_000)
+    assert locked == Accepted("lock", SHOWTIME, ("A1", "A2"), expires_at=clock.now() + 60_000, seq=2)
     booked = await seats.book("s1", SHOWTIME, ["A1"], ADA)
     assert isinstance(booked, Accepted)
     assert (booked.total_cents, booked.currency) == (1200, "EUR")

@@ -18,29 +18,25 @@ from aiohttp.typedefs import Handler as RequestHandler
 from aiohttp.typedefs import Middleware
 from pydantic import BaseModel, ValidationError
 
-from server.core.changes import Accepted
 from server.core.errors import ErrorCode, Rejection
 from server.core.limits import origin_allowed
 from server.core.proxies import client_address
-from server.core.seats import SeatState
 from server.messages import (
     MAX_ID_LENGTH,
     PRINTABLE,
     Ack,
     BookingRequest,
     BookingView,
-    Category,
     Health,
     Model,
     Problem,
     ReadyStatus,
-    RowView,
     SeatsRequest,
-    SeatView,
     SessionCreated,
     ShowtimeLayout,
     ShowtimeSummary,
     WebConfig,
+    ack,
     describe,
 )
 from server.metrics import Metrics
@@ -113,16 +109,16 @@ class Api:
 
     async def lock(self, request: web.Request) -> Ack | Rejection:
         session_id, body = self.session_of(request), await _body(request, SeatsRequest)
-        return _ack(await self.service.lock(session_id, body.showtime_id, body.seat_ids))
+        return ack(await self.service.lock(session_id, body.showtime_id, body.selection()))
 
     async def unlock(self, request: web.Request) -> Ack | Rejection:
         session_id, body = self.session_of(request), await _body(request, SeatsRequest)
-        return _ack(await self.service.unlock(session_id, body.showtime_id, body.seat_ids))
+        return ack(await self.service.unlock(session_id, body.showtime_id, body.selection()))
 
     async def book(self, request: web.Request) -> Ack | Rejection:
         session_id, body = self.session_of(request), await _body(request, BookingRequest)
         customer = Customer(body.customer.name, body.customer.email)
-        return _ack(await self.service.book(session_id, body.showtime_id, body.seat_ids, customer))
+        return ack(await self.service.book(session_id, body.showtime_id, body.selection(), customer))
 
     async def get_booking(self, request: web.Request) -> BookingView | Rejection:
         session_id = self.session_of(request)
@@ -140,29 +136,7 @@ class Api:
         if not _printable(showtime_id):
             return Rejection(ErrorCode.UNKNOWN_SHOWTIME, f"no such showtime: {showtime_id}")
         found = await self.service.seat_map(showtime_id)
-        if isinstance(found, Rejection):
-            return found
-        booked, held = set(found.status.booked), set(found.status.held)
-        rows: dict[str, list[SeatView]] = {}
-        for place in found.layout.seats:
-            state = SeatState.BOOKED if place.code in booked else SeatState.HELD if place.code in held else None
-            rows.setdefault(place.row_label, []).append(
-                SeatView(
-                    id=place.code,
-                    row=place.row_label,
-                    number=place.number,
-                    x=place.x,
-                    y=place.y,
-                    category_id=place.category_id,
-                    status=state or SeatState.AVAILABLE,
-                )
-            )
-        return ShowtimeLayout(
-            **ShowtimeSummary.of(found.layout.showtime).model_dump(),
-            seq=found.status.seq,
-            categories=[Category.of(category) for category in found.layout.categories],
-            rows=[RowView(label=label, seats=seats) for label, seats in rows.items()],
-        )
+        return found if isinstance(found, Rejection) else ShowtimeLayout.from_map(found)
 
     async def config(self, request: web.Request) -> WebConfig:
         url = self.transport.public_websocket_url
@@ -184,10 +158,6 @@ class Api:
             return ReadyStatus(status="ready", checks=checks)
         failing = ", ".join(f"{name}: {state}" for name, state in checks.items() if state != "ok")
         return Rejection(ErrorCode.NOT_READY, f"not ready: {failing}")
-
-
-def _ack(outcome: Accepted | Rejection) -> Ack | Rejection:
-    return outcome if isinstance(outcome, Rejection) else Ack.of(outcome)
 
 
 async def _body(request: web.Request, model: type[M]) -> M:

@@ -16,7 +16,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Literal
 
-from server.core.changes import Accepted, Change, Committed, Event, NewBooking, Rule
+from server.core.changes import Accepted, Change, Committed, Event, NewBooking, Rule, Selection
 from server.core.clock import Clock
 from server.core.errors import ErrorCode, Rejection
 from server.core.limits import RateLimiter
@@ -24,9 +24,11 @@ from server.core.records import BookingRecord, SeatMap, ShowtimeRecord, StatusVi
 from server.core.seats import (
     Layout,
     SeatState,
+    plan_block,
     plan_book,
     plan_expiry,
     plan_lock,
+    plan_unblock,
     plan_unlock,
     select_seats,
 )
@@ -37,11 +39,14 @@ from server.metrics import Metrics
 from server.settings import SeatSettings
 from server.storage.store import SeatStore
 
-__all__ = ["Customer", "Replay", "SeatService"]
+__all__ = ["ADMIN", "Customer", "Replay", "SeatService"]
 
 log = logging.getLogger(__name__)
 
 Publish = Callable[[Sequence[Event]], None]
+
+
+ADMIN = "admin"  # who acts for the operator: no rate limit, no per-request seat cap, whole tables not required
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,40 +100,56 @@ class SeatService:
 
     # --- changes -------------------------------------------------------------------------------------------
 
-    async def lock(self, session_id: str, showtime_id: str, seat_ids: Sequence[str]) -> Accepted | Rejection:
+    async def lock(self, session_id: str, showtime_id: str, seats: Selection) -> Accepted | Rejection:
         now = self._clock.now()
         ttl, most = self._hold_ttl_ms, self._settings.max_held_seats_per_session
         return await self._change(
             "lock",
             session_id,
             showtime_id,
-            seat_ids,
-            lambda seats: lambda claims: plan_lock(claims, session_id, seats, now, ttl, most),
+            seats,
+            lambda chosen, layout: lambda claims, terms: plan_lock(claims, terms, session_id, chosen, now, ttl, most),
         )
 
-    async def unlock(self, session_id: str, showtime_id: str, seat_ids: Sequence[str]) -> Accepted | Rejection:
+    async def unlock(self, session_id: str, showtime_id: str, seats: Selection) -> Accepted | Rejection:
         return await self._change(
             "unlock",
             session_id,
             showtime_id,
-            seat_ids,
-            lambda seats: lambda claims: plan_unlock(claims, session_id, seats),
+            seats,
+            lambda chosen, layout: lambda claims, terms: plan_unlock(claims, session_id, chosen),
         )
 
     async def book(
-        self, session_id: str, showtime_id: str, seat_ids: Sequence[str], customer: Customer
+        self, session_id: str, showtime_id: str, seats: Selection, customer: Customer
     ) -> Accepted | Rejection:
-        layout = await self.layout(showtime_id)
-        if isinstance(layout, Rejection):
-            return self._refused("book", layout)
         now = self._clock.now()
         return await self._change(
             "book",
             session_id,
             showtime_id,
-            seat_ids,
-            lambda seats: lambda claims: plan_book(claims, layout, session_id, seats, now),
-            NewBooking(customer.name, customer.email, layout.currency),
+            seats,
+            lambda chosen, layout: lambda claims, terms: plan_book(claims, terms, layout, session_id, chosen, now),
+            NewBooking(customer.name, customer.email),
+        )
+
+    async def block(self, showtime_id: str, seats: Selection, reason: str) -> Accepted | Rejection:
+        """The operator takes seats out of sale; they are announced as ``blocked``."""
+        return await self._change(
+            "block",
+            ADMIN,
+            showtime_id,
+            seats,
+            lambda chosen, layout: lambda claims, terms: plan_block(claims, chosen, reason),
+        )
+
+    async def unblock(self, showtime_id: str, seats: Selection) -> Accepted | Rejection:
+        return await self._change(
+            "unblock",
+            ADMIN,
+            showtime_id,
+            seats,
+            lambda chosen, layout: lambda claims, terms: plan_unblock(claims, chosen),
         )
 
     async def expire_lapsed_holds(self) -> int:
@@ -176,6 +197,7 @@ class SeatService:
             held=sorted(held),
             mine=dict(sorted(mine.items())),
             at=now,
+            blocked=sorted(s for s, c in snapshot.claims.items() if c.state is SeatState.BLOCKED),
         )
 
     async def replay(self, showtime_id: str, after: int) -> Replay | Rejection | None:
@@ -193,14 +215,14 @@ class SeatService:
         return await self._store.showtimes()
 
     async def seat_map(self, showtime_id: str) -> SeatMap | Rejection:
-        """A showtime's layout and every seat's status, as anyone sees it."""
-        layout = await self._store.showtime(showtime_id)
-        if layout is None:
+        """A showtime's layout, its current prices and every seat's status, as anyone sees it."""
+        details = await self._store.showtime(showtime_id)
+        if details is None:
             return Rejection(ErrorCode.UNKNOWN_SHOWTIME, f"no such showtime: {showtime_id}")
         status = await self.status("", showtime_id)
         if isinstance(status, Rejection):
             return status
-        return SeatMap(layout, status)
+        return SeatMap(details, status)
 
     async def booking(self, session_id: str, booking_id: str) -> BookingRecord | Rejection:
         found = await self._store.booking(booking_id)
@@ -219,24 +241,26 @@ class SeatService:
 
     async def _change(
         self,
-        action: Literal["lock", "unlock", "book"],
+        action: Literal["lock", "unlock", "book", "block", "unblock"],
         session_id: str,
         showtime_id: str,
-        seat_ids: Sequence[str],
-        rule_for: Callable[[tuple[str, ...]], Rule],
+        selection: Selection,
+        rule_for: Callable[[tuple[str, ...], Layout], Rule],
         new_booking: NewBooking | None = None,
     ) -> Accepted | Rejection:
         layout = await self.layout(showtime_id)
         if isinstance(layout, Rejection):
             return self._refused(action, layout)
-        seats = select_seats(layout, seat_ids, self._settings.max_seats_per_request)
+        most = self._settings.max_seats_per_request if session_id != ADMIN else len(layout.categories)
+        seats = select_seats(layout, selection.seat_ids, most, selection.table_ids, whole_tables=session_id != ADMIN)
         if isinstance(seats, Rejection):
             return self._refused(action, seats)
-        if wait := self._seat_changes.take(session_id, self._clock.monotonic()):
+        wait = self._seat_changes.take(session_id, self._clock.monotonic()) if session_id != ADMIN else 0
+        if wait:
             return self._refused(
                 action, Rejection(ErrorCode.RATE_LIMITED, "too many seat changes", retry_after_ms=wait)
             )
-        change = Change(seats, session_id, rule_for(seats), new_booking)
+        change = Change(seats, session_id, rule_for(seats, layout), new_booking)
         outcome = await self._group_commit.decide(showtime_id, change)
         if isinstance(outcome, Rejection):
             return self._refused(action, outcome)
@@ -251,12 +275,15 @@ class SeatService:
             expires_at=plan.hold_until,
             booking_id=outcome.booking_id,
             total_cents=plan.total_cents if plan.sell else None,
-            currency=layout.currency if plan.sell else None,
+            currency=outcome.currency,
         )
 
     async def _commit(self, showtime_id: str, changes: Sequence[Change]) -> list[Rejection | Committed]:
         with self._metrics.database_seconds.labels("change").time():
-            return await self._store.change(showtime_id, changes, self._clock.now())
+            try:
+                return await self._store.change(showtime_id, changes, self._clock.now())
+            except LookupError:  # deleted since its layout was read
+                return [Rejection(ErrorCode.UNKNOWN_SHOWTIME, f"no such showtime: {showtime_id}")] * len(changes)
 
     def _announce(self, committed: Committed) -> None:
         for event in committed.events:

@@ -22,14 +22,12 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from server.core.changes import Accepted
 from server.core.clock import Clock
 from server.core.errors import ErrorCode, Rejection
 from server.core.limits import TokenBucket, origin_allowed
 from server.core.proxies import Network, client_address
 from server.fanout import Fanout
 from server.messages import (
-    Ack,
     Book,
     ClientMessage,
     ConnectionEstablished,
@@ -42,6 +40,7 @@ from server.messages import (
     Unlock,
     Unsubscribe,
     Unsubscribed,
+    ack,
     client_message,
     describe,
 )
@@ -239,18 +238,14 @@ class SeatSocket:
                 self._subscriptions.unsubscribe(client.connection, message.showtime_id)
                 return Unsubscribed(showtime_id=message.showtime_id)
             case Lock():
-                return _ack(await self._service.lock(session_id, message.showtime_id, message.seat_ids))
+                return ack(await self._service.lock(session_id, message.showtime_id, message.selection()))
             case Unlock():
-                return _ack(await self._service.unlock(session_id, message.showtime_id, message.seat_ids))
+                return ack(await self._service.unlock(session_id, message.showtime_id, message.selection()))
             case Book():
                 customer = Customer(message.customer.name, message.customer.email)
-                return _ack(await self._service.book(session_id, message.showtime_id, message.seat_ids, customer))
+                return ack(await self._service.book(session_id, message.showtime_id, message.selection(), customer))
             case Ping():
                 return Pong(timestamp=self._clock.now())
-
-
-def _ack(outcome: Accepted | Rejection) -> Ack | Rejection:
-    return outcome if isinstance(outcome, Rejection) else Ack.of(outcome)
 
 
 REQUEST_ID: TypeAdapter[str | int] = TypeAdapter(RequestId)

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from server.core.seats import Claim
+from server.core.venues import HallLayout
 
 __all__ = [
     "BookingRecord",
-    "CategoryRecord",
     "SeatMap",
-    "SeatRecord",
+    "ShowtimeDetails",
     "ShowtimeRecord",
-    "ShowtimeSeats",
     "Snapshot",
     "StatusView",
 ]
@@ -30,29 +29,15 @@ class ShowtimeRecord:
 
 
 @dataclass(frozen=True, slots=True)
-class CategoryRecord:
-    id: str
-    name: str
-    price_cents: int
-
-
-@dataclass(frozen=True, slots=True)
-class SeatRecord:
-    code: str
-    row_label: str
-    number: int
-    x: int
-    y: int
-    category_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class ShowtimeSeats:
-    """A showtime with its price categories and seats, the seats in grid order."""
+class ShowtimeDetails:
+    """A showtime with the layout version it was created on and its current terms."""
 
     showtime: ShowtimeRecord
-    categories: list[CategoryRecord]
-    seats: list[SeatRecord]
+    layout_id: str
+    hall: HallLayout
+    prices: dict[str, int]  # category id -> cents
+    sales_open_at: int | None = None
+    sales_close_at: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,11 +71,12 @@ class StatusView:
     held: list[str]
     mine: dict[str, int]  # this session's holds and when each lapses
     at: int
+    blocked: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
 class SeatMap:
     """A showtime's layout with each seat's status."""
 
-    layout: ShowtimeSeats
+    details: ShowtimeDetails
     status: StatusView

@@ -25,7 +25,7 @@ from server.rejections import Refusals
 from server.service import SeatService
 from server.sessions import Sessions, load_secret
 from server.settings import Settings
-from server.storage.database import create_engine
+from server.storage.database import create_engine, is_sqlite
 from server.storage.migrations import apply_migrations
 from server.storage.seed import ensure_demo_data
 from server.storage.store import SeatStore
@@ -61,7 +61,10 @@ class SeatServer:
         sessions = Sessions(load_secret(settings.sessions, settings.database.database_url), settings.sessions, clock)
         if applied := await apply_migrations(self.engine):
             log.info("database migrated: %s", ", ".join(applied))
-        if settings.database.demo_data and (created := await ensure_demo_data(self.engine, clock.now())):
+        demo_data = settings.database.demo_data
+        if demo_data is None:  # unset: for trying the server out on SQLite; production data is PostgreSQL's
+            demo_data = is_sqlite(self.engine)
+        if demo_data and (created := await ensure_demo_data(self.engine, clock.now())):
             log.info("created demo showtimes: %s", ", ".join(created))
         websocket_socket = _listen(settings.transport.host, settings.transport.websocket_server_port)
         http_socket = _listen(settings.transport.host, settings.transport.http_port)

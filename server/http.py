@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from http import HTTPStatus
 from pathlib import Path
 from typing import TypeVar
@@ -61,12 +61,15 @@ EndpointHandler = Callable[["Api", web.Request], Awaitable[Model | Sequence[Mode
 
 
 class ProblemError(Exception):
-    def __init__(self, rejection: Rejection) -> None:
+    def __init__(self, rejection: Rejection, headers: Mapping[str, str] | None = None) -> None:
         self.rejection = rejection
+        self.headers = headers or {}
 
 
-def problem_response(problem: Problem) -> web.Response:
-    response = web.Response(status=problem.status, text=problem.to_json(), content_type="application/problem+json")
+def problem_response(problem: Problem, headers: Mapping[str, str] | None = None) -> web.Response:
+    response = web.Response(
+        status=problem.status, text=problem.to_json(), headers=headers, content_type="application/problem+json"
+    )
     if problem.retry_after_ms is not None:
         response.headers["Retry-After"] = str(-(-problem.retry_after_ms // 1000))  # whole seconds, rounded up
     return response
@@ -94,9 +97,13 @@ class Api:
 
     def session_of(self, request: web.Request) -> str:
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        session_id = self.sessions.verify(token.strip()) if scheme.lower() == "bearer" else None
+        bearer = scheme.lower() == "bearer" and bool(token.strip())
+        session_id = self.sessions.verify(token.strip()) if bearer else None
         if session_id is None:
-            raise ProblemError(Rejection(ErrorCode.UNAUTHORIZED, "send Authorization: Bearer <session token>"))
+            # RFC 6750 section 3: name the error only when a token was sent
+            challenge = 'Bearer error="invalid_token"' if bearer else "Bearer"
+            refused = Rejection(ErrorCode.UNAUTHORIZED, "send Authorization: Bearer <session token>")
+            raise ProblemError(refused, {"WWW-Authenticate": challenge})
         return session_id
 
     async def create_session(self, request: web.Request) -> SessionCreated | Rejection:
@@ -184,35 +191,48 @@ SEAT_ERRORS = (
 ENDPOINTS: tuple[Endpoint[EndpointHandler], ...] = (
     Endpoint(
         "POST", "/api/sessions", "Start a buyer session", Api.create_session, SessionCreated, HTTPStatus.CREATED,
-        errors=(ErrorCode.RATE_LIMITED,),
+        errors=(ErrorCode.RATE_LIMITED,), operation_id="createSession", tag="sessions",
     ),
     Endpoint(
         "POST", "/api/seat-locks", "Hold seats, all or none", Api.lock, Ack,
         body=SeatsRequest, authenticated=True,
         errors=(*SEAT_ERRORS, ErrorCode.SEAT_UNAVAILABLE, ErrorCode.HOLD_LIMIT_REACHED),
+        operation_id="lockSeats", tag="seats",
     ),
     Endpoint(
         "DELETE", "/api/seat-locks", "Release held seats", Api.unlock, Ack,
         body=SeatsRequest, authenticated=True, errors=(*SEAT_ERRORS, ErrorCode.NOT_LOCK_OWNER),
+        operation_id="unlockSeats", tag="seats",
     ),
     Endpoint(
         "POST", "/api/bookings", "Book seats this session holds", Api.book, Ack, HTTPStatus.CREATED,
         body=BookingRequest, authenticated=True, errors=(*SEAT_ERRORS, ErrorCode.NOT_LOCK_OWNER),
+        operation_id="createBooking", tag="bookings",
     ),
     Endpoint(
         "GET", "/api/bookings/{booking_id}", "A booking of this session", Api.get_booking, BookingView,
         authenticated=True, errors=(ErrorCode.UNAUTHORIZED, ErrorCode.NOT_FOUND),
+        operation_id="getBooking", tag="bookings",
     ),
-    Endpoint("GET", "/api/showtimes", "All showtimes", Api.showtimes, ShowtimeSummary, many=True),
+    Endpoint(
+        "GET", "/api/showtimes", "All showtimes", Api.showtimes, ShowtimeSummary, many=True,
+        operation_id="listShowtimes", tag="showtimes",
+    ),
     Endpoint(
         "GET", "/api/showtimes/{showtime_id}", "A showtime's layout and each seat's status", Api.showtime,
-        ShowtimeLayout, errors=(ErrorCode.UNKNOWN_SHOWTIME,),
+        ShowtimeLayout, errors=(ErrorCode.UNKNOWN_SHOWTIME,), operation_id="getShowtime", tag="showtimes",
     ),
-    Endpoint("GET", "/api/config", "Where the page finds the WebSocket", Api.config, WebConfig),
-    Endpoint("GET", "/healthz", "Liveness: the process answers", Api.health, Health),
+    Endpoint(
+        "GET", "/api/config", "Where the page finds the WebSocket", Api.config, WebConfig,
+        operation_id="getConfig", tag="operations",
+    ),
+    Endpoint(
+        "GET", "/healthz", "Liveness: the process answers", Api.health, Health,
+        operation_id="health", tag="operations",
+    ),
     Endpoint(
         "GET", "/readyz", "Readiness: the database (and Redis, when used) answer", Api.ready, ReadyStatus,
-        errors=(ErrorCode.NOT_READY,),
+        errors=(ErrorCode.NOT_READY,), operation_id="ready", tag="operations",
     ),
 )  # fmt: skip
 
@@ -234,25 +254,28 @@ def problems(refusals: Refusals) -> Middleware:
     @web.middleware
     async def middleware(request: web.Request, handler: RequestHandler) -> web.StreamResponse:
         status = None
+        headers: dict[str, str] = {}
         try:
             return await handler(request)
         except ProblemError as problem:
-            rejection = problem.rejection
+            rejection, headers = problem.rejection, dict(problem.headers)
         except web.HTTPException as error:
             if error.status < 400:
                 raise
             status = HTTPStatus(error.status)
             code = AIOHTTP_ERRORS.get(error.status, ErrorCode.INVALID_MESSAGE)
             rejection = Rejection(code, error.reason)
+            if "Allow" in error.headers:  # a 405 names the methods the path accepts
+                headers["Allow"] = error.headers["Allow"]
         except Exception:
             log.exception("%s %s failed", request.method, request.path)
             rejection = Rejection(ErrorCode.INTERNAL_ERROR, "the server failed; nothing changed")
-        return problem_response(refusals.problem(rejection, status))
+        return problem_response(refusals.problem(rejection, status), headers)
 
     return middleware
 
 
-AIOHTTP_ERRORS = {404: ErrorCode.NOT_FOUND, 413: ErrorCode.MESSAGE_TOO_LARGE}
+AIOHTTP_ERRORS = {404: ErrorCode.NOT_FOUND, 405: ErrorCode.METHOD_NOT_ALLOWED, 413: ErrorCode.MESSAGE_TOO_LARGE}
 
 
 def cors(transport: TransportSettings, refusals: Refusals) -> Middleware:
@@ -299,7 +322,8 @@ def create_app(
     document = openapi_document(ENDPOINTS)
 
     async def openapi(request: web.Request) -> web.Response:
-        return web.json_response(document)
+        # Generated clients call the server as this caller reached it.
+        return web.json_response({**document, "servers": [{"url": f"{request.scheme}://{request.host}"}]})
 
     async def prometheus(request: web.Request) -> web.Response:
         return web.Response(body=metrics.exposition(), content_type="text/plain", charset="utf-8")

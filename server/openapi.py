@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any, Generic, TypeVar
 
@@ -33,10 +33,38 @@ class Endpoint(Generic[H]):
     authenticated: bool = False
     many: bool = False  # the response is a JSON array of ``response``
     errors: tuple[ErrorCode, ...] = ()
+    # What generated clients name the call (lockSeats) and the group they put it in (one of TAGS).
+    operation_id: str = field(kw_only=True)
+    tag: str = field(kw_only=True)
 
 
 REF = "#/components/schemas/{model}"
 BODY_ERRORS = (ErrorCode.INVALID_MESSAGE, ErrorCode.MESSAGE_TOO_LARGE)
+TAGS = {
+    "sessions": "Buyer sessions: the bearer token that changing calls need",
+    "seats": "Holding and releasing seats",
+    "bookings": "Turning held seats into bookings",
+    "showtimes": "Showtimes and their seat maps",
+    "operations": "Health, readiness, and where clients find the WebSocket",
+}
+SECURITY_SCHEMES = {
+    "sessionToken": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "A buyer's session token, from POST /api/sessions or the socket's connection_established",
+    },
+    "adminKey": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "An operator's key, for administration calls; no operation of this version requires it",
+    },
+}
+CHALLENGE = {
+    "WWW-Authenticate": {
+        "description": 'Bearer, with error="invalid_token" when the token sent is invalid or expired (RFC 6750)',
+        "schema": {"type": "string"},
+    }
+}
 
 
 def openapi_document(endpoints: Iterable[Endpoint[Any]]) -> dict[str, Any]:
@@ -53,11 +81,9 @@ def openapi_document(endpoints: Iterable[Endpoint[Any]]) -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {"title": "Seat reservation server", "version": "1.0.0"},
+        "tags": [{"name": name, "description": description} for name, description in TAGS.items()],
         "paths": paths,
-        "components": {
-            "schemas": schemas.get("$defs", {}),
-            "securitySchemes": {"sessionToken": {"type": "http", "scheme": "bearer"}},
-        },
+        "components": {"schemas": schemas.get("$defs", {}), "securitySchemes": SECURITY_SCHEMES},
     }
 
 
@@ -69,6 +95,8 @@ def _operation(endpoint: Endpoint[Any]) -> dict[str, Any]:
             schema = {"type": "array", "items": schema}
         response["content"] = {"application/json": {"schema": schema}}
     operation: dict[str, Any] = {
+        "operationId": endpoint.operation_id,
+        "tags": [endpoint.tag],
         "summary": endpoint.summary,
         "parameters": [
             {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
@@ -93,6 +121,7 @@ def _problems(endpoint: Endpoint[Any]) -> dict[str, Any]:
     return {
         str(int(status)): {
             "description": ", ".join(code.value for code in codes if STATUS_OF[code] == status),
+            **({"headers": CHALLENGE} if status == HTTPStatus.UNAUTHORIZED else {}),
             "content": problem,
         }
         for status in statuses

@@ -64,7 +64,13 @@ class TransportSettings(Group):
 class DatabaseSettings(Group):
     database_url: str = "sqlite:///./seats.db"
     database_pool_size: int = Field(default=10, ge=1)
-    demo_data: bool = True
+    # The demo cinema, created when the database has no showtime; None (empty): on SQLite only, never in production.
+    demo_data: bool | None = None
+
+    @field_validator("demo_data", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
 
 
 class SessionSettings(Group):

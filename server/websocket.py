@@ -153,8 +153,13 @@ class SeatSocket:
         return None
 
     def _refuse(self, connection: ServerConnection, rejection: Rejection) -> Response:
-        """A refused handshake, with a problem body like the REST API's."""
+        """A refused handshake, with a problem body like the REST API's, and a log line saying why."""
         problem = self._refusals.problem(rejection)
+        ip, path = _ip(connection, self._proxies), urlsplit(connection.request.path if connection.request else "").path
+        log.info(
+            "refused a WebSocket handshake from %s for %s: %d %s: %s", ip, path, problem.status, rejection.code,
+            rejection.message, extra={"ip": ip, "path": path, "status": problem.status, "code": rejection.code.value},
+        )  # fmt: skip
         response = connection.respond(HTTPStatus(problem.status), problem.to_json())
         del response.headers["Content-Type"]  # Headers is a multidict: assigning would add a second one
         response.headers["Content-Type"] = "application/problem+json"

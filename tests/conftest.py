@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 
 from server.app import SeatServer
-from server.core.clock import SystemClock
+from server.core.clock import Clock, SystemClock
 from server.settings import Settings
 from server.storage.seed import Category, create_showtime
 from tests.client import SeatClient
@@ -100,12 +100,12 @@ StartServer = Callable[..., Awaitable[Running]]
 
 @pytest.fixture
 async def start_server(database_url: str) -> AsyncIterator[StartServer]:
-    """Start servers on the test's database; all are stopped at the end of the test."""
+    """Start servers on the test's database, on the system clock or the one given; all are stopped at the end."""
     started: list[SeatServer] = []
     http = aiohttp.ClientSession()
 
-    async def start(**overrides: Any) -> Running:
-        server = SeatServer(test_settings(database_url, **overrides))
+    async def start(clock: Clock | None = None, **overrides: Any) -> Running:
+        server = SeatServer(test_settings(database_url, **overrides), clock=clock)
         await server.start()
         started.append(server)
         return Running(server, http)

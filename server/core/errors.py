@@ -14,6 +14,7 @@ class ErrorCode(StrEnum):
     INVALID_MESSAGE = "invalid_message"
     UNAUTHORIZED = "unauthorized"
     NOT_FOUND = "not_found"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
     UNKNOWN_SHOWTIME = "unknown_showtime"
     UNKNOWN_SEAT = "unknown_seat"
     UNKNOWN_TABLE = "unknown_table"

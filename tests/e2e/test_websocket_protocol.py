@@ -10,7 +10,8 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from server.core.clock import SystemClock
-from tests.conftest import Running, StartServer, eventually
+from tests.conftest import Running, StartServer
+from tests.fakes import ManualClock
 
 
 async def test_connection_established_gives_a_session_and_token(running: Running) -> None:
@@ -147,14 +148,16 @@ async def test_a_seat_held_by_one_session_is_refused_to_another(running: Running
     assert (await rival.request("lock", showtimeId=showtime, seatIds=["A2"]))["type"] == "ack"
 
 
-async def test_locking_a_held_seat_again_extends_the_hold_without_a_broadcast(running: Running) -> None:
+async def test_locking_a_held_seat_again_extends_the_hold_without_a_broadcast(start_server: StartServer) -> None:
+    clock = ManualClock()
+    running = await start_server(clock=clock)
     showtime = await running.showtime()
     holder, watcher = await running.client(), await running.client()
     await watcher.request("subscribe", showtimeId=showtime)
     first = await holder.request("lock", showtimeId=showtime, seatIds=["A1"])
-    await asyncio.sleep(0.01)
+    clock.advance(10)
     again = await holder.request("lock", showtimeId=showtime, seatIds=["A1"])
-    assert again["expiresAt"] > first["expiresAt"]
+    assert again["expiresAt"] == first["expiresAt"] + 10
     await watcher.request("ping")
     assert [m.get("seq") for m in watcher.drain() if m["type"] == "seat_status_change"] == [1]
 
@@ -203,12 +206,15 @@ async def test_every_request_id_gets_exactly_one_reply(running: Running) -> None
 
 
 async def test_lapsed_holds_are_released_and_broadcast(start_server: StartServer) -> None:
-    running = await start_server(hold_ttl_seconds=0.3)
+    clock = ManualClock()
+    running = await start_server(clock=clock, hold_ttl_seconds=60)
     showtime = await running.showtime()
     holder, watcher = await running.client(), await running.client()
     await watcher.request("subscribe", showtimeId=showtime)
     await holder.request("lock", showtimeId=showtime, seatIds=["A1", "A2"])
-    changes = await watcher.changes(4)
+    changes = await watcher.changes(2)
+    clock.advance(60_000)
+    changes += await watcher.changes(2)  # from the sweeper, which runs every 50 ms; bounded by the client's timeout
     assert [(c["seatId"], c["status"], c["sessionId"]) for c in changes] == [
         ("A1", "locked", holder.session_id),
         ("A2", "locked", holder.session_id),
@@ -223,28 +229,23 @@ async def test_lapsed_holds_are_released_and_broadcast(start_server: StartServer
 
 
 async def test_holds_survive_a_restart_and_still_expire(start_server: StartServer) -> None:
-    first = await start_server(hold_ttl_seconds=1.0)
+    clock = ManualClock()
+    first = await start_server(clock=clock, hold_ttl_seconds=60)
     showtime = await first.showtime()
     holder = await first.client()
     await holder.request("lock", showtimeId=showtime, seatIds=["C1"])
     await first.server.stop()
 
-    second = await start_server(hold_ttl_seconds=1.0)
+    second = await start_server(clock=clock, hold_ttl_seconds=60)
     resumed = await second.client(token=holder.token)
     await resumed.request("subscribe", showtimeId=showtime)
     snapshot = await resumed.next_pushed("current_seat_status")
-    if snapshot["mySeats"] == ["C1"]:  # still held after the restart, so the new instance must expire it
-        change = await resumed.next_pushed("seat_status_change")
-        assert (change["seatId"], change["status"]) == ("C1", "unlocked")
-    else:  # the hold lapsed during the restart and was swept before the snapshot was read
-        assert snapshot["lockedSeats"] == []
-        assert snapshot["seq"] == 2
-
-    async def released() -> bool:
-        reply = await (await second.client()).request("lock", showtimeId=showtime, seatIds=["C1"])
-        return bool(reply["type"] == "ack")
-
-    await eventually(released)
+    assert (snapshot["mySeats"], snapshot["seq"]) == (["C1"], 1)
+    clock.advance(60_000)  # the new instance must expire a hold the old one made
+    change = await resumed.next_pushed("seat_status_change")
+    assert (change["seatId"], change["status"], change["seq"]) == ("C1", "unlocked", 2)
+    reply = await (await second.client()).request("lock", showtimeId=showtime, seatIds=["C1"])
+    assert reply["type"] == "ack"
 
 
 async def test_stop_closes_sockets_with_going_away(start_server: StartServer) -> None:

@@ -32,6 +32,6 @@ def test_a_problem_takes_the_codes_status_unless_the_transport_chose_one() -> No
     refusals = Refusals(metrics)
     limited = refusals.problem(Rejection(ErrorCode.RATE_LIMITED, "slow down", retry_after_ms=1500))
     assert (limited.status, limited.title, limited.retry_after_ms) == (429, "Too Many Requests", 1500)
-    chosen = refusals.problem(Rejection(ErrorCode.INVALID_MESSAGE, "bad"), HTTPStatus.METHOD_NOT_ALLOWED)
-    assert (chosen.status, chosen.code) == (405, ErrorCode.INVALID_MESSAGE)
+    chosen = refusals.problem(Rejection(ErrorCode.INVALID_MESSAGE, "bad"), HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE)
+    assert (chosen.status, chosen.code) == (431, ErrorCode.INVALID_MESSAGE)
     assert counted(metrics, ErrorCode.RATE_LIMITED) == counted(metrics, ErrorCode.INVALID_MESSAGE) == 1

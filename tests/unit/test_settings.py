@@ -33,3 +33,11 @@ def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("DATABASE_URL", "file:./dev.db")
     settings = Settings(_env_file=None)
     assert (settings.hold_ttl_seconds, settings.database_url) == (30, "file:./dev.db")
+
+
+@pytest.mark.parametrize(("listed", "demo_data"), [("", None), ("true", True), ("false", False)])
+def test_demo_data_left_empty_is_derived_from_the_database(
+    monkeypatch: pytest.MonkeyPatch, listed: str, demo_data: bool | None
+) -> None:
+    monkeypatch.setenv("DEMO_DATA", listed)
+    assert Settings(_env_file=None).database.demo_data is demo_data

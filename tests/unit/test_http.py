@@ -1,0 +1,140 @@
+"""The REST adapter on a loopback port: JSON in and out, problems with their statuses, CORS, the generated document."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from server.http import ENDPOINTS, Api, create_app
+from server.metrics import Metrics
+from server.openapi import openapi_document
+from server.rejections import Refusals
+from server.service import SeatService
+from server.sessions import Sessions
+from server.settings import SeatSettings, SessionSettings, TransportSettings
+from server.storage.store import SeatStore
+from tests.fakes import ManualClock
+from tests.unit.database import SHOWTIME, engine
+
+__all__ = ["engine"]
+
+Client = TestClient[web.Request, web.Application]
+MAX_BODY = 1024
+SEATS = SeatSettings(seat_changes_per_second=1, seat_change_burst=2)
+
+
+class Readiness:
+    """What the app reports of its dependencies; a test sets it."""
+
+    def __init__(self) -> None:
+        self.checks = {"database": "ok"}
+
+    async def __call__(self) -> dict[str, str]:
+        if not self.checks:
+            raise RuntimeError("the probe itself failed")
+        return self.checks
+
+
+@pytest.fixture
+def readiness() -> Readiness:
+    return Readiness()
+
+
+@pytest.fixture
+async def client(engine: AsyncEngine, readiness: Readiness) -> AsyncIterator[Client]:
+    clock, metrics = ManualClock(), Metrics()
+    transport = TransportSettings(allowed_origins="https://shop.example")
+    service = SeatService(SeatStore(engine), SEATS, lambda events: None, metrics, clock)
+    sessions = Sessions(b"a-secret-of-sixteen-or-more", SessionSettings(), clock)
+    api = Api(service, sessions, transport, SEATS, 8080, readiness)
+    app = create_app(api, transport, Refusals(metrics), metrics, MAX_BODY)
+    async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+        yield client
+
+
+async def bearer(client: Client) -> dict[str, str]:
+    response = await client.post("/api/sessions")
+    assert response.status == 201
+    return {"Authorization": f"Bearer {(await response.json())['token']}"}
+
+
+async def test_lock_and_book_with_a_session_token(client: Client) -> None:
+    auth = await bearer(client)
+    locked = await client.post("/api/seat-locks", json={"showtimeId": SHOWTIME, "seatIds": ["A1"]}, headers=auth)
+    assert (locked.status, (await locked.json())["action"]) == (200, "lock")
+    body = {"showtimeId": SHOWTIME, "seatIds": ["A1"], "customer": {"name": "Ada", "email": "ada@example.com"}}
+    booked = await client.post("/api/bookings", json=body, headers=auth)
+    assert booked.status == 201
+    booking_id = (await booked.json())["bookingId"]
+    read_back = await client.get(f"/api/bookings/{booking_id}", headers=auth)
+    assert (await read_back.json())["seatIds"] == ["A1"]
+    layout = await (await client.get(f"/api/showtimes/{SHOWTIME}")).json()
+    assert layout["rows"][0]["seats"][0] == {
+        "id": "A1", "row": "A", "number": 1, "x": 0, "y": 0,
+        "categoryId": layout["categories"][0]["id"], "status": "booked",
+    }  # fmt: skip
+
+
+async def test_refusals_are_problems_with_the_codes_status(client: Client) -> None:
+    auth, rival = await bearer(client), await bearer(client)
+    seats = {"showtimeId": SHOWTIME, "seatIds": ["B1"]}
+    await client.post("/api/seat-locks", json=seats, headers=auth)
+    taken = await client.post("/api/seat-locks", json=seats, headers=rival)
+    assert (taken.status, taken.content_type) == (409, "application/problem+json")
+    problem = await taken.json(content_type=None)
+    assert (problem["code"], problem["conflictingSeats"], problem["title"]) == ("seat_unavailable", ["B1"], "Conflict")
+    cases = [
+        (client.post("/api/seat-locks", json=seats), 401, "unauthorized"),
+        (client.post("/api/seat-locks", data=b"{not json", headers=auth), 400, "invalid_message"),
+        (client.post("/api/seat-locks", data=b" " * (MAX_BODY + 1), headers=auth), 413, "message_too_large"),
+        (client.get("/api/showtimes/st_missing"), 404, "unknown_showtime"),
+        (client.get("/api/showtimes/a%01b"), 404, "unknown_showtime"),
+        (client.get("/nowhere"), 404, "not_found"),
+        (client.put("/api/seat-locks"), 405, "method_not_allowed"),
+    ]
+    for request, status, code in cases:
+        response = await request
+        assert (response.status, (await response.json(content_type=None))["code"]) == (status, code)
+
+
+async def test_a_rate_limited_request_says_when_to_retry_in_whole_seconds(client: Client) -> None:
+    auth = await bearer(client)
+    for seat in ("C1", "C2"):
+        await client.post("/api/seat-locks", json={"showtimeId": SHOWTIME, "seatIds": [seat]}, headers=auth)
+    limited = await client.post("/api/seat-locks", json={"showtimeId": SHOWTIME, "seatIds": ["C3"]}, headers=auth)
+    assert (limited.status, limited.headers["Retry-After"]) == (429, "1")
+    assert (await limited.json(content_type=None))["retryAfterMs"] == 1000
+
+
+async def test_readiness_reports_each_failing_dependency(client: Client, readiness: Readiness) -> None:
+    assert (await (await client.get("/readyz")).json())["checks"] == {"database": "ok"}
+    readiness.checks = {"database": "ok", "redis": "no answer in 2s"}
+    failing = await client.get("/readyz")
+    assert failing.status == 503
+    assert (await failing.json(content_type=None))["message"] == "not ready: redis: no answer in 2s"
+    readiness.checks = {}
+    broken = await client.get("/readyz")  # a bug in a handler is a counted 500, not a stack trace
+    assert (broken.status, (await broken.json(content_type=None))["code"]) == (500, "internal_error")
+    assert 'seat_errors_total{code="internal_error"} 1.0' in await (await client.get("/metrics")).text()
+
+
+async def test_cors_preflights_for_the_allowed_origins_only(client: Client) -> None:
+    preflight = {"Access-Control-Request-Method": "POST"}
+    allowed = await client.options("/api/seat-locks", headers={"Origin": "https://shop.example", **preflight})
+    assert (allowed.status, allowed.headers["Access-Control-Allow-Origin"]) == (204, "https://shop.example")
+    refused = await client.options("/api/seat-locks", headers={"Origin": "https://evil.example", **preflight})
+    assert refused.status == 403
+    assert "Access-Control-Allow-Origin" not in refused.headers
+
+
+async def test_the_config_and_the_openapi_document_are_served(client: Client) -> None:
+    config = await (await client.get("/api/config")).json()
+    assert config["websocketUrl"] == "ws://127.0.0.1:8080/ws/seat-updates"
+    assert (config["holdTtlSeconds"], config["maxSeatsPerRequest"]) == (600, 10)
+    served = await (await client.get("/api/openapi.json")).json()
+    assert served.pop("servers") == [{"url": str(client.make_url("")).rstrip("/")}]
+    assert served == openapi_document(ENDPOINTS)

@@ -1,0 +1,63 @@
+"""Logging: one JSON object per line with the extras, or readable text; the level from the settings."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from types import TracebackType
+
+import pytest
+
+from server.logs import JsonFormatter, configure_logging
+from server.settings import LogSettings
+
+ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
+
+
+def record(message: str, *args: object, failure: ExcInfo | None = None, **extra: object) -> logging.LogRecord:
+    return logging.getLogger().makeRecord(
+        "server.test", logging.WARNING, __file__, 1, message, args, failure, extra=extra
+    )
+
+
+def test_a_record_is_one_json_line_with_its_extras() -> None:
+    line = JsonFormatter().format(record("seat %s", "locked", showtime="st_1", seq=4))
+    assert "\n" not in line
+    entry = json.loads(line)
+    assert entry.pop("time").endswith("+00:00")
+    assert entry == {
+        "level": "warning",
+        "logger": "server.test",
+        "message": "seat locked",
+        "showtime": "st_1",
+        "seq": 4,
+    }
+
+
+def test_an_exception_goes_into_the_line_and_odd_values_are_stringified() -> None:
+    try:
+        raise RuntimeError("boom")
+    except RuntimeError as error:
+        failed = record("failed", failure=(RuntimeError, error, error.__traceback__), seats=("A1",), at={1})
+    entry = json.loads(JsonFormatter().format(failed))
+    assert "RuntimeError: boom" in entry["exception"]
+    assert (entry["seats"], entry["at"]) == (["A1"], "{1}")
+
+
+@pytest.fixture
+def restored_root_logger() -> Iterator[logging.Logger]:
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield root
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+def test_configure_logging_follows_the_settings(restored_root_logger: logging.Logger) -> None:
+    configure_logging(LogSettings(log_format="json", log_level="debug"))
+    assert restored_root_logger.level == logging.DEBUG
+    assert [type(h.formatter) for h in restored_root_logger.handlers] == [JsonFormatter]
+    configure_logging(LogSettings(log_format="text", log_level="WARNING"))
+    assert restored_root_logger.level == logging.WARNING
+    assert [type(h.formatter) for h in restored_root_logger.handlers] == [logging.Formatter]

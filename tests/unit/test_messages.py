@@ -1,0 +1,103 @@
+"""The wire schema: camelCase JSON from core records, strict parsing of client frames, and the requestId rules."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+from pydantic import ValidationError
+
+from server.core.changes import Accepted, Event
+from server.core.errors import ErrorCode, Rejection
+from server.core.records import BookingRecord, StatusView
+from server.core.seats import SeatChange, SeatStatus
+from server.messages import (
+    Ack,
+    BookingView,
+    CurrentSeatStatus,
+    ErrorMessage,
+    Lock,
+    SeatStatusChange,
+    Subscribe,
+    client_message,
+    describe,
+)
+
+
+def wire(json: str) -> dict[str, object]:
+    return dict(orjson.loads(json))
+
+
+def test_a_status_view_becomes_a_current_seat_status() -> None:
+    view = StatusView("st", 7, booked=["A1"], held=["A2", "A3"], mine={"A3": 9000}, at=1000)
+    assert wire(CurrentSeatStatus.of(view).to_json()) == {
+        "type": "current_seat_status", "showtimeId": "st", "seq": 7, "bookedSeats": ["A1"],
+        "lockedSeats": ["A2", "A3"], "mySeats": ["A3"], "holdExpiresAt": {"A3": 9000}, "timestamp": 1000,
+    }  # fmt: skip
+
+
+def test_an_event_becomes_a_seat_status_change() -> None:
+    event = Event("st", 4, SeatChange("B2", SeatStatus.BOOKED, "s1"), 1234)
+    assert wire(SeatStatusChange.of(event).to_json()) == {
+        "type": "seat_status_change", "showtimeId": "st", "seatId": "B2", "status": "booked",
+        "sessionId": "s1", "seq": 4, "timestamp": 1234,
+    }  # fmt: skip
+
+
+def test_an_ack_carries_only_the_fields_its_action_has() -> None:
+    locked = wire(Ack.of(Accepted("lock", "st", ("A1", "A2"), expires_at=5000)).to_json())
+    assert locked == {"type": "ack", "action": "lock", "showtimeId": "st", "seatIds": ["A1", "A2"], "expiresAt": 5000}
+    booked = wire(Ack.of(Accepted("book", "st", ("A1",), booking_id="bk_1", total_cents=900, currency="EUR")).to_json())
+    assert (booked["bookingId"], booked["totalCents"], booked["currency"], "expiresAt" in booked) == (
+        "bk_1", 900, "EUR", False,
+    )  # fmt: skip
+
+
+def test_a_booking_record_becomes_a_view_with_its_customer() -> None:
+    record = BookingRecord("bk_1", "st", "s1", ["A1", "A2"], "Ada", "ada@example.com", 1800, "EUR", 1000)
+    view = wire(BookingView.of(record).to_json())
+    assert view["customer"] == {"name": "Ada", "email": "ada@example.com"}
+    assert "sessionId" not in view  # whose session booked is nobody else's business
+
+
+def test_an_error_has_no_request_id_unless_set_and_an_explicit_none_goes_out_as_null() -> None:
+    error = ErrorMessage.of(Rejection(ErrorCode.SEAT_UNAVAILABLE, "taken", ("A1",)))
+    assert "requestId" not in wire(error.to_json())
+    assert wire(error.model_copy(update={"request_id": "r1"}).to_json())["requestId"] == "r1"
+    unreadable = wire(error.model_copy(update={"request_id": None}).to_json())
+    assert unreadable["requestId"] is None
+    assert unreadable["conflictingSeats"] == ["A1"]
+
+
+def test_client_frames_are_parsed_by_type_with_the_wire_names() -> None:
+    frame = '{"type":"lock","showtimeId":"st","seatIds":["A1"],"requestId":7,"unknown":true}'
+    assert client_message.validate_json(frame, by_name=False) == Lock(
+        type="lock", showtime_id="st", seat_ids=["A1"], request_id=7
+    )
+    resync = client_message.validate_json('{"type":"subscribe","showtimeId":"st","lastSeq":3}', by_name=False)
+    assert isinstance(resync, Subscribe)
+    assert resync.last_seq == 3
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        '{"type":"teleport"}',
+        '{"type":"subscribe","showtime_id":"st"}',  # Python names are not wire names
+        '{"type":"subscribe","showtimeId":5}',  # strict: no coercion
+        '{"type":"subscribe","showtimeId":"st","lastSeq":-1}',
+        '{"type":"subscribe","showtimeId":"a\\u0000b"}',
+        '{"type":"subscribe","showtimeId":"\\ud800"}',  # a lone surrogate no database can store
+        '{"type":"lock","showtimeId":"st","seatIds":[""]}',
+    ],
+)
+def test_malformed_client_frames_are_refused(frame: str) -> None:
+    with pytest.raises(ValidationError):
+        client_message.validate_json(frame, by_name=False)
+
+
+def test_a_refusal_is_described_without_echoing_the_input() -> None:
+    with pytest.raises(ValidationError) as refused:
+        client_message.validate_json('{"type":"subscribe","showtimeId":"st","lastSeq":"secret"}', by_name=False)
+    described = describe(refused.value, "message")
+    assert described.startswith("subscribe.lastSeq: ")
+    assert "secret" not in described

@@ -1,0 +1,103 @@
+"""The OpenAPI document: built from an endpoint table (paths, bodies, problems by status, security), and for
+the served table what client generators need to name and group the calls."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+from server.core.errors import ErrorCode
+from server.http import ENDPOINTS
+from server.messages import Ack, BookingView, SeatsRequest, ShowtimeSummary
+from server.openapi import Endpoint, openapi_document
+
+TABLE: tuple[Endpoint[None], ...] = (
+    Endpoint("GET", "/things", "All things", None, ShowtimeSummary, many=True, operation_id="listThings", tag="seats"),
+    Endpoint(
+        "GET", "/things/{thing_id}/parts/{part_id}", "One part", None, BookingView,
+        authenticated=True, errors=(ErrorCode.UNAUTHORIZED, ErrorCode.NOT_FOUND, ErrorCode.UNKNOWN_SHOWTIME),
+        operation_id="getPart", tag="seats",
+    ),
+    Endpoint(
+        "POST", "/things", "Make a thing", None, Ack, HTTPStatus.CREATED,
+        body=SeatsRequest, errors=(ErrorCode.SEAT_UNAVAILABLE, ErrorCode.INVALID_MESSAGE),
+        operation_id="makeThing", tag="seats",
+    ),
+)  # fmt: skip
+
+REF = "#/components/schemas/{}"
+
+
+def problem(description: str) -> dict[str, Any]:
+    content = {"application/problem+json": {"schema": {"$ref": REF.format("Problem")}}}
+    return {"description": description, "content": content}
+
+
+def test_the_document_lists_each_operation_under_its_path() -> None:
+    document = openapi_document(TABLE)
+    assert document["openapi"] == "3.1.0"
+    assert set(document["paths"]) == {"/things", "/things/{thing_id}/parts/{part_id}"}
+    assert set(document["paths"]["/things"]) == {"get", "post"}
+    listing = document["paths"]["/things"]["get"]
+    assert listing["responses"] == {
+        "200": {
+            "description": "OK",
+            "content": {
+                "application/json": {"schema": {"type": "array", "items": {"$ref": REF.format("ShowtimeSummary")}}}
+            },
+        }
+    }
+    assert "security" not in listing
+    assert "requestBody" not in listing
+
+
+def test_path_parameters_security_and_problems_grouped_by_status() -> None:
+    part = openapi_document(TABLE)["paths"]["/things/{thing_id}/parts/{part_id}"]["get"]
+    assert [p["name"] for p in part["parameters"]] == ["thing_id", "part_id"]
+    assert part["security"] == [{"sessionToken": []}]
+    challenge = part["responses"]["401"].pop("headers")
+    assert part["responses"]["401"] == problem("unauthorized")
+    assert set(challenge) == {"WWW-Authenticate"}
+    assert part["responses"]["404"] == problem("not_found, unknown_showtime")
+
+
+def test_a_body_brings_its_schema_and_the_errors_any_body_may_cause() -> None:
+    create = openapi_document(TABLE)["paths"]["/things"]["post"]
+    assert create["requestBody"]["content"]["application/json"]["schema"] == {"$ref": REF.format("SeatsRequest")}
+    assert set(create["responses"]) == {"201", "400", "409", "413"}
+    assert create["responses"]["400"] == problem("invalid_message")  # listed once though named twice
+    assert create["responses"]["413"] == problem("message_too_large")
+
+
+def test_every_referenced_model_is_a_component_with_wire_names() -> None:
+    schemas = openapi_document(TABLE)["components"]["schemas"]
+    assert {"ShowtimeSummary", "BookingView", "Ack", "SeatsRequest", "Problem", "Customer"} <= set(schemas)
+    assert {"showtimeId", "seatIds"} <= set(schemas["SeatsRequest"]["properties"])
+    assert "showtime_id" not in schemas["SeatsRequest"]["properties"]
+
+
+DOCUMENT = openapi_document(ENDPOINTS)
+OPERATIONS: list[dict[str, Any]] = [operation for path in DOCUMENT["paths"].values() for operation in path.values()]
+
+
+def test_every_operation_has_its_own_id() -> None:
+    ids = [operation["operationId"] for operation in OPERATIONS]
+    assert len(ids) == len(set(ids)) == len(ENDPOINTS)
+    assert {"lockSeats", "unlockSeats", "createBooking", "getBooking", "createSession"} <= set(ids)
+
+
+def test_every_operation_has_a_declared_tag() -> None:
+    declared = {tag["name"] for tag in DOCUMENT["tags"]}
+    used = {tag for operation in OPERATIONS for tag in operation["tags"]}
+    assert used == declared  # no operation outside the tags, and no tag without an operation
+
+
+def test_authenticated_operations_name_the_buyer_token_and_document_the_challenge() -> None:
+    schemes = DOCUMENT["components"]["securitySchemes"]
+    for operation in OPERATIONS:
+        for requirement in operation.get("security", []):
+            assert set(requirement) <= set(schemes)
+        if "401" in operation["responses"]:
+            assert operation["security"] == [{"sessionToken": []}]
+            assert "WWW-Authenticate" in operation["responses"]["401"]["headers"]
+    assert {schemes[name]["scheme"] for name in ("sessionToken", "adminKey")} == {"bearer"}

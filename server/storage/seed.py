@@ -63,7 +63,7 @@ def grid_layout(
                                 id=f"{row_label(row)}{number}",
                                 label=str(number),
                                 x=number - 1 + sum(1 for aisle in aisles_after if number > aisle),
-                                y=row + 1,
+                                y=row,
                                 category_id=category_of(row),
                             )
                             for number in range(1, seats_per_row + 1)
@@ -73,8 +73,8 @@ def grid_layout(
                 ),
             ),
         ),
-        shapes=(Shape("text", x=(seats_per_row + len(aisles_after) - 1) / 2, y=-0.5, text="Screen"),),
-        focus=Point((seats_per_row + len(aisles_after) - 1) / 2, -1),
+        shapes=(Shape("text", x=(seats_per_row + len(aisles_after) - 1) / 2, y=-1.5, text="Screen"),),
+        focus=Point((seats_per_row + len(aisles_after) - 1) / 2, -1.5),
     )
     return hall, {cid: c.price_cents for cid, c in zip(ids, categories, strict=True)}
 

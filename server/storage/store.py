@@ -180,10 +180,7 @@ class SeatStore:
             row = (await conn.execute(_showtime_summary().where(showtime.c.id == showtime_id))).first()
             if row is None:
                 return None
-            listed = select(showtime_price.c.category_id, showtime_price.c.price_cents)
-            prices = dict(
-                (await conn.execute(listed.where(showtime_price.c.showtime_id == showtime_id))).tuples().all()
-            )
+            prices = await _prices(conn, showtime_id)
         hall = await load_layout(self.engine, row.layout_id)
         if hall is None:
             return None
@@ -222,10 +219,7 @@ class SeatStore:
             raise LookupError(showtime_id)
         prices: dict[str, int] = {}
         if priced:
-            listed = select(showtime_price.c.category_id, showtime_price.c.price_cents)
-            prices = dict(
-                (await conn.execute(listed.where(showtime_price.c.showtime_id == showtime_id))).tuples().all()
-            )
+            prices = await _prices(conn, showtime_id)
         return int(row.seq), SaleTerms(prices, row.currency, row.sales_open_at, row.sales_close_at)
 
     @staticmethod
@@ -376,6 +370,15 @@ class _Batch:
                 ],
             )
             await conn.execute(update(showtime).where(showtime.c.id == self.showtime_id).values(seq=self.seq))
+
+
+async def _prices(conn: AsyncConnection, showtime_id: str) -> dict[str, int]:
+    """The showtime's price of each category, in cents."""
+    listed = select(showtime_price.c.category_id, showtime_price.c.price_cents)
+    return {
+        category: cents
+        for category, cents in await conn.execute(listed.where(showtime_price.c.showtime_id == showtime_id))
+    }
 
 
 def _event(row: Row[Any]) -> Event:

@@ -112,8 +112,8 @@ async def test_seed_creates_a_showtime_of_any_size_and_prints_its_id(tmp_path: P
     layout = await SeatStore(engine).layout(showtime_id)
     await engine.dispose()
     assert layout is not None
-    assert len(layout.prices) == 1200
-    assert {"A1", "AD40"} <= set(layout.prices)  # row 27 is AA, row 30 is AD
+    assert len(layout.categories) == 1200
+    assert {"A1", "AD40"} <= set(layout.categories)  # row 27 is AA, row 30 is AD
 
 
 async def test_seed_refuses_nonsense_sizes(tmp_path: Path) -> None:

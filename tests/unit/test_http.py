@@ -73,10 +73,11 @@ async def test_lock_and_book_with_a_session_token(client: Client) -> None:
     read_back = await client.get(f"/api/bookings/{booking_id}", headers=auth)
     assert (await read_back.json())["seatIds"] == ["A1"]
     layout = await (await client.get(f"/api/showtimes/{SHOWTIME}")).json()
-    assert layout["rows"][0]["seats"][0] == {
-        "id": "A1", "row": "A", "number": 1, "x": 0, "y": 0,
-        "categoryId": layout["categories"][0]["id"], "status": "booked",
-    }  # fmt: skip
+    row = layout["sections"][0]["rows"][0]
+    assert (row["label"], row["seats"][0]) == ("A", {
+        "id": "A1", "label": "1", "x": 0, "y": 0,
+        "categoryId": layout["categories"][0]["id"], "flags": [], "status": "booked",
+    })  # fmt: skip
 
 
 async def test_refusals_are_problems_with_the_codes_status(client: Client) -> None:

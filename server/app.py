@@ -17,9 +17,11 @@ from aiohttp import web
 from websockets.asyncio.server import Server, ServerConnection
 
 from server.bus import Bus, LocalBus, RedisBus, reconcile
+from server.connections import ConnectionBudget, connection_ceiling, log_accept_errors, raise_file_limit
 from server.core.clock import Clock, SystemClock
 from server.fanout import Fanout
 from server.http import Api, create_app
+from server.http_server import listen
 from server.metrics import Metrics
 from server.rejections import Refusals
 from server.service import SeatService
@@ -66,6 +68,11 @@ class SeatServer:
             demo_data = is_sqlite(self.engine)
         if demo_data and (created := await ensure_demo_data(self.engine, clock.now())):
             log.info("created demo showtimes: %s", ", ".join(created))
+        files = raise_file_limit()
+        ceiling = settings.limits.max_connections or connection_ceiling(files, settings.database.database_pool_size)
+        log.info("open-file limit %d: at most %d connections", files, ceiling)
+        budget = ConnectionBudget(settings.limits.max_connections_per_ip, ceiling)
+        self._restore_exception_handler = log_accept_errors(asyncio.get_running_loop())
         websocket_socket = _listen(settings.transport.host, settings.transport.websocket_server_port)
         http_socket = _listen(settings.transport.host, settings.transport.http_port)
         self.websocket_port, self.http_port = _port(websocket_socket), _port(http_socket)
@@ -84,7 +91,7 @@ class SeatServer:
         subscriptions = Subscriptions(service, fanout, settings.limits.max_subscriptions_per_connection)
         seat_socket = SeatSocket(
             service, subscriptions, fanout, sessions, refusals, metrics, clock,
-            settings.transport, settings.limits, self.http_port,
+            settings.transport, settings.limits, self.http_port, budget.port(),
         )  # fmt: skip
         self._websocket: Server = await seat_socket.serve(websocket_socket)
         api = Api(service, sessions, settings.transport, settings.seats, self.websocket_port, self.readiness)
@@ -92,7 +99,7 @@ class SeatServer:
             create_app(api, settings.transport, refusals, metrics, settings.limits.max_message_bytes)
         )
         await self._http.setup()
-        await web.SockSite(self._http, http_socket).start()
+        self._http_listener = await listen(self._http, http_socket, budget.port(), refusals, settings.transport)
         self._tasks = [
             asyncio.create_task(_every(settings.seats.hold_sweep_interval_seconds, "maintenance", service.maintain)),
             asyncio.create_task(
@@ -121,9 +128,12 @@ class SeatServer:
                 if connection.transport is not None:
                     connection.transport.abort()
             await self._websocket.wait_closed()
+        self._http_listener.close()
         await self._http.cleanup()
+        await self._http_listener.wait_closed()
         await self._bus.stop()
         await self.service.close()
+        self._restore_exception_handler()
 
     async def readiness(self) -> dict[str, str]:
         """Whether each dependency answers now: "ok", or what went wrong."""

@@ -6,6 +6,7 @@ the OpenAPI document, so the document cannot drift from what is served.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -61,9 +62,12 @@ EndpointHandler = Callable[["Api", web.Request], Awaitable[Model | Sequence[Mode
 
 
 class ProblemError(Exception):
-    def __init__(self, rejection: Rejection, headers: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, rejection: Rejection, headers: Mapping[str, str] | None = None, status: HTTPStatus | None = None
+    ) -> None:
         self.rejection = rejection
         self.headers = headers or {}
+        self.status = status  # when the transport's status is more precise than the code's
 
 
 def problem_response(problem: Problem, headers: Mapping[str, str] | None = None) -> web.Response:
@@ -115,17 +119,34 @@ class Api:
         return SessionCreated(session_id=session.id, token=session.token, expires_at=session.expires_at)
 
     async def lock(self, request: web.Request) -> Ack | Rejection:
-        session_id, body = self.session_of(request), await _body(request, SeatsRequest)
+        session_id, body = self.session_of(request), await self._body(request, SeatsRequest)
         return ack(await self.service.lock(session_id, body.showtime_id, body.selection()))
 
     async def unlock(self, request: web.Request) -> Ack | Rejection:
-        session_id, body = self.session_of(request), await _body(request, SeatsRequest)
+        session_id, body = self.session_of(request), await self._body(request, SeatsRequest)
         return ack(await self.service.unlock(session_id, body.showtime_id, body.selection()))
 
     async def book(self, request: web.Request) -> Ack | Rejection:
-        session_id, body = self.session_of(request), await _body(request, BookingRequest)
+        session_id, body = self.session_of(request), await self._body(request, BookingRequest)
         customer = Customer(body.customer.name, body.customer.email)
         return ack(await self.service.book(session_id, body.showtime_id, body.selection(), customer))
+
+    async def _body(self, request: web.Request, model: type[M]) -> M:
+        """The JSON body as ``model``. A body that arrives too slowly or does not decode is refused too."""
+        seconds = self.transport.http_body_timeout_seconds
+        try:
+            async with asyncio.timeout(seconds):
+                body = await request.read()
+        except TimeoutError:
+            late = Rejection(ErrorCode.INVALID_MESSAGE, f"the body did not arrive within {seconds:g} s")
+            raise ProblemError(late, status=HTTPStatus.REQUEST_TIMEOUT) from None
+        except web.RequestPayloadError:
+            unreadable = "the body does not decode as its Content-Encoding or Transfer-Encoding says"
+            raise ProblemError(Rejection(ErrorCode.INVALID_MESSAGE, unreadable)) from None
+        try:
+            return model.model_validate_json(body, by_name=False)  # the wire names only
+        except ValidationError as error:
+            raise ProblemError(Rejection(ErrorCode.INVALID_MESSAGE, describe(error, "body"))) from None
 
     async def get_booking(self, request: web.Request) -> BookingView | Rejection:
         session_id = self.session_of(request)
@@ -165,13 +186,6 @@ class Api:
             return ReadyStatus(status="ready", checks=checks)
         failing = ", ".join(f"{name}: {state}" for name, state in checks.items() if state != "ok")
         return Rejection(ErrorCode.NOT_READY, f"not ready: {failing}")
-
-
-async def _body(request: web.Request, model: type[M]) -> M:
-    try:
-        return model.model_validate_json(await request.read(), by_name=False)  # the wire names only
-    except ValidationError as error:
-        raise ProblemError(Rejection(ErrorCode.INVALID_MESSAGE, describe(error, "body"))) from None
 
 
 def _printable(identifier: str) -> bool:
@@ -258,7 +272,7 @@ def problems(refusals: Refusals) -> Middleware:
         try:
             return await handler(request)
         except ProblemError as problem:
-            rejection, headers = problem.rejection, dict(problem.headers)
+            rejection, headers, status = problem.rejection, dict(problem.headers), problem.status
         except web.HTTPException as error:
             if error.status < 400:
                 raise
@@ -270,7 +284,10 @@ def problems(refusals: Refusals) -> Middleware:
         except Exception:
             log.exception("%s %s failed", request.method, request.path)
             rejection = Rejection(ErrorCode.INTERNAL_ERROR, "the server failed; nothing changed")
-        return problem_response(refusals.problem(rejection, status), headers)
+        response = problem_response(refusals.problem(rejection, status), headers)
+        if not request.content.is_eof():  # a body that broke off or stalls: this connection carries no more
+            response.force_close()
+        return response
 
     return middleware
 

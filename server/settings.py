@@ -45,6 +45,11 @@ class TransportSettings(Group):
     ping_timeout_seconds: float = Field(default=20, gt=0)
     # Reverse proxies (addresses or CIDRs, comma-separated) whose X-Forwarded-For or Forwarded names the client.
     trusted_proxies: str = ""
+    # An HTTP connection that has not sent a complete request head this long after opening or after its last
+    # response is closed: bounds idle keep-alive and headers sent a byte at a time alike.
+    http_idle_timeout_seconds: float = Field(default=15, gt=0)
+    # A request body that has not fully arrived this long after its head is refused (408).
+    http_body_timeout_seconds: float = Field(default=10, gt=0)
 
     @property
     def origins(self) -> frozenset[str]:
@@ -101,7 +106,9 @@ class LimitSettings(Group):
     max_message_bytes: int = Field(default=64 * 1024, ge=1024)
     messages_per_second: float = Field(default=20, gt=0)  # per connection (token bucket)
     message_burst: int = Field(default=40, ge=1)
-    max_connections_per_ip: int = Field(default=50, ge=1)
+    max_connections_per_ip: int = Field(default=50, ge=1)  # WebSocket and HTTP together
+    # Open connections of the whole server; 0: as many as the open-file limit leaves room for.
+    max_connections: int = Field(default=0, ge=0)
     max_subscriptions_per_connection: int = Field(default=10, ge=1)
     # A client that reads so slowly that this much waits in its write buffer is disconnected (1013).
     slow_consumer_buffer_bytes: int = Field(default=1024 * 1024, ge=64 * 1024)

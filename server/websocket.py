@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import socket
-from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -22,6 +21,7 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from server.connections import PortConnections
 from server.core.clock import Clock
 from server.core.errors import ErrorCode, Rejection
 from server.core.limits import TokenBucket, origin_allowed
@@ -106,6 +106,7 @@ class SeatSocket:
         transport: TransportSettings,
         limits: LimitSettings,
         http_port: int,
+        connections: PortConnections,
         hard_size_factor: int = 16,
     ) -> None:
         self._service = service
@@ -120,8 +121,8 @@ class SeatSocket:
         self._http_port = http_port  # where the server's own pages are, for the origin check
         self._hard_size_factor = hard_size_factor  # frames this many times the limit are never read
         self._proxies = transport.trusted_networks
-        self._connections_per_ip: Counter[str] = Counter()
-        metrics.watch(lambda: self._connections_per_ip.total(), fanout.subscription_count)
+        self._connections = connections  # one budget per address with the HTTP port
+        metrics.watch(lambda: self._connections.count, fanout.subscription_count)
 
     async def serve(self, sock: socket.socket) -> Server:
         return await serve(
@@ -144,10 +145,8 @@ class SeatSocket:
         single = len(origins) <= 1 and len(hosts) == 1  # repeated headers are ambiguous: refuse them
         if not single or not origin_allowed(origin, hosts[0], self._http_port, self._transport.origins):
             return self._refuse(connection, Rejection(ErrorCode.ORIGIN_NOT_ALLOWED, f"origin {origin} is not allowed"))
-        if self._connections_per_ip[_ip(connection, self._proxies)] >= self._limits.max_connections_per_ip:
-            return self._refuse(
-                connection, Rejection(ErrorCode.TOO_MANY_CONNECTIONS, "too many connections from this address")
-            )
+        if refused := self._connections.refusal(_ip(connection, self._proxies)):
+            return self._refuse(connection, refused)
         if refused := self._sessions.admit(_token(request), _ip(connection, self._proxies)):
             return self._refuse(connection, refused)
         return None
@@ -171,7 +170,7 @@ class SeatSocket:
         bucket = TokenBucket.full(limits.messages_per_second, limits.message_burst, self._clock.monotonic())
         client = Client(connection, session.id, bucket)
         ip = _ip(connection, self._proxies)
-        self._connections_per_ip[ip] += 1
+        self._connections.open(ip)
         log.info("connection opened", extra={"session": session.id, "ip": ip, "resumed": resumed})
         try:
             await connection.send(
@@ -192,9 +191,7 @@ class SeatSocket:
         finally:
             log.info("connection closed", extra={"session": session.id, "ip": ip, "code": connection.close_code})
             self._fanout.forget(connection)
-            self._connections_per_ip[ip] -= 1
-            if not self._connections_per_ip[ip]:
-                del self._connections_per_ip[ip]
+            self._connections.close(ip)
 
     async def _answer(self, client: Client, frame: str | bytes) -> ServerEnvelope | None:
         """The reply to one frame, carrying the frame's requestId; None when the reply was already sent."""

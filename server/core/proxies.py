@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable, Sequence
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
 
-__all__ = ["Network", "client_address", "parse_networks"]
+__all__ = ["Network", "client_address", "is_trusted", "parse_networks"]
 
 Network = IPv4Network | IPv6Network
 Address = IPv4Address | IPv6Address
@@ -46,6 +46,12 @@ def client_address(
     )
     named = {_walk(peer_address, hops, trusted) for hops in chains if hops}
     return str(named.pop() if len(named) == 1 else peer_address)
+
+
+def is_trusted(peer: str, trusted: Sequence[Network]) -> bool:
+    """Whether ``peer`` is a trusted proxy, whose connections carry many clients."""
+    peer_address = _address(peer)
+    return peer_address is not None and _trusted(peer_address, trusted)
 
 
 def _walk(peer: Address, hops: list[Address | None], trusted: Sequence[Network]) -> Address:

@@ -1,4 +1,5 @@
-"""Logging: one JSON object per line with the extras, or readable text; the level from the settings."""
+"""Logging: one JSON object per line with the extras, or readable text; the level from the settings; throttled
+lines, at most one per interval."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from types import TracebackType
 
 import pytest
 
-from server.logs import JsonFormatter, configure_logging
+from server.logs import JsonFormatter, Throttled, configure_logging
 from server.settings import LogSettings
 
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
@@ -61,3 +62,17 @@ def test_configure_logging_follows_the_settings(restored_root_logger: logging.Lo
     configure_logging(LogSettings(log_format="text", log_level="WARNING"))
     assert restored_root_logger.level == logging.WARNING
     assert [type(h.formatter) for h in restored_root_logger.handlers] == [logging.Formatter]
+
+
+def test_a_flood_of_lines_is_one_line_per_interval(caplog: pytest.LogCaptureFixture) -> None:
+    now = [0.0]
+    throttled = Throttled(logging.getLogger("test.throttled"), interval=10, clock=lambda: now[0])
+    with caplog.at_level(logging.WARNING, logger="test.throttled"):
+        for second in range(25):
+            now[0] = float(second)
+            throttled.warning("cannot accept: %s", "EMFILE")
+    assert [r.getMessage() for r in caplog.records] == [
+        "cannot accept: EMFILE",
+        "cannot accept: EMFILE (and 9 more like it in the last 10 s)",
+        "cannot accept: EMFILE (and 9 more like it in the last 10 s)",
+    ]

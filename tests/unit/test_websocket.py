@@ -14,6 +14,7 @@ from websockets.datastructures import Headers
 from websockets.exceptions import InvalidStatus
 from websockets.http11 import Request
 
+from server.connections import ConnectionBudget
 from server.fanout import Fanout
 from server.metrics import Metrics
 from server.rejections import Refusals
@@ -71,6 +72,7 @@ async def serve(engine: AsyncEngine, clock: ManualClock) -> AsyncIterator[Serve]
         seat_socket = SeatSocket(
             service, Subscriptions(service, fanout, 10), fanout, sessions, Refusals(metrics), metrics, clock,
             TransportSettings(), limits, http_port=8000,
+            connections=ConnectionBudget(limits.max_connections_per_ip, ceiling=1000).port(),
         )  # fmt: skip
         server = await seat_socket.serve(socket.create_server(("127.0.0.1", 0)))
         servers.append(server)

@@ -105,8 +105,9 @@ async def test_showtimes_list_and_layout(running: Running) -> None:
     status, layout = await call(running, "GET", f"/api/showtimes/{showtime}")
     assert status == 200
     assert layout["seq"] == 1
-    assert [row["label"] for row in layout["rows"]] == ["A", "B"]
-    first_row = layout["rows"][0]["seats"]
+    [section] = layout["sections"]
+    assert [row["label"] for row in section["rows"]] == ["A", "B"]
+    first_row = section["rows"][0]["seats"]
     assert [(s["id"], s["x"], s["status"]) for s in first_row] == [
         ("A1", 0, "held"),
         ("A2", 1, "available"),
@@ -115,7 +116,11 @@ async def test_showtimes_list_and_layout(running: Running) -> None:
     ]
     prices = {c["id"]: c["priceCents"] for c in layout["categories"]}
     assert sorted(prices.values()) == [1000, 1500]
-    assert all(seat["categoryId"] in prices for row in layout["rows"] for seat in row["seats"])
+    assert prices == layout["prices"]
+    assert all(seat["categoryId"] in prices for row in section["rows"] for seat in row["seats"])
+    bounds = layout["bounds"]
+    assert (bounds["x"], bounds["x"] + bounds["width"]) == (0, 4)  # seats A1..A4 and the screen above them
+    assert layout["focus"]["y"] < 0 < len(layout["shapes"])
 
 
 async def test_config_tells_the_page_where_the_socket_is(running: Running) -> None:

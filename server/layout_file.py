@@ -248,12 +248,14 @@ class RowEntry(FileModel):
             raise ValueError("a round row needs center and radius")
         if not round_ and (self.start is None or self.spacing is None):
             raise ValueError("a compact row needs start and spacing (or center and radius for a round table)")
-        numbers = {str(number) for number in self.numbers()}
+        numbers = self.numbers()  # a range: a row of 10**12 seats is refused later, not expanded here
         for field, keys in (("gapsAfter", self.gaps_after or {}), ("overrides", self.overrides or {})):
-            if unknown := sorted(set(keys) - numbers):
+            if unknown := sorted(
+                key for key in keys if not key.isdecimal() or str(int(key)) != key or int(key) not in numbers
+            ):
                 raise ValueError(f"{field}: no seat {unknown[0]} in row {self.label}")
-        if self.curve is not None:
-            length = self.offsets()[-1]
+        if self.curve is not None and self.spacing is not None:
+            length = self.length()
             if abs(self.curve) * math.pi < length:
                 raise ValueError(f"curve {self.curve} is too tight for a row {length:g} long (at least length/pi)")
         return self
@@ -270,6 +272,13 @@ class RowEntry(FileModel):
         assert self.from_ is not None
         assert self.to is not None
         return abs(self.to - self.from_) + 1
+
+    def length(self) -> float:
+        """From the first seat to the last along the row, without expanding it."""
+        assert self.spacing is not None
+        last = self.numbers()[-1]
+        gaps = sum(gap for number, gap in (self.gaps_after or {}).items() if int(number) != last)
+        return (self.seat_count() - 1) * self.spacing + gaps
 
     def offsets(self) -> list[float]:
         """Each seat's distance from the first along the row: spacing, plus the gaps after seats passed."""

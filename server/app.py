@@ -77,7 +77,7 @@ class SeatServer:
         http_socket = _listen(settings.transport.host, settings.transport.http_port)
         self.websocket_port, self.http_port = _port(websocket_socket), _port(http_socket)
 
-        metrics = Metrics()
+        self.metrics = metrics = Metrics()
         refusals = Refusals(metrics)
         store = SeatStore(self.engine)
         fanout: Fanout[ServerConnection] = Fanout(

@@ -207,5 +207,6 @@ async def test_openapi_describes_every_endpoint_from_the_same_models(running: Ru
     assert lock["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/SeatsRequest")
     assert "409" in lock["responses"]
     schemas = document["components"]["schemas"]
-    assert set(schemas["SeatsRequest"]["required"]) == {"showtimeId", "seatIds"}
+    assert set(schemas["SeatsRequest"]["required"]) == {"showtimeId"}  # seatIds, tableIds or both
+    assert {"seatIds", "tableIds"} <= set(schemas["SeatsRequest"]["properties"])
     assert "conflictingSeats" in schemas["Problem"]["properties"]

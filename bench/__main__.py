@@ -21,10 +21,12 @@ from pathlib import Path
 
 from bench.config import FULL, QUICK, Config
 from bench.fanout import FanoutResult, FanoutTarget, change_plan, run_fanout
+from bench.layout import run_layout
 from bench.lockers import locker_worker
 from bench.locks import run_locks
 from bench.memory import memory_of
 from bench.proc import raise_fd_limit
+from bench.readers import reader_worker
 from bench.report import Results, render
 from bench.servers import (
     PROJECT_ROOT,
@@ -39,7 +41,7 @@ from bench.subscribers import subscriber_worker
 from bench.workers import WorkerPool
 from bench.workload import Workload, seat_ids
 
-SCENARIOS = ("fanout", "memory", "locks")
+SCENARIOS = ("fanout", "memory", "locks", "layout")
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 FD_HEADROOM = 1024
 
@@ -51,7 +53,7 @@ def _ints(text: str) -> tuple[int, ...]:
 def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, Config]:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0] if __doc__ else "")
     parser.add_argument("--quick", action="store_true", help="the small CI configuration: correctness only")
-    parser.add_argument("--scenarios", default=",".join(SCENARIOS), help="any of fanout,memory,locks")
+    parser.add_argument("--scenarios", default=",".join(SCENARIOS), help="any of " + ",".join(SCENARIOS))
     parser.add_argument("--databases", help="for the lock scenario: any of sqlite,postgresql")
     parser.add_argument("--subscribers", type=_ints, help="fan-out sizes, e.g. 1000,5000,10000")
     parser.add_argument("--changes", type=int, help="changes per fan-out size (default: fewer for larger sizes)")
@@ -59,6 +61,7 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, Config]:
     parser.add_argument("--clients", type=_ints, help="lock clients, e.g. 50,200")
     parser.add_argument("--seconds", type=float, help="duration of each lock run")
     parser.add_argument("--workers", type=int, help="load-generator processes")
+    parser.add_argument("--readers", type=int, help="concurrent seat map reads per wave (layout scenario)")
     parser.add_argument(
         "--postgres-url",
         default=os.environ.get("BENCH_POSTGRES_URL", DEFAULT_POSTGRES_URL),
@@ -98,6 +101,7 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, Config]:
         lock_seconds=args.seconds or base.lock_seconds,
         databases=databases,
         workers=args.workers or base.workers,
+        layout_readers=args.readers or base.layout_readers,
     )
     return args, config
 
@@ -176,6 +180,30 @@ async def run_lock_scenarios(args: argparse.Namespace, config: Config, scratch: 
                         results.locks.append((served, driver))
 
 
+async def run_layout_scenario(args: argparse.Namespace, config: Config, scratch: Path, results: Results) -> None:
+    rows, per_row = config.layout_rows, config.layout_seats_per_row
+    with WorkerPool(1, reader_worker, raise_fd_limit(config.layout_readers + FD_HEADROOM)) as pool:
+        results.clock_checks += await pool.check_clock()
+        async with throwaway_database("sqlite", scratch, args.postgres_url) as database:
+            showtime_id = await seed_showtime(database, rows, per_row, args.server_source)
+            async with running_server(database, scratch, args.server_source) as server:
+                progress(
+                    f"layout: a buyer alone, then under waves of {config.layout_readers} reads of a "
+                    f"{rows * per_row:,}-seat map, {config.layout_seconds} s each"
+                )
+                results.layout.append(
+                    await run_layout(
+                        pool,
+                        server,
+                        showtime_id,
+                        seat_ids(rows, per_row),
+                        config.layout_readers,
+                        config.layout_seconds,
+                        config.layout_wave_seconds,
+                    )
+                )
+
+
 def machine() -> str:
     model = "unknown"
     try:
@@ -217,6 +245,8 @@ async def main_async(args: argparse.Namespace, config: Config) -> int:
             await run_fanout_and_memory(args, config, Path(scratch), results)
         if "locks" in args.scenarios:
             await run_lock_scenarios(args, config, Path(scratch), results)
+        if "layout" in args.scenarios:
+            await run_layout_scenario(args, config, Path(scratch), results)
     print(f"## Benchmark results{' (quick: correctness only, timings meaningless)' if args.quick else ''}\n")
     print(f"Machine: {machine()}  ")
     print(f"Server: {revision(args.server_source)}  \nRun took {time.monotonic() - started:.0f} s.\n")

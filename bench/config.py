@@ -19,6 +19,11 @@ class Config:
     lock_seconds: float
     databases: tuple[DatabaseKind, ...]
     workers: int  # load-generator processes
+    layout_readers: int  # concurrent seat map reads per wave
+    layout_rows: int
+    layout_seats_per_row: int
+    layout_seconds: float  # the buyer alone, then as long under the waves
+    layout_wave_seconds: float  # a wave of reads starts this often
     rows: int = 100
     seats_per_row: int = 100
     warm_up_subscribers: int = 100
@@ -37,6 +42,11 @@ FULL = Config(
     lock_seconds=4.0,
     databases=("sqlite", "postgresql"),
     workers=6,
+    layout_readers=64,
+    layout_rows=100,
+    layout_seats_per_row=100,
+    layout_seconds=10.0,
+    layout_wave_seconds=0.5,
 )
 
 QUICK = Config(
@@ -48,6 +58,11 @@ QUICK = Config(
     lock_seconds=1.0,
     databases=("sqlite", "postgresql"),
     workers=2,
+    layout_readers=8,
+    layout_rows=10,
+    layout_seats_per_row=10,
+    layout_seconds=1.0,
+    layout_wave_seconds=0.2,
     warm_up_subscribers=10,
     warm_up_changes=2,
 )

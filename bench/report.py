@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from bench.fanout import FanoutResult
+from bench.layout import LayoutResult
 from bench.locks import LockResult
 from bench.memory import MemoryResult
 
@@ -17,6 +18,7 @@ FANOUT_RATIO_TARGET = 1.25  # server / relay, at most
 FANOUT_TARGET_SIZES = (1000, 5000)
 LOCK_RATIO_TARGET = 0.5  # server / driver, at least
 MEMORY_TARGET_KIB = 40.0
+LAYOUT_RATIO_TARGET = 2.0  # the buyer's p99 under the seat map reads / alone, at most
 
 
 @dataclass(slots=True)
@@ -24,6 +26,7 @@ class Results:
     fanout: list[tuple[FanoutResult, FanoutResult]] = field(default_factory=list)  # (server, relay)
     locks: list[tuple[LockResult, LockResult]] = field(default_factory=list)  # (server, driver)
     memory: list[tuple[MemoryResult, MemoryResult]] = field(default_factory=list)  # (server, relay)
+    layout: list[LayoutResult] = field(default_factory=list)
     clock_checks: int = 0
 
     def failures(self) -> list[str]:
@@ -37,6 +40,8 @@ class Results:
                 where = f"locks {lock_run.target} {lock_run.database} x{lock_run.clients}"
                 problems.extend(f"{where}: double hold or lost change: {v}" for v in lock_run.violations)
                 problems.extend(f"{where}: {error}" for error in lock_run.errors)
+        for layout in self.layout:
+            problems.extend(f"layout x{layout.readers}: {error}" for error in layout.errors)
         return problems
 
 
@@ -126,9 +131,56 @@ def render(results: Results) -> str:
             ],
         )
         out.append("")
+    out += _layout(results.layout)
     out += _targets(results)
     out += _load_check(results)
     return "\n".join(out)
+
+
+def _layout(runs: Sequence[LayoutResult]) -> list[str]:
+    if not runs:
+        return []
+    out = ["### Seat map reads (`GET /api/showtimes/{id}`)", ""]
+    out += _table(
+        ["Seats", "Plain KiB", "Gzip KiB", "Cold ms", "Cached plain ms", "Cached gzip ms", "304 ms"],
+        [
+            [
+                f"{run.seats:,}",
+                f"{run.plain_bytes / KIB:,.1f}",
+                f"{run.gzip_bytes / KIB:,.1f}",
+                f"{run.cold_ms:,.1f}",
+                f"{run.cached_plain_ms:,.1f}",
+                f"{run.cached_gzip_ms:,.1f}",
+                "no ETag" if run.not_modified_ms is None else f"{run.not_modified_ms:,.1f}",
+            ]
+            for run in runs
+        ],
+    )
+    out += ["", "A buyer locking and unlocking every 20 ms, alone and under waves of concurrent reads:", ""]
+    out += _table(
+        [
+            "Concurrent reads",
+            "Buyer p99 ms alone → loaded (ratio)",
+            "Buyer p50 ms alone → loaded",
+            "Buyer max ms loaded",
+            "Waves",
+            "Read p50 / p99 ms",
+            "Server RSS MiB before → peak",
+        ],
+        [
+            [
+                str(run.readers),
+                f"{run.idle.p99_ms:,.1f} → {run.loaded.p99_ms:,.1f} ({run.ratio:.2f}x)",
+                f"{run.idle.p50_ms:,.1f} → {run.loaded.p50_ms:,.1f}",
+                f"{run.loaded.max_ms:,.1f}",
+                str(run.waves),
+                f"{run.reads.p50_ms:,.1f} / {run.reads.p99_ms:,.1f}",
+                f"{run.rss_before / KIB / KIB:.0f} → {run.rss_peak / KIB / KIB:.0f}",
+            ]
+            for run in runs
+        ],
+    )
+    return [*out, ""]
 
 
 def _verdict(ok: bool) -> str:
@@ -153,6 +205,10 @@ def _targets(results: Results) -> list[str]:
     if results.locks:
         holds = sum(len(run.violations) for pair in results.locks for run in pair)
         rows.append(["Double holds, all lock runs", "0", str(holds), _verdict(holds == 0)])
+    for layout in results.layout:
+        name = f"Lock p99 under {layout.readers} seat map reads / alone"
+        goal, ratio = f"≤ {LAYOUT_RATIO_TARGET:g}x", layout.ratio
+        rows.append([name, goal, f"{ratio:.2f}x", _verdict(ratio <= LAYOUT_RATIO_TARGET)])
     for memory, _ in results.memory:
         kib = memory.per_connection / KIB
         goal = f"≤ {MEMORY_TARGET_KIB:.0f} KiB"

@@ -81,7 +81,7 @@ async function boot() {
   connection.addEventListener("session", (event) => onSession(event.detail));
   connection.addEventListener("snapshot", (event) => onSnapshot(event.detail));
   connection.addEventListener("change", (event) => onChange(event.detail));
-  connection.addEventListener("resync", (event) => console.info("resync:", event.detail.reason));
+  connection.addEventListener("resync", (event) => onResync(event.detail));
 
   fillPicker(showtimes);
   ui.picker.addEventListener("change", () => openShowtime(ui.picker.value));
@@ -210,6 +210,14 @@ function onSnapshot(snapshot) {
     const news = changed.length ? ` ${changed.length} seat${changed.length === 1 ? "" : "s"} changed meanwhile.` : "";
     toast(`Back online. The seat map is up to date.${news}`, "success", "connection");
   }
+  renderSelection();
+}
+
+function onResync({ showtimeId, reason }) {
+  console.info("resync:", reason);
+  if (showtimeId !== page.showtime?.id) return;
+  page.synced = false; // until the fresh snapshot: no seat can be picked from a map that may be behind
+  setStale(true, "Refreshing the seat map…");
   renderSelection();
 }
 

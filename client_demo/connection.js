@@ -8,6 +8,8 @@
 //   and subscribes again; each subscription answers with a fresh snapshot, so nothing shown is stale.
 // - Broadcasts carry a per-showtime seq that grows by one per change. A gap means a change was missed:
 //   the connection subscribes again (a resync) and ignores changes until the fresh snapshot arrives.
+// - A subscribe the server could not serve (internal_error, timeout, rate_limited), or an `unsubscribed`
+//   it sends unasked (a resubscribe whose read failed), is tried again with backoff until a snapshot comes.
 //
 // Events (all CustomEvent, payload in `detail`):
 //   state     {state: "connecting" | "connected" | "reconnecting" | "error", retryInMs, attempt}
@@ -17,6 +19,8 @@
 //   resync    {showtimeId, reason}
 
 const TOKEN_KEY = "seat-demo:token";
+// Subscribe errors that say "not now" rather than "never": the subscribe is tried again.
+const RETRYABLE = new Set(["internal_error", "timeout", "rate_limited"]);
 
 export class SeatError extends Error {
   constructor(code, message, { conflictingSeats = [], retryAfterMs = null } = {}) {
@@ -45,6 +49,7 @@ export class SeatConnection extends EventTarget {
   #subscriptions = new Set(); // showtimes we want, subscribed again after every reconnect
   #seq = new Map(); // showtimeId -> seq of the last change applied; absent until a snapshot arrives
   #resyncing = new Set(); // showtimes waiting for a fresh snapshot
+  #retries = new Map(); // showtimeId -> {timer, attempt}: a subscribe to try again after a failure
   #clockOffsetMs = 0; // server clock minus ours
 
   constructor(url, options = {}) {
@@ -111,6 +116,8 @@ export class SeatConnection extends EventTarget {
     this.#subscriptions.delete(showtimeId);
     this.#seq.delete(showtimeId);
     this.#resyncing.delete(showtimeId);
+    clearTimeout(this.#retries.get(showtimeId)?.timer);
+    this.#retries.delete(showtimeId);
     if (this.connected) this.request("unsubscribe", { showtimeId }).catch(() => {});
   }
 
@@ -159,6 +166,8 @@ export class SeatConnection extends EventTarget {
     // After a reconnect every subscription starts again from a snapshot.
     this.#seq.clear();
     this.#resyncing.clear();
+    for (const retry of this.#retries.values()) clearTimeout(retry.timer);
+    this.#retries.clear();
     if (!wasEstablished) this.#attempt += 1;
     this.#scheduleRetry(wasEstablished ? "reconnecting" : "error");
   }
@@ -222,6 +231,8 @@ export class SeatConnection extends EventTarget {
         return this.#onSnapshot(message);
       case "seat_status_change":
         return this.#onChange(message);
+      case "unsubscribed":
+        return this.#onUnsubscribed(message);
       default:
         return undefined;
     }
@@ -239,10 +250,37 @@ export class SeatConnection extends EventTarget {
   }
 
   #sendSubscribe(showtimeId) {
-    this.request("subscribe", { showtimeId }).catch(() => {
-      // Lost with the connection (the reconnect subscribes again) or refused (unknown showtime).
-      this.#resyncing.delete(showtimeId);
+    this.request("subscribe", { showtimeId }).catch((error) => {
+      if (RETRYABLE.has(error.code)) {
+        this.#lost(showtimeId, error.message);
+      } else {
+        // Lost with the connection (the reconnect subscribes again) or refused (unknown showtime).
+        this.#resyncing.delete(showtimeId);
+      }
     });
+  }
+
+  /** The server ended a subscription itself: until a fresh snapshot, nothing shown for it is live. */
+  #onUnsubscribed(message) {
+    if (this.#subscriptions.has(message.showtimeId)) this.#lost(message.showtimeId, message.reason);
+  }
+
+  /** Not subscribed, though we want to be: subscribe again after a backoff (the fault may last a while). */
+  #lost(showtimeId, reason) {
+    if (!this.#subscriptions.has(showtimeId) || this.#retries.get(showtimeId)?.timer) return;
+    this.#seq.delete(showtimeId);
+    this.#resyncing.add(showtimeId);
+    this.#emit("resync", { showtimeId, reason });
+    const attempt = (this.#retries.get(showtimeId)?.attempt ?? 0) + 1;
+    const ceiling = Math.min(this.#options.maxDelayMs, this.#options.baseDelayMs * 2 ** attempt);
+    const timer = setTimeout(
+      () => {
+        this.#retries.set(showtimeId, { timer: null, attempt });
+        if (this.connected && this.#subscriptions.has(showtimeId)) this.#sendSubscribe(showtimeId);
+      },
+      Math.round(ceiling / 2 + (Math.random() * ceiling) / 2),
+    );
+    this.#retries.set(showtimeId, { timer, attempt });
   }
 
   #onSnapshot(message) {
@@ -250,6 +288,7 @@ export class SeatConnection extends EventTarget {
     if (!this.#subscriptions.has(showtimeId)) return;
     this.#seq.set(showtimeId, message.seq);
     this.#resyncing.delete(showtimeId);
+    this.#retries.delete(showtimeId);
     this.#emit("snapshot", message);
   }
 

@@ -24,6 +24,7 @@ from server.http import Api, create_app
 from server.http_server import listen
 from server.metrics import Metrics
 from server.rejections import Refusals
+from server.seat_maps import SeatMaps
 from server.service import SeatService
 from server.sessions import Sessions, load_secret
 from server.settings import Settings
@@ -93,8 +94,10 @@ class SeatServer:
             service, subscriptions, fanout, sessions, refusals, metrics, clock,
             settings.transport, settings.limits, self.http_port, budget.port(),
         )  # fmt: skip
+        self._seat_socket = seat_socket
         self._websocket: Server = await seat_socket.serve(websocket_socket)
-        api = Api(service, sessions, settings.transport, settings.seats, self.websocket_port, self.readiness)
+        seat_maps = SeatMaps(service, settings.limits, clock)
+        api = Api(service, seat_maps, sessions, settings.transport, settings.seats, self.websocket_port, self.readiness)
         self._http = web.AppRunner(
             create_app(api, settings.transport, refusals, metrics, settings.limits.max_message_bytes)
         )
@@ -121,13 +124,17 @@ class SeatServer:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._websocket.close()  # closes open connections with 1001
+        self._seat_socket.abort_handshakes()
         try:
             await asyncio.wait_for(self._websocket.wait_closed(), self.shutdown_grace)
         except TimeoutError:  # clients that do not read cannot finish the close handshake: cut them off
             for connection in self._websocket.connections:
                 if connection.transport is not None:
                     connection.transport.abort()
-            await self._websocket.wait_closed()
+            try:  # what a handler has under way (a database call) ends by its own timeouts
+                await asyncio.wait_for(self._websocket.wait_closed(), self.shutdown_grace)
+            except TimeoutError:
+                log.error("connection handlers still running after %gs; stopping anyway", 2 * self.shutdown_grace)
         self._http_listener.close()
         await self._http.cleanup()
         await self._http_listener.wait_closed()

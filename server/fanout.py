@@ -75,6 +75,7 @@ class Channel(Generic[C]):
         self.ahead: dict[int, Event] = {}  # changes that arrived before the ones they follow
         self.recent: deque[tuple[int, str]] = deque(maxlen=history)  # last frames sent, for late joiners
         self.repair: asyncio.Task[None] | None = None
+        self.waiting: list[tuple[int, asyncio.Future[None]]] = []  # (seq, told once it is delivered)
 
     def offer(self, event: Event) -> None:
         if event.seq > self.delivered:
@@ -105,6 +106,19 @@ class Channel(Generic[C]):
             self.evict(connection)
         self.delivered = event.seq
         self.recent.append((event.seq, frame))
+        if self.waiting:
+            self.wake(upto=event.seq)
+
+    def wake(self, upto: int | None = None) -> None:
+        """Tell those waiting for changes up to ``upto`` (None: everyone, the channel is closing)."""
+        still: list[tuple[int, asyncio.Future[None]]] = []
+        for seq, told in self.waiting:
+            if upto is None or seq <= upto:
+                if not told.done():
+                    told.set_result(None)
+            else:
+                still.append((seq, told))
+        self.waiting = still
 
 
 class Fanout(Generic[C]):
@@ -163,6 +177,7 @@ class Fanout(Generic[C]):
             if not channel.subscribers:
                 if channel.repair is not None:
                     channel.repair.cancel()
+                channel.wake()
                 del self._channels[showtime_id]
 
     def forget(self, connection: C) -> None:
@@ -187,6 +202,19 @@ class Fanout(Generic[C]):
                 channel.offer(event)
         for showtime_id in {event.showtime_id for event in events}:
             self._watch_gap(showtime_id)
+
+    async def delivered(self, showtime_id: str, seq: int) -> None:
+        """Return once the showtime's changes up to ``seq`` were handed to its subscribers (or none is left).
+
+        A change of this instance's may wait behind a gap left by another instance's; whoever must not
+        overtake it (its requester's ack) waits here.
+        """
+        channel = self._channels.get(showtime_id)
+        if channel is None or channel.delivered >= seq:
+            return
+        told: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        channel.waiting.append((seq, told))
+        await told
 
     def positions(self) -> dict[str, int]:
         """The last seq delivered for each showtime that has subscribers."""

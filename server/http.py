@@ -43,6 +43,7 @@ from server.messages import (
 from server.metrics import Metrics
 from server.openapi import Endpoint, openapi_document
 from server.rejections import Refusals
+from server.seat_maps import SeatMaps
 from server.service import Customer, SeatService
 from server.sessions import Sessions
 from server.settings import SeatSettings, TransportSettings
@@ -58,7 +59,7 @@ DEMO_DIR = PACKAGE.parent / "client_demo" if (PACKAGE.parent / "client_demo").is
 
 M = TypeVar("M", bound=BaseModel)
 Readiness = Callable[[], Awaitable[dict[str, str]]]  # each dependency's name and "ok" or what is wrong
-EndpointHandler = Callable[["Api", web.Request], Awaitable[Model | Sequence[Model] | Rejection]]
+EndpointHandler = Callable[["Api", web.Request], Awaitable[Model | Sequence[Model] | web.Response | Rejection]]
 
 
 class ProblemError(Exception):
@@ -85,6 +86,7 @@ class Api:
     def __init__(
         self,
         service: SeatService,
+        seat_maps: SeatMaps,
         sessions: Sessions,
         transport: TransportSettings,
         seats: SeatSettings,
@@ -92,6 +94,7 @@ class Api:
         readiness: Readiness,
     ) -> None:
         self.service = service
+        self.seat_maps = seat_maps
         self.readiness = readiness
         self.sessions = sessions
         self.transport = transport
@@ -110,10 +113,13 @@ class Api:
             raise ProblemError(refused, {"WWW-Authenticate": challenge})
         return session_id
 
-    async def create_session(self, request: web.Request) -> SessionCreated | Rejection:
+    def client_of(self, request: web.Request) -> str:
+        """The client's address, which the per-address limits count (see server.core.proxies)."""
         forwarded = request.headers.getall("X-Forwarded-For", []), request.headers.getall("Forwarded", [])
-        address = client_address(request.remote or "unknown", *forwarded, self.proxies)
-        if refused := self.sessions.admit(None, address):
+        return client_address(request.remote or "unknown", *forwarded, self.proxies)
+
+    async def create_session(self, request: web.Request) -> SessionCreated | Rejection:
+        if refused := self.sessions.admit(None, self.client_of(request)):
             return refused
         session, _ = self.sessions.start()
         return SessionCreated(session_id=session.id, token=session.token, expires_at=session.expires_at)
@@ -159,12 +165,17 @@ class Api:
     async def showtimes(self, request: web.Request) -> list[ShowtimeSummary]:
         return [ShowtimeSummary.of(record) for record in await self.service.showtimes()]
 
-    async def showtime(self, request: web.Request) -> ShowtimeLayout | Rejection:
+    async def showtime(self, request: web.Request) -> web.Response | Rejection:
+        if refused := self.seat_maps.admit(self.client_of(request)):
+            return refused
         showtime_id = request.match_info["showtime_id"]
         if not _printable(showtime_id):
             return Rejection(ErrorCode.UNKNOWN_SHOWTIME, f"no such showtime: {showtime_id}")
-        found = await self.service.seat_map(showtime_id)
-        return found if isinstance(found, Rejection) else ShowtimeLayout.from_map(found)
+        found = await self.seat_maps.get(showtime_id)
+        if isinstance(found, Rejection):
+            return found
+        reply = await found.reply(request.headers)
+        return web.Response(status=reply.status, headers=reply.headers, body=reply.body)
 
     async def config(self, request: web.Request) -> WebConfig:
         url = self.transport.public_websocket_url
@@ -234,7 +245,8 @@ ENDPOINTS: tuple[Endpoint[EndpointHandler], ...] = (
     ),
     Endpoint(
         "GET", "/api/showtimes/{showtime_id}", "A showtime's layout and each seat's status", Api.showtime,
-        ShowtimeLayout, errors=(ErrorCode.UNKNOWN_SHOWTIME,), operation_id="getShowtime", tag="showtimes",
+        ShowtimeLayout, errors=(ErrorCode.UNKNOWN_SHOWTIME, ErrorCode.RATE_LIMITED),
+        operation_id="getShowtime", tag="showtimes",
     ),
     Endpoint(
         "GET", "/api/config", "Where the page finds the WebSocket", Api.config, WebConfig,
@@ -256,6 +268,8 @@ def _route(api: Api, endpoint: Endpoint[EndpointHandler]) -> RequestHandler:
         result = await endpoint.handler(api, request)
         if isinstance(result, Rejection):
             raise ProblemError(result)
+        if isinstance(result, web.Response):  # already encoded (the seat map)
+            return result
         text = result.to_json() if isinstance(result, Model) else "[" + ",".join(i.to_json() for i in result) + "]"
         return web.Response(status=endpoint.status, text=text, content_type="application/json")
 
@@ -316,7 +330,7 @@ def cors(transport: TransportSettings, refusals: Refusals) -> Middleware:
             response.headers["Access-Control-Allow-Origin"] = origin or ""
             response.headers["Access-Control-Expose-Headers"] = "Retry-After"
         if origin is not None:
-            response.headers["Vary"] = "Origin"
+            response.headers["Vary"] = ", ".join(filter(None, (response.headers.get("Vary"), "Origin")))
         return response
 
     return middleware

@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from server.core.errors import ErrorCode, Rejection
-from server.core.seats import Layout
 
 __all__ = ["LayoutCache"]
 
+T = TypeVar("T")
 
-class LayoutCache:
-    def __init__(self, load: Callable[[str], Coroutine[Any, Any, Layout | None]]) -> None:
+
+class LayoutCache(Generic[T]):
+    """What ``load`` makes of each showtime's layout (None: no such showtime), made once per showtime."""
+
+    def __init__(self, load: Callable[[str], Coroutine[Any, Any, T | None]]) -> None:
         self._load = load
-        self._layouts: dict[str, Layout] = {}
-        self._loading: dict[str, asyncio.Task[Layout | None]] = {}
+        self._layouts: dict[str, T] = {}
+        self._loading: dict[str, asyncio.Task[T | None]] = {}
 
-    async def get(self, showtime_id: str) -> Layout | Rejection:
+    async def get(self, showtime_id: str) -> T | Rejection:
         """The showtime's layout. A burst of requests for a cold showtime (10,000 seats) waits for one read
         instead of making one each; an unknown showtime is not remembered, so it can be created later."""
         layout = self._layouts.get(showtime_id)
@@ -32,3 +35,7 @@ class LayoutCache:
                 return Rejection(ErrorCode.UNKNOWN_SHOWTIME, f"no such showtime: {showtime_id}")
             self._layouts[showtime_id] = layout
         return layout
+
+    def forget(self, showtime_id: str) -> None:
+        """Make the next :meth:`get` load the showtime again (its terms changed)."""
+        self._layouts.pop(showtime_id, None)

@@ -178,6 +178,8 @@ class Subscribed(ServerEnvelope):
 class Unsubscribed(ServerEnvelope):
     type: Literal["unsubscribed"] = "unsubscribed"
     showtime_id: str
+    # Set when the server ended the subscription itself (a resubscribe that failed): subscribe again.
+    reason: str | None = None
 
 
 class CurrentSeatStatus(ServerEnvelope):

@@ -20,7 +20,7 @@ from server.core.changes import Accepted, Change, Committed, Event, NewBooking, 
 from server.core.clock import Clock
 from server.core.errors import ErrorCode, Rejection
 from server.core.limits import RateLimiter
-from server.core.records import BookingRecord, SeatMap, ShowtimeRecord, StatusView
+from server.core.records import BookingRecord, ShowtimeDetails, ShowtimeRecord, StatusView, TermsKey
 from server.core.seats import (
     Layout,
     SeatState,
@@ -185,11 +185,8 @@ class SeatService:
         snapshot = await self._store.snapshot(showtime_id)
         now = self._clock.now()
         held = {seat: claim for seat, claim in snapshot.claims.items() if claim.is_live_hold(now)}
-        mine = {
-            seat: claim.expires_at
-            for seat, claim in held.items()
-            if claim.session_id == session_id and claim.expires_at is not None
-        }
+        lapsing = {seat: claim.expires_at for seat, claim in held.items() if claim.expires_at is not None}
+        mine = {seat: expires_at for seat, expires_at in lapsing.items() if held[seat].session_id == session_id}
         return StatusView(
             showtime_id=showtime_id,
             seq=snapshot.seq,
@@ -198,6 +195,7 @@ class SeatService:
             mine=dict(sorted(mine.items())),
             at=now,
             blocked=sorted(s for s, c in snapshot.claims.items() if c.state is SeatState.BLOCKED),
+            lapses_at=min(lapsing.values(), default=None),
         )
 
     async def replay(self, showtime_id: str, after: int) -> Replay | Rejection | None:
@@ -214,15 +212,16 @@ class SeatService:
     async def showtimes(self) -> list[ShowtimeRecord]:
         return await self._store.showtimes()
 
-    async def seat_map(self, showtime_id: str) -> SeatMap | Rejection:
-        """A showtime's layout, its current prices and every seat's status, as anyone sees it."""
-        details = await self._store.showtime(showtime_id)
-        if details is None:
+    async def showtime(self, showtime_id: str) -> ShowtimeDetails | Rejection:
+        """A showtime with its hall and its current terms (title, times, prices)."""
+        found = await self._store.showtime(showtime_id)
+        if found is None:
             return Rejection(ErrorCode.UNKNOWN_SHOWTIME, f"no such showtime: {showtime_id}")
-        status = await self.status("", showtime_id)
-        if isinstance(status, Rejection):
-            return status
-        return SeatMap(details, status)
+        return found
+
+    async def state(self, showtime_id: str) -> tuple[int, TermsKey] | None:
+        """The showtime's last seq and its terms, in one small read: whether a seat map is still current."""
+        return await self._store.state(showtime_id)
 
     async def booking(self, session_id: str, booking_id: str) -> BookingRecord | Rejection:
         found = await self._store.booking(booking_id)
@@ -276,6 +275,7 @@ class SeatService:
             booking_id=outcome.booking_id,
             total_cents=plan.total_cents if plan.sell else None,
             currency=outcome.currency,
+            seq=outcome.events[-1].seq if outcome.events else None,
         )
 
     async def _commit(self, showtime_id: str, changes: Sequence[Change]) -> list[Rejection | Committed]:

@@ -43,6 +43,8 @@ class TransportSettings(Group):
     public_websocket_url: str = ""
     ping_interval_seconds: float = Field(default=20, gt=0)
     ping_timeout_seconds: float = Field(default=20, gt=0)
+    # A connection that has not completed its WebSocket handshake by then is cut off.
+    handshake_timeout_seconds: float = Field(default=5, gt=0)
     # Reverse proxies (addresses or CIDRs, comma-separated) whose X-Forwarded-For or Forwarded names the client.
     trusted_proxies: str = ""
     # An HTTP connection that has not sent a complete request head this long after opening or after its last
@@ -109,9 +111,12 @@ class LimitSettings(Group):
     max_connections_per_ip: int = Field(default=50, ge=1)  # WebSocket and HTTP together
     # Open connections of the whole server; 0: as many as the open-file limit leaves room for.
     max_connections: int = Field(default=0, ge=0)
+    showtime_reads_per_minute_per_ip: float = Field(default=120, gt=0)  # GET /api/showtimes/{id}
     max_subscriptions_per_connection: int = Field(default=10, ge=1)
-    # A client that reads so slowly that this much waits in its write buffer is disconnected (1013).
+    # A client that reads so slowly that this much waits in its write buffer is cut off (1006, no close frame).
     slow_consumer_buffer_bytes: int = Field(default=1024 * 1024, ge=64 * 1024)
+    # Messages of one connection received but not yet answered; more are refused (rate_limited).
+    max_pending_messages: int = Field(default=8, ge=1)
 
 
 class BusSettings(Group):

@@ -9,18 +9,29 @@ no longer keep those (a flood of remote changes), the catch-up is read again.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from server.core.errors import ErrorCode, Rejection
 from server.fanout import Fanout, FellBehind
-from server.messages import CurrentSeatStatus, RequestId, SeatStatusChange, Subscribed
+from server.messages import CurrentSeatStatus, RequestId, SeatStatusChange, Subscribed, Unsubscribed
 from server.service import SeatService
 
-__all__ = ["Joined", "Subscriptions"]
+__all__ = ["Dropped", "Joined", "Subscriptions"]
+
+log = logging.getLogger(__name__)
 
 C = TypeVar("C", bound=Hashable)
+
+
+@dataclass(frozen=True, slots=True)
+class Dropped:
+    """A resubscribe failed after the connection had left the showtime: it is no longer subscribed to it."""
+
+    notice: str  # ``unsubscribed`` with the reason, to send before the refusal
+    rejection: Rejection
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,11 +57,12 @@ class Subscriptions(Generic[C]):
         showtime_id: str,
         last_seq: int | None = None,
         request_id: RequestId | None = None,
-    ) -> Joined | Rejection:
+    ) -> Joined | Dropped | Rejection:
         """Subscribe ``connection`` (again, to resync) and return what it must be sent before any broadcast.
 
         With ``last_seq``, the missed changes are replayed when the event log still holds them, followed by
         ``subscribed`` with recovered: true; otherwise ``subscribed`` and a full ``current_seat_status``.
+        A resubscribe that fails leaves the connection unsubscribed, and says so (:class:`Dropped`).
         """
         subscribed = self._fanout.subscriptions_of(connection)
         if showtime_id not in subscribed and len(subscribed) >= self._max_per_connection:
@@ -64,15 +76,39 @@ class Subscriptions(Generic[C]):
             # after it. Live changes stop while the catch-up is read, or the replay would repeat them.
             sent = self._fanout.sent_upto(showtime_id, connection)
             self._fanout.leave(showtime_id, connection)
-            for _ in range(self._attempts):
-                try:
-                    if last_seq is not None:
-                        replayed = await self._replay(connection, showtime_id, max(last_seq, sent or 0), request_id)
-                        if replayed is not None:
-                            return replayed
-                    return await self._snapshot(connection, session_id, showtime_id, last_seq, request_id)
-                except FellBehind:
-                    continue
+            try:
+                caught_up = await self._catch_up(connection, session_id, showtime_id, last_seq, sent, request_id)
+            except Exception:
+                if sent is None:
+                    raise
+                log.exception("could not resubscribe a connection to showtime %s", showtime_id)
+                caught_up = Rejection(
+                    ErrorCode.INTERNAL_ERROR, "the server failed to read the showtime; subscribe again"
+                )
+        if isinstance(caught_up, Rejection) and sent is not None:
+            # It left the fan-out for the catch-up: say so, or with no change coming it could not tell.
+            notice = Unsubscribed(showtime_id=showtime_id, reason=caught_up.message).to_json()
+            return Dropped(notice, caught_up)
+        return caught_up
+
+    async def _catch_up(
+        self,
+        connection: C,
+        session_id: str,
+        showtime_id: str,
+        last_seq: int | None,
+        sent: int | None,
+        request_id: RequestId | None,
+    ) -> Joined | Rejection:
+        for _ in range(self._attempts):
+            try:
+                if last_seq is not None:
+                    replayed = await self._replay(connection, showtime_id, max(last_seq, sent or 0), request_id)
+                    if replayed is not None:
+                        return replayed
+                return await self._snapshot(connection, session_id, showtime_id, last_seq, request_id)
+            except FellBehind:
+                continue
         return Rejection(ErrorCode.INTERNAL_ERROR, "could not catch up with this showtime; subscribe again")
 
     def unsubscribe(self, connection: C, showtime_id: str) -> None:

@@ -7,8 +7,10 @@ size ceiling (``MAX_MESSAGE_BYTES`` x 16) closes it, with 1009, because it must 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
+import weakref
 from collections.abc import Collection
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -20,14 +22,17 @@ from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
+from websockets.protocol import State
 
 from server.connections import PortConnections
+from server.core.changes import Accepted
 from server.core.clock import Clock
 from server.core.errors import ErrorCode, Rejection
 from server.core.limits import TokenBucket, origin_allowed
 from server.core.proxies import Network, client_address
 from server.fanout import Fanout
 from server.messages import (
+    Ack,
     Book,
     ClientMessage,
     ConnectionEstablished,
@@ -40,7 +45,6 @@ from server.messages import (
     Unlock,
     Unsubscribe,
     Unsubscribed,
-    ack,
     client_message,
     describe,
 )
@@ -49,13 +53,16 @@ from server.rejections import Refusals
 from server.service import Customer, SeatService
 from server.sessions import Sessions
 from server.settings import LimitSettings, TransportSettings
-from server.subscriptions import Subscriptions
+from server.subscriptions import Dropped, Joined, Subscriptions
 
 __all__ = ["PATH", "SeatSocket", "WebSocketOutlet"]
 
 log = logging.getLogger(__name__)
 
 PATH = "/ws/seat-updates"
+
+# A frame waiting to be answered, a refusal waiting for its turn, or None: the connection is gone.
+Pending = str | bytes | ServerEnvelope | None
 
 
 class WebSocketOutlet:
@@ -108,6 +115,7 @@ class SeatSocket:
         http_port: int,
         connections: PortConnections,
         hard_size_factor: int = 16,
+        ack_wait_seconds: float = 2.0,
     ) -> None:
         self._service = service
         self._subscriptions = subscriptions
@@ -120,14 +128,25 @@ class SeatSocket:
         self._limits = limits
         self._http_port = http_port  # where the server's own pages are, for the origin check
         self._hard_size_factor = hard_size_factor  # frames this many times the limit are never read
+        self._ack_wait = ack_wait_seconds  # at most, for the changes an ack follows (a gap is read in 0.2 s)
         self._proxies = transport.trusted_networks
         self._connections = connections  # one budget per address with the HTTP port
+        self._accepted: weakref.WeakSet[ServerConnection] = weakref.WeakSet()  # from TCP accept on
         metrics.watch(lambda: self._connections.count, fanout.subscription_count)
 
     async def serve(self, sock: socket.socket) -> Server:
+        accepted = self._accepted
+
+        class Connection(ServerConnection):
+            def connection_made(self, transport: asyncio.BaseTransport) -> None:
+                super().connection_made(transport)
+                accepted.add(self)
+
         return await serve(
             self.handle,
             sock=sock,
+            create_connection=Connection,
+            open_timeout=self._transport.handshake_timeout_seconds,
             process_request=self._admit,
             max_size=self._limits.max_message_bytes * self._hard_size_factor,
             # Deflate would compress every broadcast once per subscriber; seat messages are tiny anyway.
@@ -135,6 +154,12 @@ class SeatSocket:
             ping_interval=self._transport.ping_interval_seconds,
             ping_timeout=self._transport.ping_timeout_seconds,
         )
+
+    def abort_handshakes(self) -> None:
+        """Cut off connections that have not completed their handshake: at shutdown they have nothing to lose."""
+        for connection in list(self._accepted):
+            if connection.protocol.state is State.CONNECTING and connection.transport is not None:
+                connection.transport.abort()
 
     def _admit(self, connection: ServerConnection, request: Request) -> Response | None:
         """Refuse, before the upgrade: other paths, foreign browser origins, and IPs over their quota."""
@@ -172,6 +197,9 @@ class SeatSocket:
         ip = _ip(connection, self._proxies)
         self._connections.open(ip)
         log.info("connection opened", extra={"session": session.id, "ip": ip, "resumed": resumed})
+        # Frames read but not answered yet, and refusals waiting for their turn: answered in order by one task.
+        pending: asyncio.Queue[Pending] = asyncio.Queue(limits.max_pending_messages)
+        answering = asyncio.create_task(self._answer_in_turn(client, pending))
         try:
             await connection.send(
                 ConnectionEstablished(
@@ -179,25 +207,46 @@ class SeatSocket:
                 ).to_json()
             )
             async for frame in connection:
-                if self._fanout.overloaded(connection):  # it asks but does not read the answers
-                    self._fanout.evict(connection)
-                    break
-                reply = await self._answer(client, frame)
-                if reply is not None:
-                    self._metrics.messages_sent.labels("reply").inc()
-                    await connection.send(reply.to_json())
+                await pending.put(self._admit_frame(client, frame, pending.full()))
         except ConnectionClosed:
             pass
         finally:
             log.info("connection closed", extra={"session": session.id, "ip": ip, "code": connection.close_code})
+            # Work not started is dropped: nobody waits for its answer. What is under way finishes (a change
+            # may be committing) before the connection is forgotten.
+            while not pending.empty():
+                pending.get_nowait()
+            pending.put_nowait(None)
+            await answering
             self._fanout.forget(connection)
             self._connections.close(ip)
 
-    async def _answer(self, client: Client, frame: str | bytes) -> ServerEnvelope | None:
-        """The reply to one frame, carrying the frame's requestId; None when the reply was already sent."""
+    def _admit_frame(self, client: Client, frame: str | bytes, full: bool) -> Pending:
+        """The frame to answer, or its refusal when it comes too fast or too much is waiting already."""
         if wait := client.messages.take(self._clock.monotonic()):
             limited = Rejection(ErrorCode.RATE_LIMITED, "too many messages; slow down", retry_after_ms=wait)
-            return self._refusals.error_message(limited).model_copy(update=_request_id_of(frame))
+        elif full:
+            limited = Rejection(ErrorCode.RATE_LIMITED, "too many messages waiting; wait for the replies")
+        else:
+            return frame
+        return self._refusals.error_message(limited).model_copy(update=_request_id_of(frame))
+
+    async def _answer_in_turn(self, client: Client, pending: asyncio.Queue[Pending]) -> None:
+        connection = client.connection
+        while (item := await pending.get()) is not None:
+            if connection.state is not State.OPEN:
+                continue  # gone: nobody waits for the answer, so the work is not done
+            if self._fanout.overloaded(connection):  # it asks but does not read the answers
+                self._fanout.evict(connection)
+                continue
+            reply = item if isinstance(item, ServerEnvelope) else await self._answer(client, item)
+            # Written without waiting, like broadcasts and in order with them: a client that asks but does
+            # not read is cut off past the slow-consumer limit instead of stalling its own line.
+            if reply is not None and self._fanout.send(connection, [reply.to_json()]):
+                self._metrics.messages_sent.labels("reply").inc()
+
+    async def _answer(self, client: Client, frame: str | bytes) -> ServerEnvelope | None:
+        """The reply to one frame, carrying the frame's requestId; None when the reply was already sent."""
         message = self._parse(frame)
         if isinstance(message, Rejection):
             self._metrics.messages_received.labels("invalid").inc()
@@ -212,6 +261,17 @@ class SeatSocket:
             return None
         answer = self._refusals.error_message(reply) if isinstance(reply, Rejection) else reply
         return answer if message.request_id is None else answer.model_copy(update={"request_id": message.request_id})
+
+    async def _ack(self, client: Client, outcome: Accepted | Rejection) -> Ack | Rejection:
+        """The ack, once the changes it caused went out to a requester that follows the showtime."""
+        if isinstance(outcome, Rejection):
+            return outcome
+        if outcome.seq is not None and outcome.showtime_id in self._fanout.subscriptions_of(client.connection):
+            try:
+                await asyncio.wait_for(self._fanout.delivered(outcome.showtime_id, outcome.seq), self._ack_wait)
+            except TimeoutError:
+                log.warning("acked before its change was delivered", extra={"showtime": outcome.showtime_id})
+        return Ack.of(outcome)
 
     def _parse(self, frame: str | bytes) -> ClientMessage | Rejection:
         if isinstance(frame, bytes):
@@ -232,20 +292,27 @@ class SeatSocket:
                 joined = await self._subscriptions.subscribe(
                     client.connection, session_id, message.showtime_id, message.last_seq, message.request_id
                 )
-                if isinstance(joined, Rejection):
-                    return joined
-                self._fanout.send(client.connection, joined.frames)
-                return None
+                if isinstance(joined, Joined):
+                    self._fanout.send(client.connection, joined.frames)
+                    return None
+                if isinstance(joined, Dropped):
+                    self._fanout.send(client.connection, [joined.notice])
+                    return joined.rejection
+                return joined
             case Unsubscribe():
                 self._subscriptions.unsubscribe(client.connection, message.showtime_id)
                 return Unsubscribed(showtime_id=message.showtime_id)
             case Lock():
-                return ack(await self._service.lock(session_id, message.showtime_id, message.selection()))
+                return await self._ack(
+                    client, await self._service.lock(session_id, message.showtime_id, message.selection())
+                )
             case Unlock():
-                return ack(await self._service.unlock(session_id, message.showtime_id, message.selection()))
+                unlocked = await self._service.unlock(session_id, message.showtime_id, message.selection())
+                return await self._ack(client, unlocked)
             case Book():
                 customer = Customer(message.customer.name, message.customer.email)
-                return ack(await self._service.book(session_id, message.showtime_id, message.selection(), customer))
+                booked = await self._service.book(session_id, message.showtime_id, message.selection(), customer)
+                return await self._ack(client, booked)
             case Ping():
                 return Pong(timestamp=self._clock.now())
 

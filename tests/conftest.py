@@ -22,6 +22,7 @@ BACKENDS = ["sqlite", "postgresql"]
 GENEROUS_LIMITS = {
     "max_connections_per_ip": 100_000,
     "new_sessions_per_minute_per_ip": 1_000_000,
+    "showtime_reads_per_minute_per_ip": 1_000_000,
     "messages_per_second": 100_000,
     "message_burst": 100_000,
     "seat_changes_per_second": 100_000,

@@ -65,6 +65,7 @@ class Accepted:
     booking_id: str | None = None  # book
     total_cents: int | None = None  # book
     currency: str | None = None  # book
+    seq: int | None = None  # the last change it caused (its ack must not overtake it); None if it changed nothing
 
 
 @dataclass(frozen=True, slots=True)

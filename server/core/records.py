@@ -14,6 +14,8 @@ __all__ = [
     "ShowtimeRecord",
     "Snapshot",
     "StatusView",
+    "TermsKey",
+    "terms_key",
 ]
 
 
@@ -28,6 +30,21 @@ class ShowtimeRecord:
     seat_count: int
 
 
+# What an operator may change of a showtime, as one comparable value: title, start, currency, prices, sales window.
+TermsKey = tuple[str, int, str, tuple[tuple[str, int], ...], int | None, int | None]
+
+
+def terms_key(
+    title: str,
+    starts_at: int,
+    currency: str,
+    prices: dict[str, int],
+    sales_open_at: int | None,
+    sales_close_at: int | None,
+) -> TermsKey:
+    return title, starts_at, currency, tuple(sorted(prices.items())), sales_open_at, sales_close_at
+
+
 @dataclass(frozen=True, slots=True)
 class ShowtimeDetails:
     """A showtime with the layout version it was created on and its current terms."""
@@ -38,6 +55,13 @@ class ShowtimeDetails:
     prices: dict[str, int]  # category id -> cents
     sales_open_at: int | None = None
     sales_close_at: int | None = None
+
+    @property
+    def terms(self) -> TermsKey:
+        show = self.showtime
+        return terms_key(
+            show.title, show.starts_at, show.currency, self.prices, self.sales_open_at, self.sales_close_at
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +96,7 @@ class StatusView:
     mine: dict[str, int]  # this session's holds and when each lapses
     at: int
     blocked: list[str] = field(default_factory=list)
+    lapses_at: int | None = None  # when the first hold in `held` lapses: the view is true until then or the next change
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from server.core.changes import Change, Committed, Event, NewBooking
 from server.core.errors import Rejection
-from server.core.records import BookingRecord, ShowtimeDetails, ShowtimeRecord, Snapshot
+from server.core.records import BookingRecord, ShowtimeDetails, ShowtimeRecord, Snapshot, TermsKey, terms_key
 from server.core.seats import Claim, Layout, Plan, SaleTerms, SeatChange, SeatState, SeatStatus, TableRule, apply_plan
 from server.storage.database import WRITE
 from server.storage.tables import (
@@ -151,6 +151,24 @@ class SeatStore:
         if len(rows) != seq - after:  # the log was pruned past ``after``
             return None
         return seq, [_event(row) for row in rows]
+
+    async def state(self, showtime_id: str) -> tuple[int, TermsKey] | None:
+        """The showtime's seq and terms, read together."""
+        query = select(
+            showtime.c.seq,
+            showtime.c.title,
+            showtime.c.starts_at,
+            showtime.c.currency,
+            showtime.c.sales_open_at,
+            showtime.c.sales_close_at,
+        ).where(showtime.c.id == showtime_id)
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(query)).first()
+            if row is None:
+                return None
+            prices = await _prices(conn, showtime_id)
+        terms = terms_key(row.title, row.starts_at, row.currency, prices, row.sales_open_at, row.sales_close_at)
+        return int(row.seq), terms
 
     async def seqs(self, showtime_ids: Sequence[str]) -> dict[str, int]:
         query = select(showtime.c.id, showtime.c.seq).where(showtime.c.id.in_(showtime_ids))

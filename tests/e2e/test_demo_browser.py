@@ -7,22 +7,25 @@ unless said otherwise); none is a speed assertion. Each test leaves a screenshot
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 
 import pytest
-from playwright.async_api import Browser, async_playwright, expect
+from playwright.async_api import Browser, WebSocketRoute, async_playwright, expect
 
 from tests.browser import (
     ARTIFACTS,
     CHROMIUM_ARGS,
+    SOON_MS,
     Buyer,
     Buyers,
     SocketTap,
     chromium_executable,
     side_by_side,
 )
-from tests.conftest import Running, StartServer
+from tests.conftest import Running, StartServer, eventually
+from tests.e2e.test_socket_faults import database_outage
 from tests.services import free_port
 
 # The page talks to the server only; the storage backend makes no difference to it.
@@ -188,6 +191,40 @@ async def test_a_missed_change_is_caught_by_the_seq_gap_and_a_resync(running: Ru
     assert tap.dropped == ["A1"]
     assert any(line.startswith("resync: missed changes") for line in a.console), a.console
     await someone.close()
+
+
+async def test_a_subscribe_the_database_fails_is_tried_again_until_the_map_is_live(
+    running: Running, buyers: Buyers
+) -> None:
+    """The page's socket reaches the server only once its snapshot cannot be read: the subscribe fails with
+    internal_error, and the page must subscribe again (not sit on a map nobody updates)."""
+    showtime = await running.showtime()
+    reachable, frames = asyncio.Event(), list[str | bytes]()
+
+    async def route(page_socket: WebSocketRoute) -> None:
+        await reachable.wait()
+
+        def forward(frame: str | bytes) -> None:
+            frames.append(frame)
+            page_socket.send(frame)
+
+        page_socket.connect_to_server().on_message(forward)
+
+    buyer = await buyers.new("buyer")
+    await buyer.page.route_web_socket(re.compile(r"/ws/seat-updates"), route)
+    await buyer.page.goto(f"{running.http_url}/?showtime={showtime}")
+    await expect(buyer.seat("A1")).to_be_visible(timeout=SOON_MS)  # the layout came over REST
+    async with database_outage(running):
+        reachable.set()
+        await eventually(lambda: _true(any("internal_error" in str(frame) for frame in frames)))
+    await buyer.expect_live()
+    someone = await running.client()
+    await someone.request("lock", showtimeId=showtime, seatIds=["A1"])
+    await buyer.expect_seat("A1", "held")
+
+
+async def _true(value: bool) -> bool:
+    return value
 
 
 async def test_taking_a_seat_that_is_gone_says_so_and_shows_the_truth(running: Running, buyers: Buyers) -> None:

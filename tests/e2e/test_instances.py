@@ -9,8 +9,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import aiohttp
+import orjson
 import pytest
 from sqlalchemy import select
+from websockets.asyncio.client import connect
 
 from server.core.clock import SystemClock
 from server.storage.database import create_engine
@@ -267,3 +269,64 @@ async def test_resubscribing_on_the_same_connection_never_repeats_or_reorders(
     seq, state = await database_state(postgres_url, showtime_id)
     await view.settle(seq)
     assert view.statuses() == state
+
+
+async def requests_in_order(instance: Instance, showtime_id: str, seats: list[str], rounds: int) -> list[Any]:
+    """Subscribe, then lock and unlock ``seats`` ``rounds`` times, one request at a time.
+
+    Returns the session id, every frame in the order it arrived, and each request's round trip in seconds.
+    """
+    loop = asyncio.get_running_loop()
+    async with connect(instance.ws_url, open_timeout=10) as connection:
+        session_id = orjson.loads(await connection.recv())["sessionId"]
+        frames: list[dict[str, Any]] = []
+        round_trips: list[float] = []
+
+        async def ask(request_id: str, **message: Any) -> None:
+            started = loop.time()
+            await connection.send(
+                orjson.dumps({"requestId": request_id, "showtimeId": showtime_id, **message}).decode()
+            )
+            while not frames or frames[-1].get("requestId") != request_id:
+                frames.append(orjson.loads(await asyncio.wait_for(connection.recv(), 10)))
+            round_trips.append(loop.time() - started)
+
+        await ask("s", type="subscribe")
+        for number in range(rounds):
+            await ask(f"l{number}", type="lock", seatIds=seats)
+            await ask(f"u{number}", type="unlock", seatIds=seats)
+    return [session_id, frames, round_trips[1::2]]  # lock round trips
+
+
+def acks_before_their_changes(session_id: str, frames: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Acks that arrived before the requester's own change of one of their seats."""
+    last_seen: dict[str, tuple[str, str]] = {}  # seat -> (status, session) of its latest change
+    early = []
+    for frame in frames:
+        if frame["type"] == "seat_status_change":
+            last_seen[frame["seatId"]] = (frame["status"], frame["sessionId"])
+        elif frame["type"] == "ack":
+            expected = ("locked" if frame["action"] == "lock" else "unlocked", session_id)
+            if any(last_seen.get(seat) != expected for seat in frame["seatIds"]):
+                early.append(frame)
+    return early
+
+
+async def test_every_ack_comes_after_the_changes_it_caused_with_two_instances(
+    cluster: Start, new_showtime: Callable[..., Awaitable[str]]
+) -> None:
+    """Each instance's changes interleave with the other's, so a local change often waits behind a gap the
+    other instance left; its requester's ack must wait for it too (docs/protocol.md promises the order)."""
+    instances = [await cluster(), await cluster()]
+    showtime_id = await new_showtime(rows=2, seats_per_row=10)
+    results = await asyncio.gather(
+        *(
+            requests_in_order(instances[number % 2], showtime_id, [f"{row}{number + 1}"], rounds=10)
+            for row in "AB"
+            for number in range(5)
+        )
+    )
+    early = [ack for session_id, frames, _ in results for ack in acks_before_their_changes(session_id, frames)]
+    acks = sum(1 for _, frames, _ in results for frame in frames if frame["type"] == "ack")
+    assert acks == 200
+    assert early == []

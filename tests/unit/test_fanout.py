@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import orjson
 import pytest
 
@@ -135,3 +137,27 @@ def test_leaving_the_last_subscriber_forgets_the_channel() -> None:
     hub.forget(connection)
     assert hub.positions() == {}
     assert hub.sent_upto("st", connection) is None
+
+
+async def test_waiting_for_a_change_ends_when_it_is_delivered_not_when_it_arrives() -> None:
+    """A change queued behind a gap is not out yet: whoever must not overtake it (its ack) waits."""
+    fan, connection = fanout(), FakeConnection("c")
+    fan.join("st", connection, 0)
+    fan.publish([event(2)])  # ahead of a gap: held back
+    waiting = asyncio.create_task(fan.delivered("st", 2))
+    await asyncio.sleep(0)
+    assert not waiting.done()
+    fan.publish([event(1)])
+    await asyncio.wait_for(waiting, 1)
+    assert connection.seqs() == [1, 2]
+    await asyncio.wait_for(fan.delivered("st", 2), 1)  # already out: no wait
+
+
+async def test_waiting_ends_when_the_showtime_loses_its_last_subscriber() -> None:
+    fan, connection = fanout(), FakeConnection("c")
+    fan.join("st", connection, 0)
+    fan.publish([event(2)])
+    waiting = asyncio.create_task(fan.delivered("st", 2))
+    await asyncio.sleep(0)
+    fan.leave("st", connection)
+    await asyncio.wait_for(waiting, 1)

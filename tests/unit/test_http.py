@@ -13,9 +13,10 @@ from server.http import ENDPOINTS, Api, create_app
 from server.metrics import Metrics
 from server.openapi import openapi_document
 from server.rejections import Refusals
+from server.seat_maps import SeatMaps
 from server.service import SeatService
 from server.sessions import Sessions
-from server.settings import SeatSettings, SessionSettings, TransportSettings
+from server.settings import LimitSettings, SeatSettings, SessionSettings, TransportSettings
 from server.storage.store import SeatStore
 from tests.fakes import ManualClock
 from tests.unit.database import SHOWTIME, engine
@@ -50,7 +51,7 @@ async def client(engine: AsyncEngine, readiness: Readiness) -> AsyncIterator[Cli
     transport = TransportSettings(allowed_origins="https://shop.example")
     service = SeatService(SeatStore(engine), SEATS, lambda events: None, metrics, clock)
     sessions = Sessions(b"a-secret-of-sixteen-or-more", SessionSettings(), clock)
-    api = Api(service, sessions, transport, SEATS, 8080, readiness)
+    api = Api(service, SeatMaps(service, LimitSettings(), clock), sessions, transport, SEATS, 8080, readiness)
     app = create_app(api, transport, Refusals(metrics), metrics, MAX_BODY)
     async with TestClient(TestServer(app, host="127.0.0.1")) as client:
         yield client

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from server.core.changes import Accepted, Event, Selection
 from server.core.errors import ErrorCode, Rejection
-from server.core.records import BookingRecord, SeatMap, StatusView
+from server.core.records import BookingRecord, ShowtimeDetails, StatusView
 from server.metrics import Metrics
 from server.service import Customer, Replay, SeatService
 from server.settings import SeatSettings
@@ -34,7 +34,7 @@ async def test_lock_book_and_read_back(engine: AsyncEngine) -> None:
     clock, published = ManualClock(), Published()
     seats = service(engine, clock, published, hold_ttl_seconds=60)
     locked = await seats.lock("s1", SHOWTIME, Selection(["A1", "A2", "A1"]))
-    assert locked == Accepted("lock", SHOWTIME, ("A1", "A2"), expires_at=clock.now() + 60_000)
+    assert locked == Accepted("lock", SHOWTIME, ("A1", "A2"), expires_at=clock.now() + 60_000, seq=2)
     booked = await seats.book("s1", SHOWTIME, Selection(["A1"]), ADA)
     assert isinstance(booked, Accepted)
     assert (booked.total_cents, booked.currency) == (1200, "EUR")
@@ -49,7 +49,8 @@ async def test_lock_book_and_read_back(engine: AsyncEngine) -> None:
     assert isinstance(foreign, Rejection)
     assert foreign.code is ErrorCode.NOT_FOUND  # someone else's booking is reported missing
     status = await seats.status("s1", SHOWTIME)
-    assert status == StatusView(SHOWTIME, 3, ["A1"], ["A2"], {"A2": clock.now() + 60_000}, clock.now())
+    lapses = clock.now() + 60_000
+    assert status == StatusView(SHOWTIME, 3, ["A1"], ["A2"], {"A2": lapses}, clock.now(), lapses_at=lapses)
 
 
 async def test_all_or_nothing_and_the_refusals_name_the_seats(engine: AsyncEngine) -> None:
@@ -110,15 +111,33 @@ async def test_replay_gives_the_missed_changes_or_none_when_the_log_cannot(engin
     assert await seats.replay(SHOWTIME, 7) is None  # ahead of the showtime: a snapshot must do
 
 
-async def test_the_seat_map_shows_each_seats_status(engine: AsyncEngine) -> None:
+async def test_a_showtime_has_its_seats_and_its_seq_is_read_alone(engine: AsyncEngine) -> None:
     seats = service(engine, ManualClock(), Published())
     await seats.lock("s1", SHOWTIME, Selection(["B4"]))
-    found = await seats.seat_map(SHOWTIME)
-    assert isinstance(found, SeatMap)
-    assert len(found.details.hall.seats()) == 20
-    assert (found.status.held, found.status.mine, found.status.seq) == (["B4"], {}, 1)
-    missing = await seats.seat_map("st_missing")
+    found = await seats.showtime(SHOWTIME)
+    assert isinstance(found, ShowtimeDetails)
+    assert len(found.hall.seats()) == 20
+    state = await seats.state(SHOWTIME)
+    assert state is not None
+    assert (state[0], state[1]) == (1, found.terms)
+    missing = await seats.showtime("st_missing")
     assert isinstance(missing, Rejection)
+    assert await seats.state("st_missing") is None
+
+
+async def test_a_status_view_says_when_its_first_hold_lapses(engine: AsyncEngine) -> None:
+    clock = ManualClock()
+    seats = service(engine, clock, Published(), hold_ttl_seconds=60)
+    await seats.lock("s1", SHOWTIME, Selection(["B4"]))
+    clock.advance(10_000)
+    await seats.lock("s2", SHOWTIME, Selection(["B5"]))
+    status = await seats.status("", SHOWTIME)
+    assert isinstance(status, StatusView)
+    assert (status.held, status.mine, status.lapses_at) == (["B4", "B5"], {}, clock.now() + 50_000)
+    clock.advance(50_000)  # B4 lapsed, not yet swept: no longer shown held
+    status = await seats.status("", SHOWTIME)
+    assert isinstance(status, StatusView)
+    assert (status.seq, status.held, status.lapses_at) == (2, ["B5"], clock.now() + 10_000)
 
 
 async def test_showtimes_are_listed(engine: AsyncEngine) -> None:

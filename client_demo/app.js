@@ -5,7 +5,7 @@
 
 import { SeatConnection, SeatError } from "./connection.js";
 import { countdown, listOf, money, when } from "./format.js";
-import { SEAT_PATH, STATE_TEXT, SeatMap } from "./seatmap.js";
+import { STATE_TEXT, SeatMap } from "./seatmap.js";
 import { Viewport } from "./viewport.js";
 
 const $ = (id) => document.getElementById(id);
@@ -482,9 +482,9 @@ function renderShowtime(layout) {
       swatch.setAttribute("class", "sample");
       swatch.setAttribute("viewBox", "-.5 -.5 1 1");
       swatch.setAttribute("aria-hidden", "true");
-      const shape = document.createElementNS("http://www.w3.org/2000/svg", "path");
+      const shape = document.createElementNS("http://www.w3.org/2000/svg", "rect");
       shape.setAttribute("class", "seat");
-      shape.setAttribute("d", SEAT_PATH);
+      for (const [name, value] of Object.entries(SAMPLE_SEAT)) shape.setAttribute(name, value);
       shape.dataset.state = "available";
       shape.style.setProperty("--c", page.grid.seatColor(category.id));
       swatch.append(shape);
@@ -497,6 +497,8 @@ function renderShowtime(layout) {
   );
   ui.confirmation.hidden = true;
 }
+
+const SAMPLE_SEAT = { x: "-0.42", y: "-0.42", width: "0.84", height: "0.84", rx: "0.2" };
 
 function salesWindow({ salesOpenAt, salesCloseAt }) {
   const now = page.connection.serverNow();

@@ -1,13 +1,14 @@
 // The seat map: an SVG drawn once per showtime from its layout's geometry, then updated one seat at a time.
 //
 // Positions are the layout's own floats in whatever unit it uses: the SVG's viewBox maps them onto the
-// window, so zooming and panning change one attribute (see viewport.js). Each seat is a single <path>
-// (a cushion and a backrest, turned by its rotation) carrying its state in data-state, which the stylesheet
+// window, so zooming and panning change one attribute (see viewport.js). Each seat is a single <rect>
+// (turned by its rotation) carrying its state in data-state, which the stylesheet
 // turns into a colour *and* a pattern (a tick, stripes, a cross, a no-entry sign), and in its accessible
 // name. A change touches only its own seat (and its wheelchair icon, if it has one): nothing is added or
 // removed, whatever the size of the hall. SVG rather than a canvas, so that every seat is an element with a
 // role, a name and focus, found by assistive technology and by tests alike; the whole map of 10,000 seats
-// is built as one string and parsed once.
+// is built as one string and parsed once. Rects, not paths: at 10,000 seats Chromium restyles and redraws
+// plain rects several times faster than transformed paths, which keeps zooming smooth.
 //
 // Keyboard: the map is one tab stop (a roving tabindex); arrow keys move to the nearest seat that way,
 // Home and End go to the ends of the row, and Enter or Space press the seat as they would a button.
@@ -24,8 +25,9 @@ export const STATE_TEXT = {
 
 const FLAG_TEXT = { accessible: "wheelchair space", companion: "companion seat", restrictedView: "restricted view" };
 
-// A seat one unit wide facing up (towards -y): a cushion and, behind it, a backrest. Shared with the legend.
-export const SEAT_PATH = "M-.42-.3a.12.12 0 0 1 .12-.12h.6a.12.12 0 0 1 .12.12v.5h-.84zM-.42.27h.84v.18h-.84z";
+// A seat's square and its rounded corners, as a share of the distance between seats.
+const SEAT_SIZE = 0.82;
+const SEAT_ROUNDING = 0.24;
 
 const PALETTE = ["#4f8cff", "#2ec4b6", "#f4a63b", "#a78bfa", "#9bd447", "#ef8354"];
 const COLOR = /^#[0-9a-f]{3,8}$/i;
@@ -156,11 +158,12 @@ export class SeatMap {
     const b = layout.bounds;
     this.#box = { x: b.x - margin, y: b.y - margin, width: b.width + 2 * margin, height: b.height + 2 * margin };
     const box = this.#box;
-    const size = pitch * 0.86;
+    const size = pitch * SEAT_SIZE;
     const parts = [];
     parts.push(
       `<svg xmlns="http://www.w3.org/2000/svg" class="hall" viewBox="${box.x} ${box.y} ${box.width} ${box.height}"` +
-        ` style="--aspect:${box.width / box.height}" preserveAspectRatio="xMidYMid meet">`,
+        ` style="--aspect:${box.width / box.height};--stroke:${size * 0.09}px;--unit:${pitch}px"` +
+        ` preserveAspectRatio="xMidYMid meet">`,
       `<style>${[...categories.values()].map((c) => `#seatmap .${c.className}{--c:${c.color}}`).join("")}</style>`,
       `<g class="shapes" aria-hidden="true" stroke-width="${pitch * 0.06}">`,
     );
@@ -180,9 +183,10 @@ export class SeatMap {
     parts.push(`</g><g class="seats">`);
     for (const seat of this.#order) {
       const classes = `seat ${seat.category?.className ?? ""}${seat.table?.soldAsWhole ? " in-table" : ""}`;
+      const turn = seat.rotation ? ` transform="rotate(${seat.rotation} ${seat.x} ${seat.y})"` : "";
       parts.push(
-        `<path class="${classes}" data-seat="${attr(seat.id)}" role="button" tabindex="-1" d="${SEAT_PATH}"` +
-          ` transform="translate(${seat.x} ${seat.y}) rotate(${seat.rotation}) scale(${size})"/>`,
+        `<rect class="${classes}" data-seat="${attr(seat.id)}" role="button" tabindex="-1" x="${seat.x - size / 2}"` +
+          ` y="${seat.y - size / 2}" width="${size}" height="${size}" rx="${size * SEAT_ROUNDING}"${turn}/>`,
       );
     }
     parts.push(`</g><g class="seat-icons" aria-hidden="true">`);
@@ -191,7 +195,7 @@ export class SeatMap {
       const s = size * 0.62;
       parts.push(
         `<use href="#icon-accessible" class="seat-icon" data-icon-for="${attr(seat.id)}"` +
-          ` x="${seat.x - s / 2}" y="${seat.y - s / 2 - size * 0.04}" width="${s}" height="${s}"/>`,
+          ` x="${seat.x - s / 2}" y="${seat.y - s / 2}" width="${s}" height="${s}"/>`,
       );
     }
     parts.push("</g></svg>");

@@ -421,6 +421,13 @@ async def test_the_seat_map_works_with_the_keyboard(running: Running, buyers: Bu
     await a.expect_seat("B6", "available")
     await keyboard.press("Home")
     await expect(a.seat("B1")).to_be_focused()
+    # + zooms in around the focused seat, which stays pressable; 0 shows the whole hall again.
+    seatmap = a.page.locator("#seatmap")
+    await keyboard.press("+")
+    await expect(seatmap).to_have_attribute("data-zoomed", "true")
+    await expect(a.seat("B1")).to_be_in_viewport()
+    await keyboard.press("0")
+    await expect(seatmap).to_have_attribute("data-zoomed", "false")
     await expect(a.page.locator('#seatmap [tabindex="0"]')).to_have_count(1)
 
     # Pressed twice before the server answers the first: both presses count (hold, then release).

@@ -25,6 +25,7 @@ from server.core.venues import (
     Shape,
     TablePlan,
 )
+from server.storage.database import WRITE
 from server.storage.tables import (
     auditorium,
     booking,
@@ -98,7 +99,7 @@ async def save_layout(
     engine: AsyncEngine, hall: HallLayout, *, venue_id: str, venue_name: str, hall_id: str, hall_name: str, now: int
 ) -> LayoutRecord:
     """Store ``hall`` as the next version of the hall's layout, creating the venue and hall if new."""
-    async with engine.begin() as conn:
+    async with engine.execution_options(**WRITE).begin() as conn:
         if (await conn.execute(select(venue.c.id).where(venue.c.id == venue_id))).first() is None:
             await conn.execute(insert(venue).values(id=venue_id, name=venue_name))
         known = (await conn.execute(select(auditorium.c.venue_id).where(auditorium.c.id == hall_id))).first()
@@ -289,7 +290,7 @@ async def find_layout(engine: AsyncEngine, layout_id: str) -> LayoutRecord | Non
 async def create_showtime(engine: AsyncEngine, new: NewShowtime) -> str:
     """Create a showtime on a layout version, with its prices; the layout's default blocks apply at once."""
     showtime_id = new.id or f"st_{secrets.token_hex(6)}"
-    async with engine.begin() as conn:
+    async with engine.execution_options(**WRITE).begin() as conn:
         await conn.execute(
             insert(showtime).values(
                 id=showtime_id,
@@ -338,7 +339,7 @@ async def showtime_terms(engine: AsyncEngine, showtime_id: str) -> ShowtimeTerms
 
 async def update_showtime(engine: AsyncEngine, showtime_id: str, terms: ShowtimeTerms) -> None:
     """Write new terms. Seats already sold keep the price they were sold at (in ``booking_seat``)."""
-    async with engine.begin() as conn:
+    async with engine.execution_options(**WRITE).begin() as conn:
         await conn.execute(
             update(showtime)
             .where(showtime.c.id == showtime_id)
@@ -356,7 +357,7 @@ async def update_showtime(engine: AsyncEngine, showtime_id: str, terms: Showtime
 
 async def delete_showtime(engine: AsyncEngine, showtime_id: str) -> bool:
     """Delete a showtime that has no bookings, with its blocks, prices and log; False if it has bookings."""
-    async with engine.begin() as conn:
+    async with engine.execution_options(**WRITE).begin() as conn:
         sold = select(func.count()).select_from(booking).where(booking.c.showtime_id == showtime_id)
         if (await conn.execute(sold)).scalar_one():
             return False

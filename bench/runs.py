@@ -118,7 +118,9 @@ async def run_single(args: argparse.Namespace, config: Config, scratch: Path, re
     if "memory" in wants:
         sizes = [config.memory_connections, *(size for size in sizes if size != config.memory_connections)]
     storms = config.storm_sizes if "storm" in wants else ()
-    fd_limit = _fd_limit(3 * max([*sizes, *storms]))
+    largest = max([*sizes, *storms])
+    # The server holds the largest size; each load-generator process a share of it on all three systems.
+    fd_limit = _fd_limit(max(largest, -(-3 * largest // config.workers)))
     with WorkerPool(config.workers, subscriber_worker, fd_limit) as pool:
         results.clock_checks += await pool.check_clock()
         async with throwaway_database("sqlite", scratch, args.postgres_url) as database:
@@ -183,7 +185,7 @@ async def run_instances(args: argparse.Namespace, config: Config, scratch: Path,
     ):
         systems = [System("1 server", (one,)), two]
         largest = max([*config.instance_fanout_sizes, *config.instance_storm_sizes])
-        with WorkerPool(config.workers, subscriber_worker, _fd_limit(2 * largest)) as pool:
+        with WorkerPool(config.workers, subscriber_worker, _fd_limit(largest)) as pool:
             results.clock_checks += await pool.check_clock()
             showtimes = await _seed(database, config, args.server_source, 2)
             targets = [FanoutTarget(system, showtime) for system, showtime in zip(systems, showtimes, strict=True)]

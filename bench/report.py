@@ -22,7 +22,7 @@ MEMORY_TARGET_KIB = 40.0
 
 @dataclass(slots=True)
 class InstanceResults:
-    """One server against two on PostgreSQL and Redis: each tuple is (one instance, two instances)."""
+    """Two servers on PostgreSQL and Redis against one: each tuple is (two instances, one instance)."""
 
     fanout: list[tuple[FanoutResult, ...]] = field(default_factory=list)
     storm: list[tuple[StormResult, ...]] = field(default_factory=list)
@@ -149,9 +149,9 @@ def render(results: Results) -> str:
     out += _storm("Subscribe storm (server on SQLite / relay / Node.js)", results.storm)
     out += _locks("Lock throughput under contention (server / raw driver / Node.js in memory)", results.locks)
     out += _memory(results.memory)
-    out += _fanout("Fan-out on PostgreSQL (one server / two instances over Redis)", found.fanout)
-    out += _storm("Subscribe storm on PostgreSQL, clients split over the instances (one / two)", found.storm)
-    out += _locks("Lock throughput on PostgreSQL, clients split over the instances (one / two)", found.locks)
+    out += _fanout("Fan-out on PostgreSQL (two instances over Redis / one server)", found.fanout)
+    out += _storm("Subscribe storm on PostgreSQL, clients split over the instances (two / one)", found.storm)
+    out += _locks("Lock throughput on PostgreSQL, clients split over the instances (two / one)", found.locks)
     out += _targets(results)
     out += _load_check(results)
     return "\n".join(out)

@@ -175,7 +175,8 @@ async def run_lock_scenarios(args: argparse.Namespace, config: Config, scratch: 
 
 
 async def run_instances(args: argparse.Namespace, config: Config, scratch: Path, results: Results) -> None:
-    """One server against two on one PostgreSQL database and one Redis, each on showtimes of its own."""
+    """Two servers on one PostgreSQL database and one Redis against one server, each on showtimes of its own;
+    every result pair is (two, one), so a ratio is what the second instance and the bus cost."""
     found = results.instances
     workload = Workload(seat_ids(config.rows, config.seats_per_row), seconds=config.lock_seconds)
     async with (
@@ -183,7 +184,7 @@ async def run_instances(args: argparse.Namespace, config: Config, scratch: Path,
         running_server(database, scratch, args.server_source) as one,
         running_servers(2, database, args.redis_url, scratch, args.server_source) as two,
     ):
-        systems = [System("1 server", (one,)), two]
+        systems = [two, System("1 server", (one,))]
         largest = max([*config.instance_fanout_sizes, *config.instance_storm_sizes])
         with WorkerPool(config.workers, subscriber_worker, _fd_limit(largest)) as pool:
             results.clock_checks += await pool.check_clock()

@@ -32,3 +32,7 @@ class LayoutCache:
                 return Rejection(ErrorCode.UNKNOWN_SHOWTIME, f"no such showtime: {showtime_id}")
             self._layouts[showtime_id] = layout
         return layout
+
+    def forget(self, showtime_id: str) -> None:
+        """Drop a deleted showtime's layout, so that a showtime created later under its id reads its own."""
+        self._layouts.pop(showtime_id, None)

@@ -77,7 +77,7 @@ def test_every_referenced_model_is_a_component_with_wire_names() -> None:
     assert "showtime_id" not in schemas["SeatsRequest"]["properties"]
 
 
-SERVED = (*ENDPOINTS, *ADMIN_ENDPOINTS)
+SERVED: tuple[Endpoint[Any], ...] = (*ENDPOINTS, *ADMIN_ENDPOINTS)
 DOCUMENT = openapi_document(SERVED)
 OPERATIONS: list[dict[str, Any]] = [operation for path in DOCUMENT["paths"].values() for operation in path.values()]
 

@@ -315,7 +315,8 @@ class TableEntry(FileModel):
 class LayoutDocument(FileModel):
     """A hall's layout: categories, sections of rows of seats, tables and boxes, shapes to draw, a focus."""
 
-    version: Literal[1] = 1
+    # An integer bounded to 1 rather than Literal[1]: some client generators cannot write a const of a number.
+    version: Annotated[int, Field(ge=1, le=1, description="the format's version")] = 1
     categories: Annotated[list[CategoryEntry], Field(min_length=1)]
     sections: Annotated[list[SectionEntry], Field(min_length=1)]
     tables: list[TableEntry] = Field(default_factory=list)

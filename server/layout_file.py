@@ -11,11 +11,11 @@ import json
 import math
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Self, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
+from server.core.errors import FieldError
 from server.core.venues import (
     CategoryInfo,
     HallLayout,
@@ -36,6 +36,7 @@ __all__ = [
     "LayoutDocument",
     "LayoutError",
     "dump_layout",
+    "layout_document",
     "layout_json_schema",
     "load_layout",
     "parse_document",
@@ -48,13 +49,8 @@ PLACEHOLDER = re.compile(r"\{(\w*)\}")
 IDENTIFIER = re.compile(r"^[A-Za-z_]\w*$")
 
 
-@dataclass(frozen=True, slots=True)
-class LayoutError:
-    path: str  # "sections[1].rows[3].seats[7]"; empty for the document as a whole
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.path}: {self.message}" if self.path else self.message
+# One error in a layout file: its path ("sections[1].rows[3].seats[7]"; empty for the document as a whole).
+LayoutError = FieldError
 
 
 class Findings:
@@ -319,7 +315,8 @@ class TableEntry(FileModel):
 class LayoutDocument(FileModel):
     """A hall's layout: categories, sections of rows of seats, tables and boxes, shapes to draw, a focus."""
 
-    version: Literal[1] = 1
+    # An integer bounded to 1 rather than Literal[1]: some client generators cannot write a const of a number.
+    version: Annotated[int, Field(ge=1, le=1, description="the format's version")] = 1
     categories: Annotated[list[CategoryEntry], Field(min_length=1)]
     sections: Annotated[list[SectionEntry], Field(min_length=1)]
     tables: list[TableEntry] = Field(default_factory=list)
@@ -574,7 +571,12 @@ def seat_entry(seat: SeatPlace) -> SeatEntry:
 
 def dump_layout(layout: HallLayout) -> dict[str, Any]:
     """The native document of a layout, every seat explicit: JSON-ready, and read back to the same layout."""
-    document = LayoutDocument(
+    return layout_document(layout).model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+def layout_document(layout: HallLayout) -> LayoutDocument:
+    """The native document of a layout, every seat explicit (``to_json()`` writes what ``dump_layout`` gives)."""
+    return LayoutDocument(
         categories=[CategoryEntry(id=c.id, name=c.name, color=c.color) for c in layout.categories],
         sections=[
             SectionEntry(
@@ -598,4 +600,3 @@ def dump_layout(layout: HallLayout) -> dict[str, Any]:
         focus=None if layout.focus is None else Position(x=layout.focus.x, y=layout.focus.y),
         blocked=dict(layout.blocked),
     )
-    return document.model_dump(mode="json", by_alias=True, exclude_none=True)

@@ -37,5 +37,5 @@ class LayoutCache(Generic[T]):
         return layout
 
     def forget(self, showtime_id: str) -> None:
-        """Make the next :meth:`get` load the showtime again (its terms changed)."""
+        """Make the next :meth:`get` load the showtime again: it was deleted, or its terms changed."""
         self._layouts.pop(showtime_id, None)

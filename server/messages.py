@@ -33,6 +33,7 @@ __all__ = [
     "CurrentSeatStatus",
     "Customer",
     "ErrorMessage",
+    "FieldErrorView",
     "Health",
     "Lock",
     "Model",
@@ -308,12 +309,23 @@ class SessionCreated(Model):
     expires_at: int
 
 
+class FieldErrorView(Model):
+    path: str  # where in the body: "sections[1].rows[3].seats[7]", "prices.gold"; empty for the whole
+    message: str
+
+
 class Problem(ErrorFields):
     """An RFC 9457 problem body, carrying the same code and message as the socket's error."""
 
     type: str = "about:blank"
     title: str
     status: int
+    errors: list[FieldErrorView] | None = None  # invalid_layout, invalid_value: each error at its path
+
+    @classmethod
+    def of(cls, rejection: Rejection, **fields: Any) -> Self:
+        errors = [FieldErrorView(path=e.path, message=e.message) for e in rejection.errors] or None
+        return super().of(rejection, errors=errors, **fields)
 
 
 class Category(Model):

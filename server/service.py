@@ -11,6 +11,8 @@ The service speaks in core types: adapters turn requests into calls and results 
 from __future__ import annotations
 
 import logging
+import re
+import secrets
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -18,7 +20,7 @@ from typing import Literal
 
 from server.core.changes import Accepted, Change, Committed, Event, NewBooking, Rule, Selection
 from server.core.clock import Clock
-from server.core.errors import ErrorCode, Rejection
+from server.core.errors import ErrorCode, FieldError, Rejection
 from server.core.limits import RateLimiter
 from server.core.records import BookingRecord, ShowtimeDetails, ShowtimeRecord, StatusView, TermsKey
 from server.core.seats import (
@@ -32,14 +34,17 @@ from server.core.seats import (
     plan_unlock,
     select_seats,
 )
+from server.core.venues import HallLayout
 from server.group_commit import GroupCommit
 from server.keyed_lock import KeyedLock
 from server.layouts import LayoutCache
 from server.metrics import Metrics
 from server.settings import SeatSettings
+from server.storage import venues
 from server.storage.store import SeatStore
+from server.storage.venues import LayoutRecord, NewShowtime, ShowtimeTerms
 
-__all__ = ["ADMIN", "Customer", "Replay", "SeatService"]
+__all__ = ["ADMIN", "Customer", "Placement", "Replay", "ScheduledShowtime", "SeatService"]
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +58,26 @@ ADMIN = "admin"  # who acts for the operator: no rate limit, no per-request seat
 class Customer:
     name: str
     email: str
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where an imported layout goes. A hall given again gets its next version; ids left out are made up,
+    names left out are the ids. A new hall joins the venue given, or a new one."""
+
+    venue_id: str | None = None
+    venue_name: str | None = None
+    hall_id: str | None = None
+    hall_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduledShowtime:
+    """A showtime as the operator set it up, with the layout version it plays on."""
+
+    id: str
+    terms: ShowtimeTerms
+    layout: LayoutRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,6 +255,86 @@ class SeatService:
             return Rejection(ErrorCode.NOT_FOUND, "no such booking for this session")
         return found
 
+    # --- the operator's --------------------------------------------------------------------------------
+
+    async def import_layout(self, hall: HallLayout, placement: Placement) -> LayoutRecord | Rejection:
+        """Store a (validated) layout as the next version of its hall."""
+        engine = self._store.engine
+        known = {record.hall_id: record.venue_id for record in await venues.layout_records(engine)}
+        hall_id = placement.hall_id or f"hall_{secrets.token_hex(6)}"
+        venue_id = placement.venue_id or known.get(hall_id) or f"ven_{secrets.token_hex(6)}"
+        if known.get(hall_id, venue_id) != venue_id:
+            other = f"hall {hall_id} belongs to venue {known[hall_id]}, not {venue_id}"
+            return _invalid(FieldError("venueId", other))
+        return await venues.save_layout(
+            engine, hall, venue_id=venue_id, venue_name=placement.venue_name or venue_id,
+            hall_id=hall_id, hall_name=placement.hall_name or hall_id, now=self._clock.now(),
+        )  # fmt: skip
+
+    async def layouts(self) -> list[LayoutRecord]:
+        return await venues.layout_records(self._store.engine)
+
+    async def hall_layout(self, layout_id: str) -> HallLayout | Rejection:
+        found = await venues.load_layout(self._store.engine, layout_id)
+        return found if found is not None else _no_layout(layout_id)
+
+    async def newest_layout(self, hall_id: str) -> LayoutRecord | Rejection:
+        """The newest layout version of a hall."""
+        versions = [record for record in await self.layouts() if record.hall_id == hall_id]
+        if not versions:
+            return Rejection(ErrorCode.UNKNOWN_LAYOUT, f"no layout of hall {hall_id}")
+        return max(versions, key=lambda record: record.version)
+
+    async def create_showtime(self, new: NewShowtime) -> ScheduledShowtime | Rejection:
+        engine = self._store.engine
+        layout = await venues.find_layout(engine, new.layout_id)
+        if layout is None:
+            return _no_layout(new.layout_id)
+        terms = ShowtimeTerms(
+            new.layout_id, new.title, new.starts_at, new.currency, dict(new.prices),
+            new.sales_open_at, new.sales_close_at,
+        )  # fmt: skip
+        if errors := _term_errors(terms, layout):
+            return _invalid(*errors)
+        if new.id is not None and await venues.showtime_terms(engine, new.id) is not None:
+            return Rejection(ErrorCode.SHOWTIME_EXISTS, f"a showtime {new.id} exists already")
+        showtime_id = await venues.create_showtime(engine, new)
+        return ScheduledShowtime(showtime_id, terms, layout)
+
+    async def scheduled_showtime(self, showtime_id: str) -> ScheduledShowtime | Rejection:
+        engine = self._store.engine
+        terms = await venues.showtime_terms(engine, showtime_id)
+        layout = None if terms is None else await venues.find_layout(engine, terms.layout_id)
+        if terms is None or layout is None:
+            return Rejection(ErrorCode.UNKNOWN_SHOWTIME, f"no such showtime: {showtime_id}")
+        return ScheduledShowtime(showtime_id, terms, layout)
+
+    async def update_showtime(
+        self, showtime_id: str, change: Callable[[ShowtimeTerms], ShowtimeTerms]
+    ) -> ScheduledShowtime | Rejection:
+        """Change a showtime's terms. Every change to its seats reads them in its own transaction, so a new
+        price is what the next booking on any instance is charged; seats sold keep the price they sold at."""
+        async with self._serial.hold(showtime_id):
+            current = await self.scheduled_showtime(showtime_id)
+            if isinstance(current, Rejection):
+                return current
+            terms = change(current.terms)
+            if errors := _term_errors(terms, current.layout):
+                return _invalid(*errors)
+            await venues.update_showtime(self._store.engine, showtime_id, terms)
+        return ScheduledShowtime(showtime_id, terms, current.layout)
+
+    async def delete_showtime(self, showtime_id: str) -> ScheduledShowtime | Rejection:
+        """Delete a showtime nobody has booked, with its holds and blocks; return what it was."""
+        async with self._serial.hold(showtime_id):
+            current = await self.scheduled_showtime(showtime_id)
+            if isinstance(current, Rejection):
+                return current
+            if not await venues.delete_showtime(self._store.engine, showtime_id):
+                return Rejection(ErrorCode.HAS_BOOKINGS, f"showtime {showtime_id} has bookings; it stays")
+            self._layouts.forget(showtime_id)
+        return current
+
     async def ping(self) -> None:
         await self._store.ping()
 
@@ -298,3 +403,35 @@ class SeatService:
     def _refused(self, action: str, rejection: Rejection) -> Rejection:
         self._metrics.requests.labels(action, rejection.code.value).inc()
         return rejection
+
+
+CURRENCY = re.compile(r"[A-Z]{3}")
+
+
+def _term_errors(terms: ShowtimeTerms, layout: LayoutRecord) -> list[FieldError]:
+    """What is wrong with a showtime's terms on this layout, each at the request field it comes from."""
+    categories = [category.id for category in layout.categories]
+    errors = [
+        FieldError(f"prices.{category}", f"no category {category} in layout {layout.id}: {', '.join(categories)}")
+        for category in terms.prices
+        if category not in categories
+    ]
+    errors += [
+        FieldError(f"prices.{category}", f"a price is at least 0 cents, not {cents}")
+        for category, cents in terms.prices.items()
+        if cents < 0
+    ]
+    if not CURRENCY.fullmatch(terms.currency):
+        errors.append(FieldError("currency", f"an ISO 4217 code of three capital letters, not {terms.currency!r}"))
+    opens, closes = terms.sales_open_at, terms.sales_close_at
+    if opens is not None and closes is not None and closes <= opens:
+        errors.append(FieldError("salesCloseAt", "sales must close after they open (salesOpenAt)"))
+    return errors
+
+
+def _invalid(*errors: FieldError) -> Rejection:
+    return Rejection(ErrorCode.INVALID_VALUE, "; ".join(map(str, errors)), errors=errors)
+
+
+def _no_layout(layout_id: str) -> Rejection:
+    return Rejection(ErrorCode.UNKNOWN_LAYOUT, f"no such layout: {layout_id}")

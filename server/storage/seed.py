@@ -1,4 +1,4 @@
-"""Venues, seat grids and showtimes: the demo cinema, and showtimes of any size for real venues."""
+"""Seat grids and showtimes of any size: for tests, benchmarks and ``python -m server seed``."""
 
 from __future__ import annotations
 
@@ -7,15 +7,13 @@ import string
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from server.core.venues import CategoryInfo, HallLayout, Point, RowPlan, SeatPlace, SectionPlan, Shape
 from server.storage import venues
-from server.storage.tables import showtime
 from server.storage.venues import NewShowtime, save_layout
 
-__all__ = ["Category", "create_showtime", "ensure_demo_data", "grid_layout", "row_label"]
+__all__ = ["Category", "create_showtime", "grid_layout", "row_label"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,41 +100,3 @@ async def create_showtime(
     return await venues.create_showtime(
         engine, NewShowtime(saved.id, title, starts_at, currency, prices, id=showtime_id)
     )
-
-
-DEMO_CATEGORIES = (
-    Category("Front", 900, range(0, 2)),
-    Category("Standard", 1200),
-    Category("Premium", 1600, range(5, 8)),
-)
-
-
-async def ensure_demo_data(engine: AsyncEngine, now: int) -> list[str]:
-    """On a database with no showtime, create the demo cinema and its two showtimes; return their ids.
-
-    Both play in one hall, on one layout; the matinee is cheaper.
-    """
-    async with engine.connect() as conn:
-        if (await conn.execute(select(func.count()).select_from(showtime))).scalar_one():
-            return []
-    hall, prices = grid_layout(10, 14, DEMO_CATEGORIES, aisles_after=(3, 11))
-    saved = await save_layout(
-        engine, hall, venue_id="demo-cinema", venue_name="Demo Cinema", hall_id="demo-screen-1", hall_name="Screen 1",
-        now=now,
-    )  # fmt: skip
-    hour = 3_600_000
-    created = []
-    for showtime_id, title, starts_in, discount in (
-        ("demo-matinee", "The Grand Premiere (matinee)", 4 * hour, 200),
-        ("demo-evening", "The Grand Premiere (evening)", 8 * hour, 0),
-    ):
-        terms = NewShowtime(
-            saved.id,
-            title,
-            now - now % hour + starts_in,
-            "EUR",
-            {category: cents - discount for category, cents in prices.items()},
-            id=showtime_id,
-        )
-        created.append(await venues.create_showtime(engine, terms))
-    return created

@@ -87,7 +87,7 @@ async def test_demo_data_has_two_showtimes_with_categories_and_prices(
             showtimes = await response.json()
         async with http.get(f"http://127.0.0.1:{http_port}/api/showtimes/{showtimes[0]['id']}") as response:
             layout = await response.json()
-    assert len(showtimes) == 2
+    assert len(showtimes) == 3  # the cinema matinee and evening, the theatre
     assert sum(len(section["rows"]) for section in layout["sections"]) >= 5
     assert len({c["priceCents"] for c in layout["categories"]}) >= 2
 

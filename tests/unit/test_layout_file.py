@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from server.core.venues import HallLayout, SeatFlag, SeatPlace
 from server.layout_file import LayoutError, dump_layout, layout_json_schema, load_layout
-from server.storage.seed import DEMO_CATEGORIES, row_label
+from server.storage.seed import row_label
 from tests.hypothesis_output import restore_hypothesis_reports
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,15 +55,15 @@ def test_there_are_four_native_examples() -> None:
     assert NATIVE == ["banquet-hall.json", "coach.json", "demo-cinema.json", "theatre.json"]
 
 
-def test_the_demo_cinema_has_the_seeded_seats_ids_and_categories() -> None:
+def test_the_demo_cinema_has_the_demo_seat_ids_and_categories() -> None:
     layout = example("demo-cinema.json")
     category_names = {category.id: category.name for category in layout.categories}
     expected = {}
     for row in range(10):
-        covering = [c.name for c in DEMO_CATEGORIES if c.rows is not None and row in c.rows]
+        category = "Front" if row < 2 else "Premium" if row in range(5, 8) else "Standard"
         for number in range(1, 15):
-            x = number - 1 + sum(1 for aisle in (3, 11) if number > aisle)  # as the seed lays them out
-            expected[f"{row_label(row)}{number}"] = (row_label(row), str(number), x, row, (covering or ["Standard"])[0])
+            x = number - 1 + sum(1 for aisle in (3, 11) if number > aisle)  # an aisle after seats 3 and 11
+            expected[f"{row_label(row)}{number}"] = (row_label(row), str(number), x, row, category)
     actual = {
         seat.id: (row.label, seat.label, seat.x, seat.y, category_names[seat.category_id])
         for section in layout.sections

@@ -1,4 +1,4 @@
-"""Seeding: row labels, price categories over rows, aisles in the grid, and the demo cinema made once."""
+"""Seeding: row labels, price categories over rows, aisles in the grid."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from server.core.records import ShowtimeDetails
 from server.storage.database import create_engine
 from server.storage.migrations import apply_migrations
-from server.storage.seed import Category, create_showtime, ensure_demo_data, row_label
+from server.storage.seed import Category, create_showtime, row_label
 from server.storage.store import SeatStore
 
 HOUR = 3_600_000
@@ -61,20 +61,3 @@ async def test_an_aisle_leaves_a_blank_column(empty: AsyncEngine) -> None:
         ("A1", 0, 0), ("A2", 1, 0), ("A3", 3, 0), ("A4", 4, 0), ("A5", 5, 0),
     ]  # fmt: skip
     assert (seats[5].id, hall.sections[0].rows[1].label, seats[5].label, seats[5].y) == ("B1", "B", "1", 1)
-
-
-async def test_the_demo_cinema_is_created_once_on_the_hour(empty: AsyncEngine) -> None:
-    now = 100 * HOUR + 1234
-    assert await ensure_demo_data(empty, now) == ["demo-matinee", "demo-evening"]
-    assert await ensure_demo_data(empty, now) == []
-    listed = await SeatStore(empty).showtimes()
-    assert [(s.id, s.starts_at, s.seat_count, s.venue) for s in listed] == [
-        ("demo-matinee", 104 * HOUR, 140, "Demo Cinema"),
-        ("demo-evening", 108 * HOUR, 140, "Demo Cinema"),
-    ]
-
-
-async def test_no_demo_cinema_where_a_showtime_exists(empty: AsyncEngine) -> None:
-    await create_showtime(empty, rows=1, seats_per_row=1, title="Real", starts_at=0)
-    assert await ensure_demo_data(empty, 0) == []
-    assert [s.title for s in await SeatStore(empty).showtimes()] == ["Real"]

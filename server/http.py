@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import replace
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any, TypeVar
@@ -22,6 +24,8 @@ from pydantic import BaseModel, ValidationError
 from server.core.errors import ErrorCode, Rejection
 from server.core.limits import origin_allowed
 from server.core.proxies import client_address
+from server.core.records import SeatMap
+from server.core.venues import Bounds
 from server.layout_file import layout_json_schema
 from server.messages import (
     MAX_ID_LENGTH,
@@ -153,12 +157,23 @@ class Api:
     async def showtimes(self, request: web.Request) -> list[ShowtimeSummary]:
         return [ShowtimeSummary.of(record) for record in await self.service.showtimes()]
 
-    async def showtime(self, request: web.Request) -> web.Response | Rejection:
+    async def showtime(self, request: web.Request) -> ShowtimeLayout | web.Response | Rejection:
         if refused := self.seat_maps.admit(self.client_of(request)):
             return refused
         showtime_id = request.match_info["showtime_id"]
         if not printable(showtime_id):
             return Rejection(ErrorCode.UNKNOWN_SHOWTIME, f"no such showtime: {showtime_id}")
+        if "viewport" in request.query:  # a part of a large hall: built for the request, not cached
+            view = _viewport(request.query["viewport"])
+            if isinstance(view, Rejection):
+                return view
+            details = await self.service.showtime(showtime_id)
+            if isinstance(details, Rejection):
+                return details
+            status = await self.service.status("", showtime_id)
+            if isinstance(status, Rejection):
+                return status
+            return ShowtimeLayout.from_map(SeatMap(replace(details, hall=details.hall.within(view)), status))
         found = await self.seat_maps.get(showtime_id)
         if isinstance(found, Rejection):
             return found
@@ -208,6 +223,17 @@ def parse_body(body: bytes, model: type[M]) -> M:
         raise ProblemError(Rejection(ErrorCode.INVALID_MESSAGE, describe(error, "body"))) from None
 
 
+def _viewport(text: str) -> Bounds | Rejection:
+    """``x,y,width,height``: four finite numbers, width and height not negative."""
+    try:
+        x, y, width, height = (float(part) for part in text.split(","))
+    except ValueError:
+        x = y = width = height = math.nan
+    if not all(math.isfinite(n) for n in (x, y, width, height)) or width < 0 or height < 0:
+        return Rejection(ErrorCode.INVALID_MESSAGE, "viewport: give x,y,width,height as numbers, width and height >= 0")
+    return Bounds(x, y, width, height)
+
+
 def printable(identifier: str) -> bool:
     """Whether a path's id could name anything: ids never hold control characters."""
     return len(identifier) <= MAX_ID_LENGTH and re.fullmatch(PRINTABLE, identifier) is not None
@@ -254,8 +280,8 @@ ENDPOINTS: tuple[Endpoint[EndpointHandler], ...] = (
     ),
     Endpoint(
         "GET", "/api/showtimes/{showtime_id}", "A showtime's layout and each seat's status", Api.showtime,
-        ShowtimeLayout, errors=(ErrorCode.UNKNOWN_SHOWTIME, ErrorCode.RATE_LIMITED),
-        operation_id="getShowtime", tag="showtimes",
+        ShowtimeLayout, errors=(ErrorCode.UNKNOWN_SHOWTIME, ErrorCode.RATE_LIMITED, ErrorCode.INVALID_MESSAGE),
+        query=("viewport",), operation_id="getShowtime", tag="showtimes",
     ),
     Endpoint(
         "GET", "/api/config", "Where the page finds the WebSocket", Api.config, WebConfig,

@@ -140,3 +140,14 @@ async def test_the_config_and_the_openapi_document_are_served(client: Client) ->
     served = await (await client.get("/api/openapi.json")).json()
     assert served.pop("servers") == [{"url": str(client.make_url("")).rstrip("/")}]
     assert served == openapi_document(ENDPOINTS)
+
+
+async def test_a_viewport_returns_only_the_seats_inside_it(client: Client) -> None:
+    window = await (await client.get(f"/api/showtimes/{SHOWTIME}?viewport=0.5,0,1,1")).json()
+    shown = [seat["id"] for section in window["sections"] for row in section["rows"] for seat in row["seats"]]
+    assert shown == ["A2", "B2"]  # x 0.5..1.5 holds seat 2 only (at x 1); y 0..1 rows A and B
+    whole = await (await client.get(f"/api/showtimes/{SHOWTIME}")).json()
+    assert (window["prices"], window["categories"]) == (whole["prices"], whole["categories"])
+    for bad in ("1,2,3", "a,b,c,d", "0,0,-1,4", "0,0,nan,1"):
+        refused = await client.get(f"/api/showtimes/{SHOWTIME}", params={"viewport": bad})
+        assert (refused.status, (await refused.json())["code"]) == (400, "invalid_message")

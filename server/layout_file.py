@@ -252,7 +252,7 @@ class RowEntry(FileModel):
                 raise ValueError(f"{field}: no seat {unknown[0]} in row {self.label}")
         if self.curve is not None and self.spacing is not None:
             length = self.length()
-            if abs(self.curve) * math.pi < length:
+            if abs(self.curve) * math.pi < length * (1 - 1e-12):  # a half circle exactly is fine, rounding aside
                 raise ValueError(f"curve {self.curve} is too tight for a row {length:g} long (at least length/pi)")
         return self
 

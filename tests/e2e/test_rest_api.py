@@ -142,7 +142,7 @@ async def test_health_and_demo_page(running: Running) -> None:
     [
         ("POST", "/api/seat-locks", False, {"showtimeId": "x", "seatIds": ["A1"]}, 401, "unauthorized"),
         ("POST", "/api/seat-locks", True, "not json", 400, "invalid_message"),
-        ("POST", "/api/seat-locks", True, {"showtimeId": "x"}, 400, "invalid_message"),
+        ("POST", "/api/seat-locks", True, {"showtimeId": "{showtime}"}, 400, "invalid_message"),  # no seat, no table
         ("POST", "/api/seat-locks", True, {"showtimeId": 5, "seatIds": ["A1"]}, 400, "invalid_message"),
         ("POST", "/api/seat-locks", True, {"showtime_id": "x", "seat_ids": ["A1"]}, 400, "invalid_message"),
         ("GET", "/api/showtimes/a%00b", False, None, 404, "unknown_showtime"),

@@ -44,7 +44,7 @@ def test_each_kind_of_shape_reaches_as_far_as_it_is_drawn() -> None:
     one = seat("A1", 0, 0)
     cases = [
         (Shape("rectangle", x=1, y=2, width=10, height=4), Bounds(0, 0, 11, 6)),
-        (Shape("circle", x=5, y=5, radius=2), Bounds(0, 0, 7, 7)),
+        (Shape("circle", x=1, y=2, radius=2), Bounds(-1, 0, 4, 4)),
         (Shape("polygon", points=(Point(-3, 1), Point(2, -4))), Bounds(-3, -4, 5, 5)),
         (Shape("text", x=-2, y=9, text="Exit"), Bounds(-2, 0, 2, 9)),
     ]

@@ -524,6 +524,7 @@ async def test_a_large_venue_updates_one_seat_at_a_time(running: Running, buyers
 
     # Recorded, never asserted: how long drawing, 100 changes and a zoom take here (artifacts/.../timings.json).
     timings = await a.page.evaluate(MEASURE_SEAT_MAP, showtime)
+    buyers.folder.mkdir(parents=True, exist_ok=True)
     (buyers.folder / "timings.json").write_text(json.dumps(timings, indent=2))
     assert await a.page.evaluate("window.structuralChanges") == 0
 

@@ -1,7 +1,9 @@
 """``python -m bench``: start the server on its own ports and databases, run the load, print the table.
 
-Exits 0 when every delivery arrived and no seat was ever held twice, 1 when not, 2 when the benchmark
-could not run (PostgreSQL unreachable, a process failed to start). Timings never fail the run.
+Exits 0 when every change reached every subscriber in order, every storm client's view settled to the
+database's, every acked change is in the database, no seat was ever held twice and every seat map read
+came back whole; 1 when not; 2 when the benchmark could not run (PostgreSQL or Redis unreachable, a
+process failed to start). Timings never fail the run.
 """
 
 from __future__ import annotations
@@ -20,30 +22,13 @@ from importlib import metadata
 from pathlib import Path
 
 from bench.config import FULL, QUICK, Config
-from bench.fanout import FanoutResult, FanoutTarget, change_plan, run_fanout
-from bench.layout import run_layout
-from bench.lockers import locker_worker
-from bench.locks import run_locks
-from bench.memory import memory_of
-from bench.proc import raise_fd_limit
-from bench.readers import reader_worker
 from bench.report import Results, render
-from bench.servers import (
-    PROJECT_ROOT,
-    DatabaseKind,
-    postgres_reachable,
-    running_relay,
-    running_server,
-    seed_showtime,
-    throwaway_database,
-)
-from bench.subscribers import subscriber_worker
-from bench.workers import WorkerPool
-from bench.workload import Workload, seat_ids
+from bench.runs import run_instances, run_layout_scenario, run_lock_scenarios, run_single
+from bench.servers import PROJECT_ROOT, DatabaseKind, postgres_reachable, redis_reachable
 
-SCENARIOS = ("fanout", "memory", "locks", "layout")
+SCENARIOS = ("fanout", "memory", "storm", "locks", "instances", "layout")
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-FD_HEADROOM = 1024
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 def _ints(text: str) -> tuple[int, ...]:
@@ -58,6 +43,10 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, Config]:
     parser.add_argument("--subscribers", type=_ints, help="fan-out sizes, e.g. 1000,5000,10000")
     parser.add_argument("--changes", type=int, help="changes per fan-out size (default: fewer for larger sizes)")
     parser.add_argument("--memory-connections", type=int, help="idle connections for the memory scenario")
+    parser.add_argument("--storm-clients", type=_ints, help="subscribe-storm sizes, e.g. 2000,10000")
+    parser.add_argument(
+        "--batch", action="store_true", help="fan-out subscribers ask for batched change frames (subscribe batch)"
+    )
     parser.add_argument("--clients", type=_ints, help="lock clients, e.g. 50,200")
     parser.add_argument("--seconds", type=float, help="duration of each lock run")
     parser.add_argument("--workers", type=int, help="load-generator processes")
@@ -66,6 +55,11 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, Config]:
         "--postgres-url",
         default=os.environ.get("BENCH_POSTGRES_URL", DEFAULT_POSTGRES_URL),
         help="an admin connection; a throwaway database is created and dropped there",
+    )
+    parser.add_argument(
+        "--redis-url",
+        default=os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS_URL),
+        help="the Redis the instances scenario's servers share (on a channel prefix of their own)",
     )
     parser.add_argument(
         "--server-source",
@@ -97,6 +91,7 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, Config]:
         fanout_sizes=sizes,
         fanout_changes=changes,
         memory_connections=args.memory_connections or base.memory_connections,
+        storm_sizes=args.storm_clients or base.storm_sizes,
         lock_clients=args.clients or base.lock_clients,
         lock_seconds=args.seconds or base.lock_seconds,
         databases=databases,
@@ -104,104 +99,6 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, Config]:
         layout_readers=args.readers or base.layout_readers,
     )
     return args, config
-
-
-def progress(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-async def run_fanout_and_memory(args: argparse.Namespace, config: Config, scratch: Path, results: Results) -> None:
-    wants_fanout = "fanout" in args.scenarios
-    wants_memory = "memory" in args.scenarios
-    sizes = list(config.fanout_sizes) if wants_fanout else []
-    # Memory is read from the first run on fresh processes: the largest size first, or a run of its own.
-    sizes.sort(reverse=True)
-    if wants_memory and config.memory_connections not in sizes:
-        sizes.insert(0, config.memory_connections)
-    elif wants_memory:
-        sizes.remove(config.memory_connections)
-        sizes.insert(0, config.memory_connections)
-    seats = seat_ids(config.rows, config.seats_per_row)
-    fd_limit = raise_fd_limit(max(sizes) * 2 + FD_HEADROOM)
-    if fd_limit < max(sizes) + FD_HEADROOM:
-        raise RuntimeError(
-            f"{max(sizes):,} connections need an open-file limit of at least {max(sizes) + FD_HEADROOM:,}, "
-            f"and the hard limit allows {fd_limit:,}: raise it (ulimit -Hn) or pick smaller sizes"
-        )
-    by_size: dict[int, tuple[FanoutResult, FanoutResult]] = {}
-    with WorkerPool(config.workers, subscriber_worker, fd_limit) as pool:
-        results.clock_checks += await pool.check_clock()
-        async with throwaway_database("sqlite", scratch, args.postgres_url) as database:
-            showtime_id = await seed_showtime(database, config.rows, config.seats_per_row, args.server_source)
-            async with (
-                running_server(database, scratch, args.server_source) as server,
-                running_relay(scratch) as relay,
-            ):
-                targets = [FanoutTarget(server, showtime_id), FanoutTarget(relay, showtime_id)]
-                progress("fan-out: warming up the server, the relay and the load generator")
-                warm = change_plan(config.warm_up_changes, seats[-config.warm_up_changes :])
-                await run_fanout(targets, pool, config.warm_up_subscribers, warm, config.fanout_block)
-                first = True
-                for size in sizes:
-                    measured = wants_fanout and size in config.fanout_sizes
-                    changes = config.changes_for(size) if measured else 0
-                    progress(f"fan-out: {size:,} subscribers on the server and on the relay, {changes} changes each")
-                    server_run, relay_run = await run_fanout(
-                        targets, pool, size, change_plan(changes, seats), config.fanout_block
-                    )
-                    if first and wants_memory:
-                        results.memory.append((memory_of(server_run), memory_of(relay_run)))
-                    if measured:
-                        by_size[size] = (server_run, relay_run)
-                    elif server_run.errors or relay_run.errors:
-                        results.fanout.append((server_run, relay_run))  # carries the errors to the exit code
-                    first = False
-    results.fanout.extend(by_size[size] for size in sorted(by_size))
-
-
-async def run_lock_scenarios(args: argparse.Namespace, config: Config, scratch: Path, results: Results) -> None:
-    workload = Workload(seat_ids(config.rows, config.seats_per_row), seconds=config.lock_seconds)
-    fd_limit = raise_fd_limit(max(config.lock_clients) * 2 + FD_HEADROOM)
-    with WorkerPool(config.workers, locker_worker, fd_limit) as pool:
-        results.clock_checks += await pool.check_clock()
-        for kind in config.databases:
-            async with throwaway_database(kind, scratch, args.postgres_url) as database:
-                showtimes = [
-                    await seed_showtime(database, config.rows, config.seats_per_row, args.server_source)
-                    for _ in range(2 * len(config.lock_clients))
-                ]
-                async with running_server(database, scratch, args.server_source) as server:
-                    for clients in config.lock_clients:
-                        progress(
-                            f"locks: {clients} clients on {kind}, raw driver then server, {config.lock_seconds} s each"
-                        )
-                        driver = await run_locks(pool, database, showtimes.pop(), clients, workload, None)
-                        served = await run_locks(pool, database, showtimes.pop(), clients, workload, server)
-                        results.locks.append((served, driver))
-
-
-async def run_layout_scenario(args: argparse.Namespace, config: Config, scratch: Path, results: Results) -> None:
-    rows, per_row = config.layout_rows, config.layout_seats_per_row
-    with WorkerPool(1, reader_worker, raise_fd_limit(config.layout_readers + FD_HEADROOM)) as pool:
-        results.clock_checks += await pool.check_clock()
-        async with throwaway_database("sqlite", scratch, args.postgres_url) as database:
-            showtime_id = await seed_showtime(database, rows, per_row, args.server_source)
-            async with running_server(database, scratch, args.server_source) as server:
-                progress(
-                    f"layout: a buyer alone, then under waves of {config.layout_readers} reads of a "
-                    f"{rows * per_row:,}-seat map, {config.layout_seconds} s each"
-                )
-                results.layout.append(
-                    await run_layout(
-                        pool,
-                        server,
-                        showtime_id,
-                        seat_ids(rows, per_row),
-                        config.layout_readers,
-                        config.layout_seconds,
-                        config.layout_wave_seconds,
-                    )
-                )
 
 
 def machine() -> str:
@@ -233,18 +130,23 @@ def revision(source: Path) -> str:
 
 
 async def main_async(args: argparse.Namespace, config: Config) -> int:
-    if "locks" in args.scenarios and "postgresql" in config.databases:
+    if "instances" in args.scenarios or ("locks" in args.scenarios and "postgresql" in config.databases):
         why = await postgres_reachable(args.postgres_url)
         if why is not None:
             print(f"PostgreSQL is not reachable at {args.postgres_url}: {why}", file=sys.stderr)
             return 2
+    if "instances" in args.scenarios and (why := await redis_reachable(args.redis_url)) is not None:
+        print(f"Redis is not reachable at {args.redis_url}: {why}", file=sys.stderr)
+        return 2
     results = Results()
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="seat-bench-") as scratch:
-        if "fanout" in args.scenarios or "memory" in args.scenarios:
-            await run_fanout_and_memory(args, config, Path(scratch), results)
+        if {"fanout", "memory", "storm"} & set(args.scenarios):
+            await run_single(args, config, Path(scratch), results)
         if "locks" in args.scenarios:
             await run_lock_scenarios(args, config, Path(scratch), results)
+        if "instances" in args.scenarios:
+            await run_instances(args, config, Path(scratch), results)
         if "layout" in args.scenarios:
             await run_layout_scenario(args, config, Path(scratch), results)
     print(f"## Benchmark results{' (quick: correctness only, timings meaningless)' if args.quick else ''}\n")

@@ -15,22 +15,34 @@ class Config:
     fanout_changes: tuple[int, ...]  # changes for each size: fewer for larger sizes, each one reaching more
     fanout_block: int  # changes per turn when the server and the relay take turns
     memory_connections: int
+    storm_sizes: tuple[int, ...]
     lock_clients: tuple[int, ...]
     lock_seconds: float
     databases: tuple[DatabaseKind, ...]
     workers: int  # load-generator processes
+    # Two instances on PostgreSQL and Redis against one: fan-out sizes, storm sizes, lock clients.
+    instance_fanout_sizes: tuple[int, ...]
+    instance_storm_sizes: tuple[int, ...]
+    instance_lock_clients: tuple[int, ...]
+    # Layout: one buyer alone, then under waves of seat map reads of a layout_rows x layout_seats_per_row showtime.
     layout_readers: int  # concurrent seat map reads per wave
     layout_rows: int
     layout_seats_per_row: int
     layout_seconds: float  # the buyer alone, then as long under the waves
     layout_wave_seconds: float  # a wave of reads starts this often
+    # Storm: connections in flight per load-generator process (together under the listen backlog of 100,
+    # so no connection waits for a SYN retry), and seat changes made per process during the storm.
+    storm_concurrency: int = 16
+    storm_notes: int = 2
     rows: int = 100
     seats_per_row: int = 100
     warm_up_subscribers: int = 100
     warm_up_changes: int = 10
 
     def changes_for(self, size: int) -> int:
-        return self.fanout_changes[self.fanout_sizes.index(size)]
+        """The changes of the configured fan-out size nearest ``size``."""
+        nearest = min(range(len(self.fanout_sizes)), key=lambda index: abs(self.fanout_sizes[index] - size))
+        return self.fanout_changes[nearest]
 
 
 FULL = Config(
@@ -38,10 +50,14 @@ FULL = Config(
     fanout_changes=(150, 50, 30),
     fanout_block=10,
     memory_connections=10000,
+    storm_sizes=(2000, 10000),
     lock_clients=(50, 200),
     lock_seconds=4.0,
     databases=("sqlite", "postgresql"),
     workers=6,
+    instance_fanout_sizes=(1000, 10000),
+    instance_storm_sizes=(2000, 10000),
+    instance_lock_clients=(50, 200),
     layout_readers=64,
     layout_rows=100,
     layout_seats_per_row=100,
@@ -54,10 +70,14 @@ QUICK = Config(
     fanout_changes=(6,),
     fanout_block=3,
     memory_connections=50,
+    storm_sizes=(40,),
     lock_clients=(10,),
     lock_seconds=1.0,
     databases=("sqlite", "postgresql"),
     workers=2,
+    instance_fanout_sizes=(20,),
+    instance_storm_sizes=(20,),
+    instance_lock_clients=(10,),
     layout_readers=8,
     layout_rows=10,
     layout_seats_per_row=10,

@@ -1,8 +1,10 @@
 """Fan-out latency: N subscribers on one showtime, one locker changing seats, every delivery timed.
 
-The server and its baseline (the bare relay) are measured side by side: the same load-generator
-processes hold N subscribers on each, and the two lockers take turns, a block of changes at a time, so
-whatever else the machine is doing weighs on both alike.
+The server and its baselines (the bare relay, the Node.js server; or one instance and two) are measured
+side by side: the same load-generator processes hold N subscribers on each, and their lockers take
+turns, a block of changes at a time, so whatever else the machine is doing weighs on all alike. When the
+system under test has several instances, its subscribers are spread over them and the locker uses the
+first: each change crosses the bus to reach the others'.
 
 Each locker locks a seat, unlocks it, moves on to the next seat, one seat per request, so each request
 makes exactly one ``seat_status_change``. A change is sent only once the previous one has reached every
@@ -10,8 +12,9 @@ subscriber: each latency is that of one change on an otherwise idle server, not 
 with the run. Latency is the time from the locker sending the request to a subscriber having read the
 change, on one clock (CLOCK_MONOTONIC, see :mod:`bench.workers`).
 
-The server's CPU time per delivered message comes from /proc over the changes' windows: it counts what
-the server spends, however fast the load generator reads.
+The server's CPU time per delivered change comes from /proc over the changes' windows: it counts what
+the server spends, however fast the load generator reads. A delivery is one change reaching one
+subscriber, whether it came in a frame of its own or in a batched one (``batch``).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from dataclasses import dataclass, field
 
 from bench.proc import CpuMeter, rss_bytes
 from bench.requester import Requester
-from bench.servers import Target
+from bench.servers import System
 from bench.stats import Latency
 from bench.subscribers import Collect, Connect, Expect, SubscriberReport
 from bench.workers import Channel, WorkerPool
@@ -39,7 +42,7 @@ COMMAND_TIMEOUT = 120.0
 
 @dataclass(frozen=True, slots=True)
 class FanoutTarget:
-    target: Target
+    system: System
     showtime_id: str
 
 
@@ -53,6 +56,7 @@ class FanoutResult:
     latency: Latency = field(default_factory=lambda: Latency.of(()))
     deliveries_per_second: float = 0.0
     server_cpu_us_per_delivery: float = 0.0
+    server_cpu_ms_per_change: float = 0.0
     server_cores: float = 0.0  # share of one core the target used in the changes' windows
     loadgen_cores: float = 0.0  # cores the load generator (workers and locker) used in those windows
     others_cores: float = 0.0  # cores every other process on the machine used in those windows
@@ -96,11 +100,16 @@ class _Side:
 
     @property
     def name(self) -> str:
-        return self.spec.target.name
+        return self.spec.system.name
 
 
 async def run_fanout(
-    targets: list[FanoutTarget], pool: WorkerPool, subscribers: int, plan: list[tuple[str, str]], block: int
+    targets: list[FanoutTarget],
+    pool: WorkerPool,
+    subscribers: int,
+    plan: list[tuple[str, str]],
+    block: int,
+    batch: bool = False,
 ) -> list[FanoutResult]:
     """Measure every target with ``subscribers`` subscribers and the changes of ``plan``, in turns."""
     shares = split(subscribers, len(pool.channels))
@@ -108,15 +117,15 @@ async def run_fanout(
     sides = [
         _Side(
             spec,
-            FanoutResult(spec.target.name, subscribers, len(plan), subscribers * len(plan)),
-            CpuMeter([spec.target.pid, *loadgen]),
+            FanoutResult(spec.system.name, subscribers, len(plan), subscribers * len(plan)),
+            CpuMeter([*spec.system.pids, *loadgen]),
             sent=array("q", bytes(8 * len(plan))),
         )
         for spec in targets
     ]
     try:
         for side in sides:
-            await _connect(side, pool, shares, plan)
+            await _connect(side, pool, shares, plan, batch)
         while any(side.done < len(plan) and not side.failed for side in sides):
             for side in sides:
                 if side.done < len(plan) and not side.failed:
@@ -143,14 +152,13 @@ async def _report(channel: Channel) -> SubscriberReport:
             raise RuntimeError(f"a load-generator worker failed: {answer!r}")
 
 
-async def _connect(side: _Side, pool: WorkerPool, shares: list[int], plan: list[tuple[str, str]]) -> None:
-    target, result = side.spec.target, side.result
+async def _connect(side: _Side, pool: WorkerPool, shares: list[int], plan: list[tuple[str, str]], batch: bool) -> None:
+    system, result = side.spec.system, side.result
     result.loadgen_processes = len(pool.channels)
-    result.rss_before = rss_bytes(target.pid)
+    result.rss_before = sum(rss_bytes(pid) for pid in system.pids)
     started = time.monotonic()
-    pool.send_all(
-        [Connect(side.name, target.host, target.port, target.path, side.spec.showtime_id, share) for share in shares]
-    )
+    endpoints = tuple((target.host, target.port, target.path) for target in system.targets)
+    pool.send_all([Connect(side.name, endpoints, side.spec.showtime_id, share, batch) for share in shares])
     async with asyncio.timeout(CONNECT_TIMEOUT):
         replies = await pool.gather()
     result.connect_seconds = time.monotonic() - started
@@ -158,8 +166,9 @@ async def _connect(side: _Side, pool: WorkerPool, shares: list[int], plan: list[
     if len(seqs) != 1:
         result.errors.append(f"subscribers' snapshots disagree on seq: {seqs}")
     await asyncio.sleep(SETTLE_SECONDS)
-    result.rss_idle = rss_bytes(target.pid)
-    side.locker = await Requester.connect(target.host, target.port, target.path)
+    result.rss_idle = sum(rss_bytes(pid) for pid in system.pids)
+    locker = system.targets[0]
+    side.locker = await Requester.connect(locker.host, locker.port, locker.path)
     pool.send_all([Expect(side.name, seqs[0], plan)] * len(pool.channels))
     async with asyncio.timeout(COMMAND_TIMEOUT):
         await pool.gather()
@@ -219,10 +228,12 @@ def _tally(side: _Side, reports: list[SubscriberReport], shares: list[int], load
     result.latency = Latency.of(latencies)
     if meter.wall > 0:
         result.deliveries_per_second = result.deliveries / meter.wall
-        result.server_cores = meter.cores([side.spec.target.pid])
+        result.server_cores = meter.cores(side.spec.system.pids)
         result.loadgen_cores = meter.cores(loadgen)
         result.others_cores = meter.others_cores
     if result.deliveries:
-        result.server_cpu_us_per_delivery = meter.total([side.spec.target.pid]) / result.deliveries * 1e6
+        result.server_cpu_us_per_delivery = meter.total(side.spec.system.pids) / result.deliveries * 1e6
+    if side.done:
+        result.server_cpu_ms_per_change = meter.total(side.spec.system.pids) / side.done * 1e3
     if result.missing:
         result.errors.append(f"{result.missing} of {result.expected_deliveries} deliveries are missing")

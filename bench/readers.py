@@ -25,6 +25,7 @@ __all__ = ["Read", "ReadRecord", "reader_worker", "seat_map_problem"]
 BROWSER = {"Accept-Encoding": "gzip, deflate", "Accept": "application/json"}
 READ_TIMEOUT = 300.0  # seconds: a bound on a hung read, far beyond what the slowest server takes
 MAX_ERRORS_KEPT = 20
+SEAT_STATES = {"available", "held", "booked", "blocked"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,12 +55,12 @@ def seat_map_problem(body: bytes, encoding: str | None, showtime_id: str, seats:
     """What is wrong with a seat map response, or None: it must be the showtime's, with every seat."""
     try:
         document = orjson.loads(gzip.decompress(body) if encoding == "gzip" else body)
-        found = sum(len(row["seats"]) for row in document["rows"])
-        if (document["id"], document["seatCount"], found) != (showtime_id, seats, seats):
-            return f"a seat map of {document['id']} with {found} seats, not of {showtime_id} with {seats}"
-        if any(
-            seat["status"] not in ("available", "held", "booked") for row in document["rows"] for seat in row["seats"]
-        ):
+        statuses = [
+            seat["status"] for section in document["sections"] for row in section["rows"] for seat in row["seats"]
+        ]
+        if (document["id"], document["seatCount"], len(statuses)) != (showtime_id, seats, seats):
+            return f"a seat map of {document['id']} with {len(statuses)} seats, not of {showtime_id} with {seats}"
+        if not set(statuses) <= SEAT_STATES:
             return "a seat map with an unknown status"
     except (OSError, EOFError, orjson.JSONDecodeError, KeyError, TypeError) as error:
         return f"an unreadable seat map: {error!r}"

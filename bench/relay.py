@@ -2,9 +2,10 @@
 
 It speaks just enough of the seat protocol for the same load generator to drive it: a
 ``connection_established`` frame on connect; ``subscribe`` answered with ``subscribed`` and a
-``current_seat_status`` carrying the relay's ``seq``; ``lock``/``unlock`` turned into one
-``seat_status_change`` per seat, the same shape and size as the server's, sent to every subscriber with
-``broadcast()``, then an ``ack``. No validation, no database, no session tokens.
+``current_seat_status`` carrying the showtime's ``seq`` and the seats locked on it (a dictionary's keys:
+the cheapest snapshot that is still true); ``lock``/``unlock`` turned into one ``seat_status_change`` per
+seat, the same shape and size as the server's, sent to every subscriber of the showtime with
+``broadcast()``, then an ``ack``. No validation, no rules, no database, no session tokens.
 
 Run as ``python -m bench.relay``; it prints ``listening PORT`` and serves until SIGTERM.
 """
@@ -16,6 +17,7 @@ import itertools
 import secrets
 import signal
 import time
+from collections import defaultdict
 
 import orjson
 from websockets.asyncio.server import ServerConnection, broadcast, serve
@@ -24,10 +26,18 @@ from websockets.exceptions import ConnectionClosed
 __all__ = ["Relay", "main"]
 
 
-class Relay:
+class _Showtime:
+    __slots__ = ("locked", "seq", "subscribers")
+
     def __init__(self) -> None:
         self.subscribers: set[ServerConnection] = set()
         self.seq = 0
+        self.locked: dict[str, str] = {}  # seat -> session, as the changes left it
+
+
+class Relay:
+    def __init__(self) -> None:
+        self.showtimes: defaultdict[str, _Showtime] = defaultdict(_Showtime)
         self._sessions = itertools.count(1)
 
     async def handle(self, connection: ServerConnection) -> None:
@@ -43,14 +53,17 @@ class Relay:
                 }
             ).decode()
         )
+        joined: list[_Showtime] = []
         try:
             async for frame in connection:
                 message = orjson.loads(frame)
                 kind = message["type"]
                 reply: dict[str, object]
                 if kind == "subscribe":
-                    self.subscribers.add(connection)
                     showtime_id = message["showtimeId"]
+                    showtime = self.showtimes[showtime_id]
+                    showtime.subscribers.add(connection)
+                    joined.append(showtime)
                     await connection.send(
                         orjson.dumps(
                             {"type": "subscribed", "requestId": message.get("requestId"), "showtimeId": showtime_id}
@@ -59,27 +72,32 @@ class Relay:
                     reply = {
                         "type": "current_seat_status",
                         "showtimeId": showtime_id,
-                        "seq": self.seq,
+                        "seq": showtime.seq,
                         "bookedSeats": [],
-                        "lockedSeats": [],
+                        "lockedSeats": list(showtime.locked),
                         "mySeats": [],
                         "holdExpiresAt": {},
                         "timestamp": _now_ms(),
                     }
                 elif kind in ("lock", "unlock"):
                     status = "locked" if kind == "lock" else "unlocked"
+                    showtime = self.showtimes[message["showtimeId"]]
                     for seat_id in message["seatIds"]:
-                        self.seq += 1
+                        showtime.seq += 1
+                        if kind == "lock":
+                            showtime.locked[seat_id] = session_id
+                        else:
+                            showtime.locked.pop(seat_id, None)
                         change = {
                             "type": "seat_status_change",
                             "showtimeId": message["showtimeId"],
                             "seatId": seat_id,
                             "status": status,
                             "sessionId": session_id,
-                            "seq": self.seq,
+                            "seq": showtime.seq,
                             "timestamp": _now_ms(),
                         }
-                        broadcast(self.subscribers, orjson.dumps(change).decode())
+                        broadcast(showtime.subscribers, orjson.dumps(change).decode())
                     reply = {
                         "type": "ack",
                         "requestId": message.get("requestId"),
@@ -93,7 +111,8 @@ class Relay:
         except ConnectionClosed:
             pass
         finally:
-            self.subscribers.discard(connection)
+            for showtime in joined:
+                showtime.subscribers.discard(connection)
 
 
 def _now_ms() -> int:

@@ -1,4 +1,4 @@
-"""The results as Markdown tables: every figure next to its baseline, then the targets and the checks."""
+"""The results as Markdown tables: every figure next to its same-run baselines, then the targets and the checks."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ from dataclasses import dataclass, field
 
 from bench.fanout import FanoutResult
 from bench.layout import LayoutResult
-from bench.locks import LockResult
+from bench.locks import DRIVER, LockResult
 from bench.memory import MemoryResult
+from bench.storm import StormResult
 
-__all__ = ["Results", "render"]
+__all__ = ["InstanceResults", "Results", "render"]
 
 KIB = 1024
 FANOUT_RATIO_TARGET = 1.25  # server / relay, at most
@@ -22,21 +23,36 @@ LAYOUT_RATIO_TARGET = 2.0  # the buyer's p99 under the seat map reads / alone, a
 
 
 @dataclass(slots=True)
+class InstanceResults:
+    """Two servers on PostgreSQL and Redis against one: each tuple is (two instances, one instance)."""
+
+    fanout: list[tuple[FanoutResult, ...]] = field(default_factory=list)
+    storm: list[tuple[StormResult, ...]] = field(default_factory=list)
+    locks: list[tuple[LockResult, ...]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
 class Results:
-    fanout: list[tuple[FanoutResult, FanoutResult]] = field(default_factory=list)  # (server, relay)
-    locks: list[tuple[LockResult, LockResult]] = field(default_factory=list)  # (server, driver)
-    memory: list[tuple[MemoryResult, MemoryResult]] = field(default_factory=list)  # (server, relay)
+    fanout: list[tuple[FanoutResult, ...]] = field(default_factory=list)  # (server, relay, node)
+    storm: list[tuple[StormResult, ...]] = field(default_factory=list)  # (server, relay, node)
+    locks: list[tuple[LockResult, ...]] = field(default_factory=list)  # (server, driver, node)
+    memory: list[tuple[MemoryResult, ...]] = field(default_factory=list)  # (server, relay, node)
+    instances: InstanceResults = field(default_factory=InstanceResults)
     layout: list[LayoutResult] = field(default_factory=list)
     clock_checks: int = 0
 
     def failures(self) -> list[str]:
-        """Correctness failures: missing or wrong deliveries, double holds, errors. Timing never fails a run."""
+        """Correctness failures: missing, late or wrong deliveries, wrong views, double holds, lost changes,
+        errors. Timing never fails a run."""
         problems: list[str] = []
-        for pair in self.fanout:
-            for run in pair:
+        for fanouts in (self.fanout, self.instances.fanout):
+            for run in (run for group in fanouts for run in group):
                 problems.extend(f"fan-out {run.target} x{run.subscribers}: {error}" for error in run.errors)
-        for lock_pair in self.locks:
-            for lock_run in lock_pair:
+        for storms in (self.storm, self.instances.storm):
+            for storm in (run for group in storms for run in group):
+                problems.extend(f"storm {storm.target} x{storm.clients}: {error}" for error in storm.errors)
+        for locks in (self.locks, self.instances.locks):
+            for lock_run in (run for group in locks for run in group):
                 where = f"locks {lock_run.target} {lock_run.database} x{lock_run.clients}"
                 problems.extend(f"{where}: double hold or lost change: {v}" for v in lock_run.violations)
                 problems.extend(f"{where}: {error}" for error in lock_run.errors)
@@ -49,8 +65,11 @@ def _ratio(value: float, baseline: float) -> float:
     return value / baseline if baseline else math.nan
 
 
-def _pair(value: float, baseline: float, digits: int = 1) -> str:
-    return f"{value:,.{digits}f} / {baseline:,.{digits}f} ({_ratio(value, baseline):.2f}x)"
+def _vs(values: Sequence[float], digits: int = 1) -> str:
+    """The first value, then each baseline, then the first's ratio to each: ``21.0 / 15.3 / 12.0 (1.37x, 1.75x)``."""
+    figures = " / ".join(f"{value:,.{digits}f}" for value in values)
+    ratios = ", ".join(f"{_ratio(values[0], baseline):.2f}x" for baseline in values[1:])
+    return f"{figures} ({ratios})"
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
@@ -59,128 +78,123 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     return lines
 
 
+def _section(title: str, header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    return [f"### {title}", "", *_table(header, rows), ""] if rows else []
+
+
+def _fanout(title: str, groups: list[tuple[FanoutResult, ...]]) -> list[str]:
+    header = ["Subscribers", "Changes", "p50 ms", "p99 ms", "Deliveries/s", "Server CPU µs/delivery"]
+    header += ["Server CPU ms/change", "Missing"]
+    rows = [
+        [
+            f"{group[0].subscribers:,}",
+            str(group[0].changes),
+            _vs([run.latency.p50_ms for run in group]),
+            _vs([run.latency.p99_ms for run in group]),
+            _vs([run.deliveries_per_second for run in group], 0),
+            _vs([run.server_cpu_us_per_delivery for run in group], 2),
+            _vs([run.server_cpu_ms_per_change for run in group], 2),
+            " / ".join(str(run.missing) for run in group),
+        ]
+        for group in groups
+    ]
+    return _section(title, header, rows)
+
+
+def _storm(title: str, groups: list[tuple[StormResult, ...]]) -> list[str]:
+    header = ["Clients", "CPU ms per connect + subscribe", "s until the last snapshot", "Changes during", "Errors"]
+    rows = [
+        [
+            f"{group[0].clients:,}",
+            _vs([run.cpu_ms_per_client for run in group], 3),
+            _vs([run.seconds_to_last_snapshot for run in group], 2),
+            " / ".join(str(run.changes) for run in group),
+            " / ".join(str(len(run.errors)) for run in group),
+        ]
+        for group in groups
+    ]
+    return _section(title, header, rows)
+
+
+def _locks(title: str, groups: list[tuple[LockResult, ...]]) -> list[str]:
+    header = ["Database", "Clients", "Committed lock + unlock ops/s", "p99 round trip ms", "CPU ms/op"]
+    header += ["Refused (contended)", "Double holds"]
+    rows = [
+        [
+            group[0].database,
+            str(group[0].clients),
+            _vs([run.ops_per_second for run in group], 0),
+            _vs([run.latency.p99_ms for run in group]),
+            _vs([run.cpu_ms_per_op for run in group], 2),
+            " / ".join(f"{run.refused:,}" for run in group),
+            " / ".join(str(len(run.violations)) for run in group),
+        ]
+        for group in groups
+    ]
+    return _section(title, header, rows)
+
+
+def _memory(groups: list[tuple[MemoryResult, ...]]) -> list[str]:
+    header = ["Connections", "RSS growth KiB per connection", "Whole RSS KiB per connection", "RSS MiB before → after"]
+    rows = [
+        [
+            f"{group[0].connections:,}",
+            _vs([run.per_connection / KIB for run in group]),
+            _vs([run.total_per_connection / KIB for run in group]),
+            " / ".join(f"{run.rss_before / KIB / KIB:.0f} → {run.rss_idle / KIB / KIB:.0f}" for run in group),
+        ]
+        for group in groups
+    ]
+    return _section("Memory with idle subscribed connections (server / relay / Node.js)", header, rows)
+
+
+def _layout(runs: list[LayoutResult]) -> list[str]:
+    header = ["Seats", "Plain KiB", "Gzip KiB", "Cold ms", "Cached plain ms", "Cached gzip ms", "304 ms"]
+    rows = [
+        [
+            f"{run.seats:,}",
+            f"{run.plain_bytes / KIB:,.1f}",
+            f"{run.gzip_bytes / KIB:,.1f}",
+            f"{run.cold_ms:,.1f}",
+            f"{run.cached_plain_ms:,.1f}",
+            f"{run.cached_gzip_ms:,.1f}",
+            "no ETag" if run.not_modified_ms is None else f"{run.not_modified_ms:,.1f}",
+        ]
+        for run in runs
+    ]
+    out = _section("Seat map reads (`GET /api/showtimes/{id}`)", header, rows)
+    header = ["Concurrent reads", "Buyer p99 ms alone → loaded (ratio)", "Buyer p50 ms alone → loaded"]
+    header += ["Buyer max ms loaded", "Waves", "Read p50 / p99 ms", "Server RSS MiB before → peak"]
+    rows = [
+        [
+            str(run.readers),
+            f"{run.idle.p99_ms:,.1f} → {run.loaded.p99_ms:,.1f} ({run.ratio:.2f}x)",
+            f"{run.idle.p50_ms:,.1f} → {run.loaded.p50_ms:,.1f}",
+            f"{run.loaded.max_ms:,.1f}",
+            str(run.waves),
+            f"{run.reads.p50_ms:,.1f} / {run.reads.p99_ms:,.1f}",
+            f"{run.rss_before / KIB / KIB:.0f} → {run.rss_peak / KIB / KIB:.0f}",
+        ]
+        for run in runs
+    ]
+    return out + _section(
+        "A buyer locking and unlocking every 20 ms, alone and under waves of seat map reads", header, rows
+    )
+
+
 def render(results: Results) -> str:
-    out: list[str] = []
-    if results.fanout:
-        out += ["### Fan-out latency (server on SQLite / bare `websockets` relay)", ""]
-        out += _table(
-            [
-                "Subscribers",
-                "Changes",
-                "p50 ms",
-                "p99 ms",
-                "max ms",
-                "Deliveries/s",
-                "Server CPU µs/delivery",
-                "Missing",
-            ],
-            [
-                [
-                    f"{server.subscribers:,}",
-                    str(server.changes),
-                    _pair(server.latency.p50_ms, relay.latency.p50_ms),
-                    _pair(server.latency.p99_ms, relay.latency.p99_ms),
-                    _pair(server.latency.max_ms, relay.latency.max_ms),
-                    _pair(server.deliveries_per_second, relay.deliveries_per_second, 0),
-                    _pair(server.server_cpu_us_per_delivery, relay.server_cpu_us_per_delivery, 2),
-                    f"{server.missing} / {relay.missing}",
-                ]
-                for server, relay in results.fanout
-            ],
-        )
-        out.append("")
-    if results.locks:
-        out += ["### Lock throughput under contention (server / raw driver)", ""]
-        out += _table(
-            [
-                "Database",
-                "Clients",
-                "Successful ops/s",
-                "p99 round trip ms",
-                "CPU ms/op (server / driver process)",
-                "Refused (contended)",
-                "Double holds",
-            ],
-            [
-                [
-                    server.database,
-                    str(server.clients),
-                    _pair(server.ops_per_second, driver.ops_per_second, 0),
-                    _pair(server.latency.p99_ms, driver.latency.p99_ms),
-                    _pair(server.cpu_ms_per_op, driver.cpu_ms_per_op, 2),
-                    f"{server.refused:,} / {driver.refused:,}",
-                    f"{len(server.violations)} / {len(driver.violations)}",
-                ]
-                for server, driver in results.locks
-            ],
-        )
-        out.append("")
-    if results.memory:
-        out += ["### Memory with idle subscribed connections (server / relay)", ""]
-        out += _table(
-            ["Connections", "RSS growth KiB per connection", "Whole RSS KiB per connection", "RSS MiB before → after"],
-            [
-                [
-                    f"{server.connections:,}",
-                    _pair(server.per_connection / KIB, relay.per_connection / KIB),
-                    _pair(server.total_per_connection / KIB, relay.total_per_connection / KIB),
-                    f"{server.rss_before / KIB / KIB:.0f} → {server.rss_idle / KIB / KIB:.0f}"
-                    f" / {relay.rss_before / KIB / KIB:.0f} → {relay.rss_idle / KIB / KIB:.0f}",
-                ]
-                for server, relay in results.memory
-            ],
-        )
-        out.append("")
+    found = results.instances
+    out = _fanout("Fan-out (server on SQLite / bare `websockets` relay / Node.js `ws`)", results.fanout)
+    out += _storm("Subscribe storm (server on SQLite / relay / Node.js)", results.storm)
+    out += _locks("Lock throughput under contention (server / raw driver / Node.js in memory)", results.locks)
+    out += _memory(results.memory)
+    out += _fanout("Fan-out on PostgreSQL (two instances over Redis / one server)", found.fanout)
+    out += _storm("Subscribe storm on PostgreSQL, clients split over the instances (two / one)", found.storm)
+    out += _locks("Lock throughput on PostgreSQL, clients split over the instances (two / one)", found.locks)
     out += _layout(results.layout)
     out += _targets(results)
     out += _load_check(results)
     return "\n".join(out)
-
-
-def _layout(runs: Sequence[LayoutResult]) -> list[str]:
-    if not runs:
-        return []
-    out = ["### Seat map reads (`GET /api/showtimes/{id}`)", ""]
-    out += _table(
-        ["Seats", "Plain KiB", "Gzip KiB", "Cold ms", "Cached plain ms", "Cached gzip ms", "304 ms"],
-        [
-            [
-                f"{run.seats:,}",
-                f"{run.plain_bytes / KIB:,.1f}",
-                f"{run.gzip_bytes / KIB:,.1f}",
-                f"{run.cold_ms:,.1f}",
-                f"{run.cached_plain_ms:,.1f}",
-                f"{run.cached_gzip_ms:,.1f}",
-                "no ETag" if run.not_modified_ms is None else f"{run.not_modified_ms:,.1f}",
-            ]
-            for run in runs
-        ],
-    )
-    out += ["", "A buyer locking and unlocking every 20 ms, alone and under waves of concurrent reads:", ""]
-    out += _table(
-        [
-            "Concurrent reads",
-            "Buyer p99 ms alone → loaded (ratio)",
-            "Buyer p50 ms alone → loaded",
-            "Buyer max ms loaded",
-            "Waves",
-            "Read p50 / p99 ms",
-            "Server RSS MiB before → peak",
-        ],
-        [
-            [
-                str(run.readers),
-                f"{run.idle.p99_ms:,.1f} → {run.loaded.p99_ms:,.1f} ({run.ratio:.2f}x)",
-                f"{run.idle.p50_ms:,.1f} → {run.loaded.p50_ms:,.1f}",
-                f"{run.loaded.max_ms:,.1f}",
-                str(run.waves),
-                f"{run.reads.p50_ms:,.1f} / {run.reads.p99_ms:,.1f}",
-                f"{run.rss_before / KIB / KIB:.0f} → {run.rss_peak / KIB / KIB:.0f}",
-            ]
-            for run in runs
-        ],
-    )
-    return [*out, ""]
 
 
 def _verdict(ok: bool) -> str:
@@ -189,7 +203,7 @@ def _verdict(ok: bool) -> str:
 
 def _targets(results: Results) -> list[str]:
     rows: list[list[str]] = []
-    for server, relay in results.fanout:
+    for server, relay, *_ in results.fanout:
         if server.subscribers not in FANOUT_TARGET_SIZES:
             continue
         cpu = _ratio(server.server_cpu_us_per_delivery, relay.server_cpu_us_per_delivery)
@@ -198,64 +212,66 @@ def _targets(results: Results) -> list[str]:
         rows[-1].append(_verdict(cpu <= FANOUT_RATIO_TARGET))
         rows.append([f"Fan-out p99 x{server.subscribers:,}", f"≤ {FANOUT_RATIO_TARGET}x", f"{p99:.2f}x"])
         rows[-1].append(_verdict(p99 <= FANOUT_RATIO_TARGET))
-    for served, driver in results.locks:
+    for served, driver, *_ in results.locks:
         ratio = _ratio(served.ops_per_second, driver.ops_per_second)
         name = f"Lock ops/s {served.database} x{served.clients}"
         rows.append([name, f"≥ {LOCK_RATIO_TARGET}x", f"{ratio:.2f}x", _verdict(ratio >= LOCK_RATIO_TARGET)])
-    if results.locks:
-        holds = sum(len(run.violations) for pair in results.locks for run in pair)
-        rows.append(["Double holds, all lock runs", "0", str(holds), _verdict(holds == 0)])
+    every_lock_run = [run for locks in (results.locks, results.instances.locks) for group in locks for run in group]
+    if every_lock_run:
+        holds = sum(len(run.violations) for run in every_lock_run)
+        rows.append(["Double holds or lost changes, all lock runs", "0", str(holds), _verdict(holds == 0)])
     for layout in results.layout:
         name = f"Lock p99 under {layout.readers} seat map reads / alone"
         goal, ratio = f"≤ {LAYOUT_RATIO_TARGET:g}x", layout.ratio
         rows.append([name, goal, f"{ratio:.2f}x", _verdict(ratio <= LAYOUT_RATIO_TARGET)])
-    for memory, _ in results.memory:
+    for memory, *_ in results.memory:
         kib = memory.per_connection / KIB
         goal = f"≤ {MEMORY_TARGET_KIB:.0f} KiB"
         rows.append([f"Memory x{memory.connections:,}", goal, f"{kib:.1f} KiB", _verdict(kib <= MEMORY_TARGET_KIB)])
-    if not rows:
-        return []
-    return ["### Targets", "", *_table(["Target", "Goal", "Measured", "Verdict"], rows), ""]
+    return _section("Targets", ["Target", "Goal", "Measured", "Verdict"], rows)
 
 
 def _load_check(results: Results) -> list[str]:
-    """Who was busy: the process under test, the load generator, everything else (cores, in the windows)."""
+    """Who was busy: the processes under test, the load generator, everything else (cores, in the windows)."""
+    found = results.instances
     rows: list[list[str]] = []
-    for pair in results.fanout:
-        for run in pair:
-            rows.append(
-                [
-                    f"fan-out x{run.subscribers:,}",
-                    run.target,
-                    f"{run.server_cores:.2f}",
-                    f"{run.loadgen_cores:.2f} ({run.loadgen_processes} processes + locker)",
-                    f"{run.others_cores:.2f}",
-                    f"{run.connect_seconds:.1f}",
-                ]
-            )
-    for lock_pair in results.locks:
-        for lock_run in lock_pair:
-            rows.append(
-                [
-                    f"locks {lock_run.database} x{lock_run.clients}",
-                    lock_run.target,
-                    f"{lock_run.server_cores:.2f}" if lock_run.target == "server" else "-",
-                    f"{lock_run.loadgen_cores:.2f}",
-                    f"{lock_run.others_cores:.2f}",
-                    "",
-                ]
-            )
-    if not rows:
-        return []
-    header = [
-        "Run",
-        "Under test",
-        "Its cores",
-        "Load generator cores",
-        "Other processes' cores (incl. PostgreSQL)",
-        "Connect + subscribe s",
-    ]
-    footer = ""
-    if results.clock_checks:
-        footer = f"Monotonic clock agreement across processes checked {results.clock_checks} times."
-    return ["### Where the CPU went", "", *_table(header, rows), "", footer, ""]
+    for run in (run for fanouts in (results.fanout, found.fanout) for group in fanouts for run in group):
+        rows.append(
+            [
+                f"fan-out x{run.subscribers:,}",
+                run.target,
+                f"{run.server_cores:.2f}",
+                f"{run.loadgen_cores:.2f} ({run.loadgen_processes} processes + locker)",
+                f"{run.others_cores:.2f}",
+                f"{run.connect_seconds:.1f}",
+            ]
+        )
+    for storm in (run for storms in (results.storm, found.storm) for group in storms for run in group):
+        rows.append(
+            [
+                f"storm x{storm.clients:,}",
+                storm.target,
+                f"{storm.cores:.2f}",
+                f"{storm.loadgen_cores:.2f}",
+                f"{storm.others_cores:.2f}",
+                f"{storm.seconds_to_last_snapshot:.1f}",
+            ]
+        )
+    lock_runs = [run for locks in (results.locks, found.locks) for group in locks for run in group]
+    for lock_run in {id(run): run for run in lock_runs}.values():  # the Node.js runs sit in every database's row
+        rows.append(
+            [
+                f"locks {lock_run.database} x{lock_run.clients}",
+                lock_run.target,
+                "-" if lock_run.target == DRIVER else f"{lock_run.server_cores:.2f}",
+                f"{lock_run.loadgen_cores:.2f}",
+                f"{lock_run.others_cores:.2f}",
+                "",
+            ]
+        )
+    header = ["Run", "Under test", "Its cores", "Load generator cores", "Other processes' cores (incl. PostgreSQL)"]
+    header.append("Connect + subscribe s")
+    lines = _section("Where the CPU went", header, rows)
+    if lines and results.clock_checks:
+        lines += [f"Monotonic clock agreement across processes checked {results.clock_checks} times.", ""]
+    return lines

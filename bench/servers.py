@@ -1,9 +1,10 @@
-"""The processes under test: the real server (``python -m server``) and the bare relay baseline.
+"""The processes under test: the real server (``python -m server``), alone or as several instances on one
+PostgreSQL database and one Redis, and the baselines: the bare relay and the in-memory Node.js server.
 
 Each runs as a subprocess on ephemeral ports (the server binds port 0 and logs the ports it got; the
-relay prints its port), so their CPU time and memory can be read from /proc, apart from the load
+baselines print theirs), so their CPU time and memory can be read from /proc, apart from the load
 generator. Databases are throwaway: a SQLite file in the run's scratch directory, or a PostgreSQL
-database created for the run and dropped after it.
+database created for the run and dropped after it; instances share a Redis channel prefix of their own.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import contextlib
 import os
 import re
 import secrets
+import shutil
 import signal
 import sys
 import time
@@ -22,14 +24,19 @@ from pathlib import Path
 from typing import Literal
 
 import asyncpg
+import redis.asyncio as redis
 
 __all__ = [
     "Database",
     "DatabaseKind",
+    "System",
     "Target",
     "postgres_reachable",
+    "redis_reachable",
+    "running_node",
     "running_relay",
     "running_server",
+    "running_servers",
     "seed_showtime",
     "throwaway_database",
 ]
@@ -69,6 +76,27 @@ class Target:
     port: int
     path: str
     http_port: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class System:
+    """What a run loads: one process, or several instances serving the same showtimes; clients are spread
+    over its endpoints, and its CPU time and memory are those of all its processes."""
+
+    name: str
+    targets: tuple[Target, ...]
+
+    @classmethod
+    def of(cls, target: Target) -> System:
+        return cls(target.name, (target,))
+
+    @property
+    def pids(self) -> list[int]:
+        return [target.pid for target in self.targets]
+
+    def endpoint(self, index: int) -> Target:
+        """The endpoint the ``index``-th client connects to: round robin over the instances."""
+        return self.targets[index % len(self.targets)]
 
 
 def _environment(extra: dict[str, str], source: Path = PROJECT_ROOT) -> dict[str, str]:
@@ -139,13 +167,31 @@ async def seed_showtime(database: Database, rows: int, seats_per_row: int, sourc
     return out.decode().strip().splitlines()[-1]
 
 
+async def redis_reachable(url: str) -> str | None:
+    """None when Redis answers PING at ``url``, else why not."""
+    client = redis.Redis.from_url(url, socket_connect_timeout=5)
+    try:
+        await client.ping()
+    except (redis.RedisError, OSError) as error:
+        return repr(error)
+    finally:
+        await client.aclose()
+    return None
+
+
 @contextlib.asynccontextmanager
 async def running_server(
-    database: Database, scratch: Path, source: Path = PROJECT_ROOT, cpu: set[int] | None = None
+    database: Database,
+    scratch: Path,
+    source: Path = PROJECT_ROOT,
+    cpu: set[int] | None = None,
+    bus: dict[str, str] | None = None,
 ) -> AsyncIterator[Target]:
-    """``python -m server`` on free ports over ``database``; stopped with SIGTERM on exit."""
+    """``python -m server`` on free ports over ``database``; stopped with SIGTERM on exit. ``bus`` holds the
+    instance's REDIS_URL and REDIS_CHANNEL_PREFIX when it is one of several."""
     log_path = scratch / f"server-{secrets.token_hex(3)}.log"
     env = {
+        **(bus or {}),
         "DATABASE_URL": database.url,
         "WEBSOCKET_SERVER_PORT": "0",
         "HTTP_PORT": "0",
@@ -168,20 +214,51 @@ async def running_server(
 
 
 @contextlib.asynccontextmanager
+async def running_servers(
+    count: int, database: Database, redis_url: str, scratch: Path, source: Path = PROJECT_ROOT
+) -> AsyncIterator[System]:
+    """``count`` server instances on one PostgreSQL database, joined by Redis on a channel prefix of their own."""
+    bus = {"REDIS_URL": redis_url, "REDIS_CHANNEL_PREFIX": f"seat-bench-{secrets.token_hex(6)}"}
+    async with contextlib.AsyncExitStack() as stack:
+        targets = [
+            await stack.enter_async_context(running_server(database, scratch, source, bus=bus)) for _ in range(count)
+        ]
+        yield System(f"{count} servers", tuple(targets))
+
+
+@contextlib.asynccontextmanager
 async def running_relay(scratch: Path, cpu: set[int] | None = None) -> AsyncIterator[Target]:
     """The bare-``websockets`` relay (:mod:`bench.relay`) on a free port."""
-    log_path = scratch / f"relay-{secrets.token_hex(3)}.log"
+    async with _running_baseline("relay", [sys.executable, "-m", "bench.relay"], scratch, cpu) as target:
+        yield target
+
+
+@contextlib.asynccontextmanager
+async def running_node(scratch: Path, cpu: set[int] | None = None) -> AsyncIterator[Target]:
+    """The in-memory Node.js ``ws`` server (``bench/node/server.js``) on a free port."""
+    node = shutil.which("node")
+    if node is None:
+        raise RuntimeError("the Node.js baseline needs `node` on the PATH (scripts/bootstrap installs its `ws`)")
+    script = PROJECT_ROOT / "bench" / "node" / "server.js"
+    async with _running_baseline("node", [node, str(script)], scratch, cpu) as target:
+        yield target
+
+
+@contextlib.asynccontextmanager
+async def _running_baseline(name: str, argv: list[str], scratch: Path, cpu: set[int] | None) -> AsyncIterator[Target]:
+    """A baseline process that prints ``listening PORT`` once it serves, and stops on SIGTERM."""
+    log_path = scratch / f"{name}-{secrets.token_hex(3)}.log"
     with log_path.open("wb") as log:
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bench.relay", env=_environment({}), stdout=asyncio.subprocess.PIPE, stderr=log
+            *argv, env=_environment({}), cwd=PROJECT_ROOT, stdout=asyncio.subprocess.PIPE, stderr=log
         )
     try:
         _pin(process.pid, cpu)
         assert process.stdout is not None
         line = await asyncio.wait_for(process.stdout.readline(), START_TIMEOUT)
         if not line.startswith(b"listening "):
-            raise RuntimeError(f"the relay did not start: {line!r}; its log ends:\n{_tail(log_path)}")
-        yield Target("relay", process.pid, "127.0.0.1", int(line.split()[1]), "/ws/seat-updates")
+            raise RuntimeError(f"the {name} baseline did not start: {line!r}; its log ends:\n{_tail(log_path)}")
+        yield Target(name, process.pid, "127.0.0.1", int(line.split()[1]), "/ws/seat-updates")
     finally:
         await _stop(process, log_path)
 

@@ -9,7 +9,10 @@ and be measured in alternating blocks. Commands arrive over the worker's channel
 ``Collect``  reply with the group's :class:`SubscriberReport` (receive instants, errors), and close it.
 
 Every change must reach every connection exactly once and in ``seq`` order, with the expected seat and
-status: anything else is recorded as an error, and a missing delivery shows as a zero instant.
+status: anything else is recorded as an error, and a missing delivery shows as a zero instant. A change
+counts as delivered whether it came alone or in a batched frame (``Connect.batch``).
+
+The subscribe storm's commands (:mod:`bench.viewers`) are served by the same processes.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from dataclasses import dataclass, field
 
 import orjson
 
+from bench.protocol import Endpoint, changes_in, open_subscribed, subscribe_frame
+from bench.viewers import Settle, Storm, Viewers
 from bench.workers import CLOCK, STOP, Channel, answer_clock
 from bench.wsclient import WsClient
 
@@ -31,11 +36,10 @@ MAX_ERRORS_KEPT = 20
 @dataclass(frozen=True, slots=True)
 class Connect:
     group: str
-    host: str
-    port: int
-    path: str
+    endpoints: tuple[Endpoint, ...]  # connections go round robin over these
     showtime_id: str
     count: int
+    batch: bool = False
     concurrency: int = 32
     timeout: float = 900.0
 
@@ -99,20 +103,10 @@ class _Group:
     def on_message(self, subscription: _Subscription, payload: bytes, now: int) -> None:
         message = orjson.loads(payload)
         kind = message.get("type")
-        if kind == "seat_status_change":
-            index = message["seq"] - self.base_seq - 1
-            if index != subscription.next or index >= len(self.expected):
-                self.error(f"connection {subscription.index}: seq {message['seq']}, expected index {subscription.next}")
-                return
-            if (message["seatId"], message["status"]) != self.expected[index]:
-                self.error(f"change {index}: got {message['seatId']} {message['status']}, not {self.expected[index]}")
-            subscription.next = index + 1
-            self.received[index * len(self.subscriptions) + subscription.index] = now
-            self.deliveries += 1
-            delivered = self.counts[index] + 1
-            self.counts[index] = delivered
-            if delivered == len(self.subscriptions):
-                self.channel.send(("delivered", self.name, index))
+        changes = changes_in(message)
+        if changes is not None:
+            for change in changes:
+                self.on_change(subscription, change, now)
         elif kind == "current_seat_status":
             if not subscription.ready.done():
                 subscription.ready.set_result(int(message["seq"]))
@@ -122,20 +116,28 @@ class _Group:
                 subscription.ready.set_exception(RuntimeError(f"subscribe failed: {message}"))
         # connection_established and subscribed need no action.
 
+    def on_change(self, subscription: _Subscription, change: dict[str, object], now: int) -> None:
+        seq = change["seq"]
+        assert isinstance(seq, int)
+        index = seq - self.base_seq - 1
+        if index != subscription.next or index >= len(self.expected):
+            self.error(f"connection {subscription.index}: seq {seq}, expected index {subscription.next}")
+            return
+        if (change["seatId"], change["status"]) != self.expected[index]:
+            self.error(f"change {index}: got {change['seatId']} {change['status']}, not {self.expected[index]}")
+        subscription.next = index + 1
+        self.received[index * len(self.subscriptions) + subscription.index] = now
+        self.deliveries += 1
+        delivered = self.counts[index] + 1
+        self.counts[index] = delivered
+        if delivered == len(self.subscriptions):
+            self.channel.send(("delivered", self.name, index))
+
     async def connect(self, order: Connect) -> list[int]:
         self.subscriptions = [_Subscription(self, index) for index in range(order.count)]
-        gate = asyncio.Semaphore(order.concurrency)
-        subscribe = orjson.dumps({"type": "subscribe", "showtimeId": order.showtime_id, "requestId": "sub"})
-
-        async def open_one(subscription: _Subscription) -> int:
-            async with gate:
-                client = await WsClient.connect(order.host, order.port, order.path, subscription.on_text)
-                subscription.client = client
-                client.send_text(subscribe)
-                return await subscription.ready
-
+        frame = subscribe_frame(order.showtime_id, order.batch)
         async with asyncio.timeout(order.timeout):
-            seqs = await asyncio.gather(*(open_one(subscription) for subscription in self.subscriptions))
+            seqs = await open_subscribed(self.subscriptions, order.endpoints, frame, order.concurrency)
         return sorted(set(seqs))
 
     def expect(self, order: Expect) -> None:
@@ -165,6 +167,7 @@ class _Group:
 
 async def subscriber_worker(channel: Channel, _index: int) -> None:
     groups: dict[str, _Group] = {}
+    storms: dict[str, Viewers] = {}
     try:
         while True:
             command = await channel.recv()
@@ -182,6 +185,13 @@ async def subscriber_worker(channel: Channel, _index: int) -> None:
                     group = groups.pop(command.group)
                     channel.send(group.report())
                     group.close()
+                case Storm():
+                    storms[command.group] = Viewers(command, channel)
+                    storms[command.group].start()
+                case Settle():
+                    viewers = storms.pop(command.group)
+                    channel.send(await viewers.settle(command))
+                    viewers.close()
                 case (tag,) if tag == CLOCK:
                     answer_clock(channel)
                 case (tag,) if tag == STOP:
@@ -189,3 +199,5 @@ async def subscriber_worker(channel: Channel, _index: int) -> None:
     finally:
         for group in groups.values():
             group.close()
+        for viewers in storms.values():
+            viewers.close()

@@ -5,7 +5,8 @@
 
 import { SeatConnection, SeatError } from "./connection.js";
 import { countdown, listOf, money, when } from "./format.js";
-import { STATE_TEXT, SeatGrid, categoryClass } from "./grid.js";
+import { STATE_TEXT, SeatMap } from "./seatmap.js";
+import { Viewport } from "./viewport.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -47,6 +48,7 @@ const page = {
   config: null,
   connection: null,
   grid: null,
+  viewport: null,
   showtime: null, // the layout on screen (GET /api/showtimes/{id})
   loading: null, // the showtime being loaded
   failed: null, // the showtime whose layout could not be loaded, tried again on reconnect
@@ -74,7 +76,16 @@ async function boot() {
   }
   hideBanner();
 
-  page.grid = new SeatGrid($("seatmap"), { onToggle: toggleSeat, onInspect: showSeatInfo });
+  const map = $("seatmap");
+  page.viewport = new Viewport(map);
+  page.grid = new SeatMap(map, {
+    onToggle: (seat) => toggleSeat(seat.id),
+    onInspect: showSeatInfo,
+    onFocusSeat: (seat) => page.viewport.reveal(seat.x, seat.y, page.grid.pitch),
+  });
+  $("zoom-in").addEventListener("click", () => page.viewport.zoomBy(1.5));
+  $("zoom-out").addEventListener("click", () => page.viewport.zoomBy(1 / 1.5));
+  $("zoom-fit").addEventListener("click", () => page.viewport.fit());
   const connection = new SeatConnection(page.config.websocketUrl);
   page.connection = connection;
   connection.addEventListener("state", (event) => onConnectionState(event.detail));
@@ -102,7 +113,7 @@ async function boot() {
   });
   ui.selectionList.addEventListener("click", (event) => {
     const button = event.target.closest("button[data-release]");
-    if (button) release([button.dataset.release]);
+    if (button) release(button.dataset.release.split(" "));
   });
   setInterval(tick, 500);
 
@@ -113,15 +124,22 @@ async function boot() {
   else setMapStatus("No showtimes yet. Create one with: python -m server seed --rows 10 --seats-per-row 14");
 }
 
+/** The showtimes grouped by venue and hall, each group in time order. */
 function fillPicker(showtimes) {
-  ui.picker.replaceChildren(
-    ...showtimes.map((showtime) => {
-      const option = document.createElement("option");
-      option.value = showtime.id;
-      option.textContent = `${showtime.title} · ${when(showtime.startsAt)}`;
-      return option;
-    }),
-  );
+  const groups = new Map();
+  for (const showtime of [...showtimes].sort((a, b) => a.startsAt - b.startsAt)) {
+    const place = `${showtime.venue} · ${showtime.auditorium}`;
+    if (!groups.has(place)) {
+      const group = document.createElement("optgroup");
+      group.label = place;
+      groups.set(place, group);
+    }
+    const option = document.createElement("option");
+    option.value = showtime.id;
+    option.textContent = `${showtime.title} · ${when(showtime.startsAt)}`;
+    groups.get(place).append(option);
+  }
+  ui.picker.replaceChildren(...[...groups.values()].sort((a, b) => a.label.localeCompare(b.label)));
   ui.picker.disabled = showtimes.length === 0;
 }
 
@@ -152,7 +170,10 @@ async function openShowtime(id) {
   if (page.loading !== id) return; // another showtime was picked meanwhile
   page.loading = null;
   page.showtime = layout;
-  page.grid.render(layout);
+  const drawStart = performance.now();
+  const svg = page.grid.render(layout);
+  page.viewport.attach(svg, page.grid.box, page.grid.pitch);
+  requestAnimationFrame(() => performance.measure("seatmap-draw", { start: drawStart }));
   renderShowtime(layout);
   renderSelection();
   page.connection.subscribe(id);
@@ -225,7 +246,7 @@ function onChange({ showtimeId, seatId, status, sessionId }) {
   const grid = page.grid;
   if (showtimeId !== page.showtime?.id || !grid.has(seatId)) return;
   const mine = sessionId === page.connection.sessionId;
-  const state = status === "booked" ? "booked" : status === "unlocked" ? "available" : mine ? "mine" : "held";
+  const state = { booked: "booked", blocked: "blocked", unlocked: "available" }[status] ?? (mine ? "mine" : "held");
   const before = grid.state(seatId);
   grid.setState(seatId, state, { flash: !mine });
   if (state !== "mine") page.expiries.delete(seatId);
@@ -254,7 +275,14 @@ function noteExpired(seatId) {
 
 // --- What the buyer does -----------------------------------------------------------------------------
 
+/** A seat pressed: hold or release it, or its whole table if the table is sold only as a whole. */
 function toggleSeat(seatId) {
+  const seat = page.grid.seat(seatId);
+  if (seat.state === "blocked") {
+    page.grid.nudge(seatId);
+    toast(`${seat.name} is not for sale.`, "info", "blocked");
+    return;
+  }
   if (!page.connection.connected || !page.synced) {
     toast("Not connected right now. The page reconnects by itself; try again in a moment.", "error", "connection");
     return;
@@ -264,8 +292,21 @@ function toggleSeat(seatId) {
     if (!page.again.delete(seatId)) page.again.add(seatId);
     return;
   }
-  if (page.grid.state(seatId) === "mine") release([seatId]);
-  else hold([seatId]);
+  const seatIds = seat.table?.soldAsWhole ? seat.table.seats.map((each) => each.id) : [seatId];
+  if (seat.state === "mine") release(seatIds);
+  else hold(seatIds);
+}
+
+/** Seat ids as a request names them: a table sold as a whole by its id, every other seat by its own. */
+function selectionOf(seatIds) {
+  const tableIds = new Set();
+  const seats = [];
+  for (const id of seatIds) {
+    const table = page.grid.seat(id)?.table;
+    if (table?.soldAsWhole) tableIds.add(table.id);
+    else seats.push(id);
+  }
+  return tableIds.size ? { seatIds: seats, tableIds: [...tableIds] } : { seatIds: seats };
 }
 
 async function hold(seatIds) {
@@ -348,7 +389,7 @@ async function send(action, seatIds, extra = {}) {
     page.grid.setPending(id, true);
   });
   try {
-    const ack = await page.connection.request(action, { showtimeId, seatIds, ...extra });
+    const ack = await page.connection.request(action, { showtimeId, ...selectionOf(seatIds), ...extra });
     return showtimeId === page.showtime?.id ? ack : null;
   } catch (error) {
     seatIds.forEach((id) => page.again.delete(id)); // the request failed: a queued press would guess
@@ -379,10 +420,12 @@ function explain(error, action, seatIds) {
         toast(`Sorry, ${listOf(surprises)} ${were} just taken by someone else.`, "error", `seats:${seats}`);
       } else {
         const booked = seats.filter((id) => grid.state(id) === "booked");
-        const held = seats.filter((id) => grid.state(id) !== "booked");
+        const blocked = seats.filter((id) => grid.state(id) === "blocked");
+        const held = seats.filter((id) => grid.state(id) === "held");
         const parts = [];
         if (held.length) parts.push(`${listOf(held)} ${held.length === 1 ? "is" : "are"} held by someone else right now`);
         if (booked.length) parts.push(`${listOf(booked)} ${booked.length === 1 ? "is" : "are"} already booked`);
+        if (blocked.length) parts.push(`${listOf(blocked)} ${blocked.length === 1 ? "is" : "are"} not for sale`);
         toast(`Seat ${parts.join("; ")}.`, "error", `seats:${seats}`);
       }
       return;
@@ -395,6 +438,20 @@ function explain(error, action, seatIds) {
           : `${listOf(seats)} ${seats.length === 1 ? "is" : "are"} no longer held by you.`,
         "error",
       );
+      return;
+    case "seat_blocked":
+      page.connection.resync(page.showtime.id, "a seat shown as for sale is not");
+      toast(`Sorry, ${listOf(seats)} ${seats.length === 1 ? "is" : "are"} not for sale.`, "error");
+      return;
+    case "table_only":
+      toast(`${listOf(seats)} can only be booked with the whole table: ${error.message}.`, "error");
+      return;
+    case "sales_closed":
+      toast("Sales for this showtime are closed right now.", "error");
+      return;
+    case "hold_limit_reached":
+    case "too_many_seats":
+      toast(`That is more seats than one buyer may hold. Book or release some first.`, "error");
       return;
     case "rate_limited": {
       const seconds = Math.max(1, Math.ceil((error.retryAfterMs ?? 1000) / 1000));
@@ -416,22 +473,32 @@ function explain(error, action, seatIds) {
 function renderShowtime(layout) {
   ui.title.textContent = layout.title;
   ui.details.replaceChildren(
-    ...[when(layout.startsAt), layout.venue, layout.auditorium].flatMap((part, index) => {
-      const span = document.createElement("span");
-      span.textContent = part;
-      return index ? [" · ", span] : [span];
-    }),
+    ...[when(layout.startsAt), layout.venue, layout.auditorium, salesWindow(layout)]
+      .filter(Boolean)
+      .flatMap((part, index) => {
+        const span = document.createElement("span");
+        span.textContent = part;
+        return index ? [" · ", span] : [span];
+      }),
   );
   document.title = `${layout.title} · Seat server`;
+  // The showtime's own prices (the same hall costs more on a Saturday night).
   ui.legend.replaceChildren(
-    ...layout.categories.map((category, index) => {
+    ...layout.categories.map((category) => {
       const item = document.createElement("li");
-      const swatch = document.createElement("span");
-      swatch.className = `seat sample ${categoryClass(index)}`;
-      swatch.dataset.state = "available";
+      const swatch = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+      swatch.setAttribute("class", "sample");
+      swatch.setAttribute("viewBox", "-.5 -.5 1 1");
       swatch.setAttribute("aria-hidden", "true");
+      const shape = document.createElementNS("http://www.w3.org/2000/svg", "rect");
+      shape.setAttribute("class", "seat");
+      for (const [name, value] of Object.entries(SAMPLE_SEAT)) shape.setAttribute(name, value);
+      shape.dataset.state = "available";
+      shape.style.setProperty("--c", page.grid.seatColor(category.id));
+      swatch.append(shape);
       const price = document.createElement("strong");
-      price.textContent = money(category.priceCents, layout.currency);
+      price.textContent = category.priceCents == null ? "not on sale" : money(category.priceCents, layout.currency);
+      item.dataset.category = category.id;
       item.append(swatch, `${category.name} `, price);
       return item;
     }),
@@ -439,34 +506,73 @@ function renderShowtime(layout) {
   ui.confirmation.hidden = true;
 }
 
+const SAMPLE_SEAT = { x: "-0.42", y: "-0.42", width: "0.84", height: "0.84", rx: "0.2" };
+
+function salesWindow({ salesOpenAt, salesCloseAt }) {
+  const now = page.connection.serverNow();
+  if (salesOpenAt != null && now < salesOpenAt) return `sales open ${when(salesOpenAt)}`;
+  if (salesCloseAt != null && now >= salesCloseAt) return "sales closed";
+  return "";
+}
+
+/** What this buyer holds, a table sold as a whole as one line: [{name, detail, seatIds, priceCents, color}]. */
+function heldItems(seats) {
+  const items = [];
+  const tables = new Set();
+  for (const seat of seats) {
+    const table = seat.table?.soldAsWhole ? seat.table : null;
+    if (table && tables.has(table)) continue;
+    if (table) tables.add(table);
+    items.push(
+      table
+        ? {
+            name: table.label,
+            detail: `${table.seats.length} seats`,
+            seatIds: table.seats.map((each) => each.id),
+            priceCents: table.priceCents,
+            color: seat.category?.color,
+          }
+        : {
+            name: seat.id,
+            detail: seat.category?.name ?? "",
+            seatIds: [seat.id],
+            priceCents: seat.category?.priceCents ?? 0,
+            color: seat.category?.color,
+          },
+    );
+  }
+  return items;
+}
+
 function renderSelection() {
   const grid = page.grid;
   if (!grid || !page.showtime) return;
   const seats = grid.mine();
   const currency = page.showtime.currency;
-  const totalCents = seats.reduce((sum, seat) => sum + (seat.category?.priceCents ?? 0), 0);
+  const items = heldItems(seats);
+  const totalCents = items.reduce((sum, item) => sum + item.priceCents, 0);
 
   ui.selectionList.replaceChildren(
-    ...seats.map((seat) => {
+    ...items.map((held) => {
       const item = document.createElement("li");
-      item.className = seat.category?.className ?? "";
+      if (held.color) item.style.setProperty("--c", held.color);
       const name = document.createElement("span");
       name.className = "selection-seat";
-      name.textContent = seat.id;
-      const category = document.createElement("span");
-      category.className = "muted";
-      category.textContent = seat.category?.name ?? "";
+      name.textContent = held.name;
+      const detail = document.createElement("span");
+      detail.className = "muted";
+      detail.textContent = held.detail;
       const price = document.createElement("span");
       price.className = "selection-price";
-      price.textContent = seat.category?.price ?? "";
+      price.textContent = money(held.priceCents, currency);
       const remove = document.createElement("button");
       remove.type = "button";
       remove.className = "icon-button";
-      remove.dataset.release = seat.id;
-      remove.disabled = page.pending.has(seat.id);
-      remove.setAttribute("aria-label", `Release seat ${seat.id}`);
+      remove.dataset.release = held.seatIds.join(" ");
+      remove.disabled = held.seatIds.some((id) => page.pending.has(id));
+      remove.setAttribute("aria-label", `Release ${held.seatIds.length > 1 ? "" : "seat "}${held.name}`);
       remove.textContent = "×";
-      item.append(name, category, price, remove);
+      item.append(name, detail, price, remove);
       return item;
     }),
   );
@@ -517,7 +623,10 @@ function tick() {
 
 function showSeatInfo(seat) {
   const category = seat.category ? ` · ${seat.category.name} · ${seat.category.price}` : "";
-  ui.seatInfo.textContent = `Row ${seat.row}, seat ${seat.number}${category} — ${STATE_TEXT[seat.state]}`;
+  const whole = seat.table?.soldAsWhole
+    ? ` · whole ${seat.table.label}: ${seat.table.seats.length} seats, ${money(seat.table.priceCents, page.showtime.currency)}`
+    : "";
+  ui.seatInfo.textContent = `${seat.name}${category}${whole} — ${STATE_TEXT[seat.state]}`;
 }
 
 function setStale(stale, text = "") {

@@ -16,9 +16,11 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from websockets.asyncio.server import Server, ServerConnection
 
+from server.admin_http import ADMIN_ENDPOINTS, AdminApi
 from server.bus import Bus, LocalBus, RedisBus, reconcile
 from server.connections import ConnectionBudget, connection_ceiling, log_accept_errors, raise_file_limit
 from server.core.clock import Clock, SystemClock
+from server.demo import ensure_demo_data
 from server.fanout import Fanout
 from server.http import Api, create_app
 from server.http_server import listen
@@ -30,7 +32,6 @@ from server.sessions import Sessions, load_secret
 from server.settings import Settings
 from server.storage.database import create_engine, is_sqlite
 from server.storage.migrations import apply_migrations
-from server.storage.seed import ensure_demo_data
 from server.storage.store import SeatStore
 from server.subscriptions import Subscriptions
 from server.websocket import SeatSocket, WebSocketOutlet
@@ -98,8 +99,11 @@ class SeatServer:
         self._websocket: Server = await seat_socket.serve(websocket_socket)
         seat_maps = SeatMaps(service, settings.limits, clock)
         api = Api(service, seat_maps, sessions, settings.transport, settings.seats, self.websocket_port, self.readiness)
+        admin = AdminApi(service, sessions, settings.sessions.admin_api_key, settings.transport, settings.limits)
         self._http = web.AppRunner(
-            create_app(api, settings.transport, refusals, metrics, settings.limits.max_message_bytes)
+            create_app(
+                api, settings.transport, refusals, metrics, settings.limits.max_message_bytes, (admin, ADMIN_ENDPOINTS)
+            )
         )
         await self._http.setup()
         self._http_listener = await listen(self._http, http_socket, budget.port(), refusals, settings.transport)

@@ -8,21 +8,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import replace
 from http import HTTPStatus
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from aiohttp import web
 from aiohttp.typedefs import Handler as RequestHandler
 from aiohttp.typedefs import Middleware
 from pydantic import BaseModel, ValidationError
 
-from server.core.changes import Accepted
 from server.core.errors import ErrorCode, Rejection
 from server.core.limits import origin_allowed
 from server.core.proxies import client_address
+from server.core.records import SeatMap
+from server.core.venues import Bounds
+from server.layout_file import layout_json_schema
 from server.messages import (
     MAX_ID_LENGTH,
     PRINTABLE,
@@ -38,6 +42,7 @@ from server.messages import (
     ShowtimeLayout,
     ShowtimeSummary,
     WebConfig,
+    ack,
     describe,
 )
 from server.metrics import Metrics
@@ -49,7 +54,7 @@ from server.sessions import Sessions
 from server.settings import SeatSettings, TransportSettings
 from server.websocket import PATH as WEBSOCKET_PATH
 
-__all__ = ["ENDPOINTS", "create_app"]
+__all__ = ["ENDPOINTS", "ProblemError", "Routes", "create_app", "parse_body", "printable", "read_body"]
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +65,7 @@ DEMO_DIR = PACKAGE.parent / "client_demo" if (PACKAGE.parent / "client_demo").is
 M = TypeVar("M", bound=BaseModel)
 Readiness = Callable[[], Awaitable[dict[str, str]]]  # each dependency's name and "ok" or what is wrong
 EndpointHandler = Callable[["Api", web.Request], Awaitable[Model | Sequence[Model] | web.Response | Rejection]]
+Routes = tuple[Any, Sequence[Endpoint[Any]]]  # a handler object, and the endpoints its methods serve
 
 
 class ProblemError(Exception):
@@ -126,38 +132,24 @@ class Api:
 
     async def lock(self, request: web.Request) -> Ack | Rejection:
         session_id, body = self.session_of(request), await self._body(request, SeatsRequest)
-        return _ack(await self.service.lock(session_id, body.showtime_id, body.seat_ids))
+        return ack(await self.service.lock(session_id, body.showtime_id, body.selection()))
 
     async def unlock(self, request: web.Request) -> Ack | Rejection:
         session_id, body = self.session_of(request), await self._body(request, SeatsRequest)
-        return _ack(await self.service.unlock(session_id, body.showtime_id, body.seat_ids))
+        return ack(await self.service.unlock(session_id, body.showtime_id, body.selection()))
 
     async def book(self, request: web.Request) -> Ack | Rejection:
         session_id, body = self.session_of(request), await self._body(request, BookingRequest)
         customer = Customer(body.customer.name, body.customer.email)
-        return _ack(await self.service.book(session_id, body.showtime_id, body.seat_ids, customer))
+        return ack(await self.service.book(session_id, body.showtime_id, body.selection(), customer))
 
     async def _body(self, request: web.Request, model: type[M]) -> M:
-        """The JSON body as ``model``. A body that arrives too slowly or does not decode is refused too."""
-        seconds = self.transport.http_body_timeout_seconds
-        try:
-            async with asyncio.timeout(seconds):
-                body = await request.read()
-        except TimeoutError:
-            late = Rejection(ErrorCode.INVALID_MESSAGE, f"the body did not arrive within {seconds:g} s")
-            raise ProblemError(late, status=HTTPStatus.REQUEST_TIMEOUT) from None
-        except web.RequestPayloadError:
-            unreadable = "the body does not decode as its Content-Encoding or Transfer-Encoding says"
-            raise ProblemError(Rejection(ErrorCode.INVALID_MESSAGE, unreadable)) from None
-        try:
-            return model.model_validate_json(body, by_name=False)  # the wire names only
-        except ValidationError as error:
-            raise ProblemError(Rejection(ErrorCode.INVALID_MESSAGE, describe(error, "body"))) from None
+        return parse_body(await read_body(request, self.transport), model)
 
     async def get_booking(self, request: web.Request) -> BookingView | Rejection:
         session_id = self.session_of(request)
         booking_id = request.match_info["booking_id"]
-        if not _printable(booking_id):
+        if not printable(booking_id):
             return Rejection(ErrorCode.NOT_FOUND, "no such booking for this session")
         found = await self.service.booking(session_id, booking_id)
         return found if isinstance(found, Rejection) else BookingView.of(found)
@@ -165,12 +157,23 @@ class Api:
     async def showtimes(self, request: web.Request) -> list[ShowtimeSummary]:
         return [ShowtimeSummary.of(record) for record in await self.service.showtimes()]
 
-    async def showtime(self, request: web.Request) -> web.Response | Rejection:
+    async def showtime(self, request: web.Request) -> ShowtimeLayout | web.Response | Rejection:
         if refused := self.seat_maps.admit(self.client_of(request)):
             return refused
         showtime_id = request.match_info["showtime_id"]
-        if not _printable(showtime_id):
+        if not printable(showtime_id):
             return Rejection(ErrorCode.UNKNOWN_SHOWTIME, f"no such showtime: {showtime_id}")
+        if "viewport" in request.query:  # a part of a large hall: built for the request, not cached
+            view = _viewport(request.query["viewport"])
+            if isinstance(view, Rejection):
+                return view
+            details = await self.service.showtime(showtime_id)
+            if isinstance(details, Rejection):
+                return details
+            status = await self.service.status("", showtime_id)
+            if isinstance(status, Rejection):
+                return status
+            return ShowtimeLayout.from_map(SeatMap(replace(details, hall=details.hall.within(view)), status))
         found = await self.seat_maps.get(showtime_id)
         if isinstance(found, Rejection):
             return found
@@ -199,11 +202,39 @@ class Api:
         return Rejection(ErrorCode.NOT_READY, f"not ready: {failing}")
 
 
-def _ack(outcome: Accepted | Rejection) -> Ack | Rejection:
-    return outcome if isinstance(outcome, Rejection) else Ack.of(outcome)
+async def read_body(request: web.Request, transport: TransportSettings) -> bytes:
+    """The body's bytes. A body that arrives too slowly or does not decode is refused; one too large too (413)."""
+    seconds = transport.http_body_timeout_seconds
+    try:
+        async with asyncio.timeout(seconds):
+            return await request.read()
+    except TimeoutError:
+        late = Rejection(ErrorCode.INVALID_MESSAGE, f"the body did not arrive within {seconds:g} s")
+        raise ProblemError(late, status=HTTPStatus.REQUEST_TIMEOUT) from None
+    except web.RequestPayloadError:
+        unreadable = "the body does not decode as its Content-Encoding or Transfer-Encoding says"
+        raise ProblemError(Rejection(ErrorCode.INVALID_MESSAGE, unreadable)) from None
 
 
-def _printable(identifier: str) -> bool:
+def parse_body(body: bytes, model: type[M]) -> M:
+    try:
+        return model.model_validate_json(body, by_name=False)  # the wire names only
+    except ValidationError as error:
+        raise ProblemError(Rejection(ErrorCode.INVALID_MESSAGE, describe(error, "body"))) from None
+
+
+def _viewport(text: str) -> Bounds | Rejection:
+    """``x,y,width,height``: four finite numbers, width and height not negative."""
+    try:
+        x, y, width, height = (float(part) for part in text.split(","))
+    except ValueError:
+        x = y = width = height = math.nan
+    if not all(math.isfinite(n) for n in (x, y, width, height)) or width < 0 or height < 0:
+        return Rejection(ErrorCode.INVALID_MESSAGE, "viewport: give x,y,width,height as numbers, width and height >= 0")
+    return Bounds(x, y, width, height)
+
+
+def printable(identifier: str) -> bool:
     """Whether a path's id could name anything: ids never hold control characters."""
     return len(identifier) <= MAX_ID_LENGTH and re.fullmatch(PRINTABLE, identifier) is not None
 
@@ -249,8 +280,8 @@ ENDPOINTS: tuple[Endpoint[EndpointHandler], ...] = (
     ),
     Endpoint(
         "GET", "/api/showtimes/{showtime_id}", "A showtime's layout and each seat's status", Api.showtime,
-        ShowtimeLayout, errors=(ErrorCode.UNKNOWN_SHOWTIME, ErrorCode.RATE_LIMITED),
-        operation_id="getShowtime", tag="showtimes",
+        ShowtimeLayout, errors=(ErrorCode.UNKNOWN_SHOWTIME, ErrorCode.RATE_LIMITED, ErrorCode.INVALID_MESSAGE),
+        query=("viewport",), operation_id="getShowtime", tag="showtimes",
     ),
     Endpoint(
         "GET", "/api/config", "Where the page finds the WebSocket", Api.config, WebConfig,
@@ -267,7 +298,7 @@ ENDPOINTS: tuple[Endpoint[EndpointHandler], ...] = (
 )  # fmt: skip
 
 
-def _route(api: Api, endpoint: Endpoint[EndpointHandler]) -> RequestHandler:
+def _route(api: Any, endpoint: Endpoint[Any]) -> RequestHandler:
     async def handle(request: web.Request) -> web.StreamResponse:
         result = await endpoint.handler(api, request)
         if isinstance(result, Rejection):
@@ -349,12 +380,15 @@ def _origin_allowed(request: web.Request, origin: str, transport: TransportSetti
 
 
 def create_app(
-    api: Api, transport: TransportSettings, refusals: Refusals, metrics: Metrics, max_body: int
+    api: Api, transport: TransportSettings, refusals: Refusals, metrics: Metrics, max_body: int, *more: Routes
 ) -> web.Application:
     app = web.Application(middlewares=[cors(transport, refusals), problems(refusals)], client_max_size=max_body)
-    for endpoint in ENDPOINTS:
-        app.router.add_route(endpoint.method, endpoint.path, _route(api, endpoint))
-    document = openapi_document(ENDPOINTS)
+    tables: tuple[Routes, ...] = ((api, ENDPOINTS), *more)
+    for owner, endpoints in tables:
+        for endpoint in endpoints:
+            app.router.add_route(endpoint.method, endpoint.path, _route(owner, endpoint))
+    document = openapi_document(endpoint for _, endpoints in tables for endpoint in endpoints)
+    layout_schema = layout_json_schema()
 
     async def openapi(request: web.Request) -> web.Response:
         # Generated clients call the server as this caller reached it.
@@ -366,7 +400,11 @@ def create_app(
     async def index(request: web.Request) -> web.FileResponse:
         return web.FileResponse(DEMO_DIR / "index.html")
 
+    async def layout_file_schema(request: web.Request) -> web.Response:
+        return web.json_response(layout_schema)
+
     app.router.add_get("/api/openapi.json", openapi)
+    app.router.add_get("/api/layout.schema.json", layout_file_schema)
     app.router.add_get("/metrics", prometheus)
     app.router.add_get("/", index)
     app.router.add_static("/static", DEMO_DIR)

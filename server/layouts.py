@@ -35,3 +35,7 @@ class LayoutCache(Generic[T]):
                 return Rejection(ErrorCode.UNKNOWN_SHOWTIME, f"no such showtime: {showtime_id}")
             self._layouts[showtime_id] = layout
         return layout
+
+    def forget(self, showtime_id: str) -> None:
+        """Make the next :meth:`get` load the showtime again: it was deleted, or its terms changed."""
+        self._layouts.pop(showtime_id, None)

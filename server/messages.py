@@ -13,10 +13,11 @@ import pydantic_core
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from pydantic.alias_generators import to_camel
 
-from server.core.changes import Accepted, Event
+from server.core.changes import Accepted, Event, Selection
 from server.core.errors import ErrorCode, Rejection
-from server.core.records import BookingRecord, CategoryRecord, ShowtimeRecord, StatusView
+from server.core.records import BookingRecord, SeatMap, ShowtimeRecord, StatusView
 from server.core.seats import SeatState, SeatStatus
+from server.core.venues import SeatFlag, Shape, TablePlan
 
 __all__ = [
     "MAX_ID_LENGTH",
@@ -32,6 +33,7 @@ __all__ = [
     "CurrentSeatStatus",
     "Customer",
     "ErrorMessage",
+    "FieldErrorView",
     "Health",
     "Lock",
     "Model",
@@ -55,6 +57,7 @@ __all__ = [
     "Unsubscribe",
     "Unsubscribed",
     "WebConfig",
+    "ack",
     "client_message",
     "describe",
 ]
@@ -95,10 +98,14 @@ class Customer(Model):
 
 
 class SeatsRequest(Model):
-    """Which seats of which showtime; the body of lock and unlock."""
+    """Which seats of which showtime; the body of lock and unlock. A table stands for all its seats."""
 
     showtime_id: ShowtimeId
-    seat_ids: list[SeatId]
+    seat_ids: list[SeatId] = []
+    table_ids: list[SeatId] = []
+
+    def selection(self) -> Selection:
+        return Selection(self.seat_ids, self.table_ids)
 
 
 class BookingRequest(SeatsRequest):
@@ -184,6 +191,7 @@ class CurrentSeatStatus(ServerEnvelope):
     locked_seats: list[str]  # held by anyone, this session included
     my_seats: list[str]  # held by this session
     hold_expires_at: dict[str, int]  # for each of my_seats
+    blocked_seats: list[str]  # taken out of sale by the operator
     timestamp: int
 
     @classmethod
@@ -195,6 +203,7 @@ class CurrentSeatStatus(ServerEnvelope):
             locked_seats=view.held,
             my_seats=list(view.mine),
             hold_expires_at=view.mine,
+            blocked_seats=view.blocked,
             timestamp=view.at,
         )
 
@@ -223,7 +232,7 @@ class SeatStatusChange(ServerEnvelope):
 
 class Ack(ServerEnvelope):
     type: Literal["ack"] = "ack"
-    action: Literal["lock", "unlock", "book"]
+    action: Literal["lock", "unlock", "book", "block", "unblock"]
     showtime_id: str
     seat_ids: list[str]
     expires_at: int | None = None  # lock
@@ -242,6 +251,11 @@ class Ack(ServerEnvelope):
             total_cents=accepted.total_cents,
             currency=accepted.currency,
         )
+
+
+def ack(outcome: Accepted | Rejection) -> Ack | Rejection:
+    """The reply to a seat change: its ack, or the rejection as it came."""
+    return outcome if isinstance(outcome, Rejection) else Ack.of(outcome)
 
 
 class Pong(ServerEnvelope):
@@ -295,37 +309,101 @@ class SessionCreated(Model):
     expires_at: int
 
 
+class FieldErrorView(Model):
+    path: str  # where in the body: "sections[1].rows[3].seats[7]", "prices.gold"; empty for the whole
+    message: str
+
+
 class Problem(ErrorFields):
     """An RFC 9457 problem body, carrying the same code and message as the socket's error."""
 
     type: str = "about:blank"
     title: str
     status: int
+    errors: list[FieldErrorView] | None = None  # invalid_layout, invalid_value: each error at its path
+
+    @classmethod
+    def of(cls, rejection: Rejection, **fields: Any) -> Self:
+        errors = [FieldErrorView(path=e.path, message=e.message) for e in rejection.errors] or None
+        return super().of(rejection, errors=errors, **fields)
 
 
 class Category(Model):
     id: str
     name: str
-    price_cents: int
+    color: str | None = None
+    price_cents: int | None  # at this showtime; None: not on sale
+
+
+class PointView(Model):
+    x: float
+    y: float
+
+
+class ShapeView(Model):
+    kind: Literal["rectangle", "circle", "polygon", "text"]
+    x: float = 0
+    y: float = 0
+    width: float | None = None
+    height: float | None = None
+    radius: float | None = None
+    points: list[PointView] | None = None
+    text: str | None = None
+    rotation: float | None = None
+    color: str | None = None
 
     @classmethod
-    def of(cls, record: CategoryRecord) -> Self:
-        return cls(**asdict(record))  # the same fields
+    def of(cls, shape: Shape) -> Self:
+        fields = asdict(shape) | {"points": [PointView(x=p.x, y=p.y) for p in shape.points] or None}
+        return cls(**fields)
 
 
 class SeatView(Model):
     id: str
-    row: str
-    number: int
-    x: int
-    y: int
+    label: str
+    x: float
+    y: float
+    rotation: float | None = None
     category_id: str
+    flags: list[SeatFlag]
     status: SeatState
 
 
 class RowView(Model):
     label: str
     seats: list[SeatView]
+
+
+class SectionView(Model):
+    id: str
+    name: str
+    rows: list[RowView]
+
+
+class TableView(Model):
+    id: str
+    label: str
+    seat_ids: list[str]
+    sold_as_whole: bool
+    shape: ShapeView | None = None
+
+    @classmethod
+    def of(cls, table: TablePlan) -> Self:
+        shape = ShapeView.of(table.shape) if table.shape else None
+        return cls(
+            id=table.id,
+            label=table.label,
+            seat_ids=list(table.seat_ids),
+            sold_as_whole=table.sold_as_whole,
+            shape=shape,
+        )
+
+
+class BoundsView(Model):
+    x: float
+    y: float
+    width: float
+    height: float
 
 
 class ShowtimeSummary(Model):
@@ -343,9 +421,69 @@ class ShowtimeSummary(Model):
 
 
 class ShowtimeLayout(ShowtimeSummary):
+    """A showtime's hall as the page draws it, with the showtime's prices and each seat's status at ``seq``."""
+
     seq: int
     categories: list[Category]
-    rows: list[RowView]
+    prices: dict[str, int]  # category id -> cents
+    sections: list[SectionView]
+    tables: list[TableView]
+    shapes: list[ShapeView]
+    focus: PointView | None = None
+    bounds: BoundsView
+    sales_open_at: int | None = None
+    sales_close_at: int | None = None
+
+    @classmethod
+    def from_map(cls, seat_map: SeatMap) -> Self:
+        details, status = seat_map.details, seat_map.status
+        hall = details.hall
+        state = {seat: SeatState.BOOKED for seat in status.booked}
+        state |= {seat: SeatState.HELD for seat in status.held}
+        state |= {seat: SeatState.BLOCKED for seat in status.blocked}
+        sections = [
+            SectionView(
+                id=section.id,
+                name=section.name,
+                rows=[
+                    RowView(
+                        label=row.label,
+                        seats=[
+                            SeatView(
+                                id=seat.id,
+                                label=seat.label,
+                                x=seat.x,
+                                y=seat.y,
+                                rotation=seat.rotation,
+                                category_id=seat.category_id,
+                                flags=sorted(seat.flags),
+                                status=state.get(seat.id, SeatState.AVAILABLE),
+                            )
+                            for seat in row.seats
+                        ],
+                    )
+                    for row in section.rows
+                ],
+            )
+            for section in hall.sections
+        ]
+        bounds = hall.bounds()
+        return cls(
+            **asdict(details.showtime),
+            seq=status.seq,
+            categories=[
+                Category(id=c.id, name=c.name, color=c.color, price_cents=details.prices.get(c.id))
+                for c in hall.categories
+            ],
+            prices=details.prices,
+            sections=sections,
+            tables=[TableView.of(table) for table in hall.tables],
+            shapes=[ShapeView.of(shape) for shape in hall.shapes],
+            focus=PointView(x=hall.focus.x, y=hall.focus.y) if hall.focus else None,
+            bounds=BoundsView(x=bounds.x, y=bounds.y, width=bounds.width, height=bounds.height),
+            sales_open_at=details.sales_open_at,
+            sales_close_at=details.sales_close_at,
+        )
 
 
 class BookingView(Model):

@@ -30,9 +30,11 @@ class Endpoint(Generic[H]):
     response: type[BaseModel] | None  # None: not JSON (the demo page)
     status: HTTPStatus = HTTPStatus.OK
     body: type[BaseModel] | None = None
-    authenticated: bool = False
+    authenticated: bool = False  # a buyer's session token
+    admin: bool = False  # the operator's key
     many: bool = False  # the response is a JSON array of ``response``
     errors: tuple[ErrorCode, ...] = ()
+    query: tuple[str, ...] = ()  # optional query parameters
     # What generated clients name the call (lockSeats) and the group they put it in (one of TAGS).
     operation_id: str = field(kw_only=True)
     tag: str = field(kw_only=True)
@@ -46,6 +48,7 @@ TAGS = {
     "bookings": "Turning held seats into bookings",
     "showtimes": "Showtimes and their seat maps",
     "operations": "Health, readiness, and where clients find the WebSocket",
+    "admin": "The operator's: layouts, showtimes and blocked seats (ADMIN_API_KEY)",
 }
 SECURITY_SCHEMES = {
     "sessionToken": {
@@ -56,7 +59,7 @@ SECURITY_SCHEMES = {
     "adminKey": {
         "type": "http",
         "scheme": "bearer",
-        "description": "An operator's key, for administration calls; no operation of this version requires it",
+        "description": "The operator's key (ADMIN_API_KEY), for the admin calls; a buyer's token gets 403 there",
     },
 }
 CHALLENGE = {
@@ -101,7 +104,8 @@ def _operation(endpoint: Endpoint[Any]) -> dict[str, Any]:
         "parameters": [
             {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
             for name in _path_parameters(endpoint.path)
-        ],
+        ]
+        + [{"name": name, "in": "query", "required": False, "schema": {"type": "string"}} for name in endpoint.query],
         "responses": {str(int(endpoint.status)): response, **_problems(endpoint)},
     }
     if endpoint.body is not None:
@@ -109,6 +113,8 @@ def _operation(endpoint: Endpoint[Any]) -> dict[str, Any]:
         operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": body_schema}}}
     if endpoint.authenticated:
         operation["security"] = [{"sessionToken": []}]
+    if endpoint.admin:
+        operation["security"] = [{"adminKey": []}]
     return operation
 
 

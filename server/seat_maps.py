@@ -23,10 +23,10 @@ from typing import Any, Generic, TypeVar
 from server.core.clock import Clock
 from server.core.errors import ErrorCode, Rejection
 from server.core.limits import RateLimiter
-from server.core.records import ShowtimeSeats, StatusView
+from server.core.records import SeatMap, ShowtimeDetails, StatusView, TermsKey
 from server.core.seats import SeatState
 from server.layouts import LayoutCache
-from server.messages import Category, RowView, SeatView, ShowtimeLayout, ShowtimeSummary
+from server.messages import ShowtimeLayout
 from server.service import SeatService
 from server.settings import LimitSettings
 
@@ -84,47 +84,32 @@ class Template:
 
     SEQ_SLOT = 1
 
-    def __init__(self, parts: list[bytes], slots: dict[str, int]) -> None:
+    def __init__(self, parts: list[bytes], slots: dict[str, int], terms: TermsKey) -> None:
         self.parts = parts
         self.slots = slots  # seat id -> the index of its status in ``parts``
+        self.terms = terms  # the prices and times it shows: a PATCH of the showtime makes a new template
         self.digest = hashlib.blake2b(b"".join(parts), digest_size=8).hexdigest()
 
     @classmethod
-    def of(cls, found: ShowtimeSeats) -> Template:
+    def of(cls, found: ShowtimeDetails) -> Template:
         """Encode the map once with the wire models, then cut it at the seq and at each seat's status."""
-        rows: dict[str, list[SeatView]] = {}
-        for place in found.seats:
-            rows.setdefault(place.row_label, []).append(
-                SeatView(
-                    id=place.code,
-                    row=place.row_label,
-                    number=place.number,
-                    x=place.x,
-                    y=place.y,
-                    category_id=place.category_id,
-                    status=SeatState.AVAILABLE,
-                )
-            )
-        document = ShowtimeLayout(
-            **ShowtimeSummary.of(found.showtime).model_dump(),
-            seq=0,
-            categories=[Category.of(category) for category in found.categories],
-            rows=[RowView(label=label, seats=seats) for label, seats in rows.items()],
-        ).to_json()
+        available = StatusView(found.showtime.id, 0, booked=[], held=[], mine={}, at=0)
+        document = ShowtimeLayout.from_map(SeatMap(found, available)).to_json()
         head, seq, tail = document.encode().partition(SEQ_FIELD + b"0")
         pieces = tail.split(STATUS[SeatState.AVAILABLE])
-        codes = [seat.id for seats in rows.values() for seat in seats]
+        codes = [seat.id for seat in found.hall.seats()]
         if not seq or len(pieces) != len(codes) + 1:
             raise ValueError(f"the seat map of {found.showtime.id} does not have the shape its template assumes")
         parts = [head + SEQ_FIELD, b"0", pieces[0]]
         for piece in pieces[1:]:
             parts += (STATUS[SeatState.AVAILABLE], piece)
-        return cls(parts, {code: 3 + 2 * index for index, code in enumerate(codes)})
+        return cls(parts, {code: 3 + 2 * index for index, code in enumerate(codes)}, found.terms)
 
-    def fill(self, seq: int, held: list[str], booked: list[str]) -> bytes:
+    def fill(self, status: StatusView) -> bytes:
         parts = self.parts.copy()
-        parts[self.SEQ_SLOT] = str(seq).encode()
-        for codes, state in ((held, SeatState.HELD), (booked, SeatState.BOOKED)):  # a sale outranks a hold
+        parts[self.SEQ_SLOT] = str(status.seq).encode()
+        stated = ((status.held, SeatState.HELD), (status.booked, SeatState.BOOKED), (status.blocked, SeatState.BLOCKED))
+        for codes, state in stated:  # a sale outranks a hold
             for code in codes:
                 if (slot := self.slots.get(code)) is not None:
                     parts[slot] = STATUS[state]
@@ -156,7 +141,7 @@ class Version:
     @property
     def body(self) -> bytes:
         if self._body is None:
-            self._body = self.template.fill(self.status.seq, self.status.held, self.status.booked)
+            self._body = self.template.fill(self.status)
         return self._body
 
     async def gzipped(self) -> bytes:
@@ -192,7 +177,7 @@ class SeatMaps:
         self._clock = clock
         self._templates: LayoutCache[Template] = LayoutCache(self._template)
         self._versions: dict[str, Version] = {}
-        self._seqs: FreshReads[int | None] = FreshReads(service.seq)
+        self._states: FreshReads[tuple[int, TermsKey] | None] = FreshReads(service.state)
         self._statuses: FreshReads[Version | Rejection] = FreshReads(self._read)
         per_minute = limits.showtime_reads_per_minute_per_ip
         self._reads = RateLimiter(per_minute / 60, per_minute)
@@ -211,11 +196,17 @@ class SeatMaps:
         template = await self._templates.get(showtime_id)
         if isinstance(template, Rejection):
             return template
-        seq, now = await self._seqs.get(showtime_id), self._clock.now()
-        if seq is None:
+        state, now = await self._states.get(showtime_id), self._clock.now()
+        if state is None:
             return Rejection(ErrorCode.UNKNOWN_SHOWTIME, f"no such showtime: {showtime_id}")
+        seq, terms = state
+        if template.terms != terms:  # the operator changed the showtime: prices and times are in the template
+            self._templates.forget(showtime_id)
+            template = await self._templates.get(showtime_id)
+            if isinstance(template, Rejection):
+                return template
         version = self._versions.get(showtime_id)
-        if version is not None and version.covers(seq, now):
+        if version is not None and version.template is template and version.covers(seq, now):
             return version
         return await self._statuses.get(showtime_id)  # read after ``seq`` and ``now``: it covers both
 

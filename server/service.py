@@ -11,43 +11,73 @@ The service speaks in core types: adapters turn requests into calls and results 
 from __future__ import annotations
 
 import logging
+import re
+import secrets
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Literal
 
-from server.core.changes import Accepted, Change, Committed, Event, NewBooking, Rule
+from server.core.changes import Accepted, Change, Committed, Event, NewBooking, Rule, Selection
 from server.core.clock import Clock
-from server.core.errors import ErrorCode, Rejection
+from server.core.errors import ErrorCode, FieldError, Rejection
 from server.core.limits import RateLimiter
-from server.core.records import BookingRecord, ShowtimeRecord, ShowtimeSeats, StatusView
+from server.core.records import BookingRecord, ShowtimeDetails, ShowtimeRecord, StatusView, TermsKey
 from server.core.seats import (
     Layout,
     SeatState,
+    plan_block,
     plan_book,
     plan_expiry,
     plan_lock,
+    plan_unblock,
     plan_unlock,
     select_seats,
 )
+from server.core.venues import HallLayout
 from server.group_commit import GroupCommit
 from server.keyed_lock import KeyedLock
 from server.layouts import LayoutCache
 from server.metrics import Metrics
 from server.settings import SeatSettings
+from server.storage import venues
 from server.storage.store import SeatStore
+from server.storage.venues import LayoutRecord, NewShowtime, ShowtimeTerms
 
-__all__ = ["Customer", "Replay", "SeatService"]
+__all__ = ["ADMIN", "Customer", "Placement", "Replay", "ScheduledShowtime", "SeatService"]
 
 log = logging.getLogger(__name__)
 
 Publish = Callable[[Sequence[Event]], None]
 
 
+ADMIN = "admin"  # who acts for the operator: no rate limit, no per-request seat cap, whole tables not required
+
+
 @dataclass(frozen=True, slots=True)
 class Customer:
     name: str
     email: str
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where an imported layout goes. A hall given again gets its next version; ids left out are made up,
+    names left out are the ids. A new hall joins the venue given, or a new one."""
+
+    venue_id: str | None = None
+    venue_name: str | None = None
+    hall_id: str | None = None
+    hall_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduledShowtime:
+    """A showtime as the operator set it up, with the layout version it plays on."""
+
+    id: str
+    terms: ShowtimeTerms
+    layout: LayoutRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,40 +125,56 @@ class SeatService:
 
     # --- changes -------------------------------------------------------------------------------------------
 
-    async def lock(self, session_id: str, showtime_id: str, seat_ids: Sequence[str]) -> Accepted | Rejection:
+    async def lock(self, session_id: str, showtime_id: str, seats: Selection) -> Accepted | Rejection:
         now = self._clock.now()
         ttl, most = self._hold_ttl_ms, self._settings.max_held_seats_per_session
         return await self._change(
             "lock",
             session_id,
             showtime_id,
-            seat_ids,
-            lambda seats: lambda claims: plan_lock(claims, session_id, seats, now, ttl, most),
+            seats,
+            lambda chosen, layout: lambda claims, terms: plan_lock(claims, terms, session_id, chosen, now, ttl, most),
         )
 
-    async def unlock(self, session_id: str, showtime_id: str, seat_ids: Sequence[str]) -> Accepted | Rejection:
+    async def unlock(self, session_id: str, showtime_id: str, seats: Selection) -> Accepted | Rejection:
         return await self._change(
             "unlock",
             session_id,
             showtime_id,
-            seat_ids,
-            lambda seats: lambda claims: plan_unlock(claims, session_id, seats),
+            seats,
+            lambda chosen, layout: lambda claims, terms: plan_unlock(claims, session_id, chosen),
         )
 
     async def book(
-        self, session_id: str, showtime_id: str, seat_ids: Sequence[str], customer: Customer
+        self, session_id: str, showtime_id: str, seats: Selection, customer: Customer
     ) -> Accepted | Rejection:
-        layout = await self.layout(showtime_id)
-        if isinstance(layout, Rejection):
-            return self._refused("book", layout)
         now = self._clock.now()
         return await self._change(
             "book",
             session_id,
             showtime_id,
-            seat_ids,
-            lambda seats: lambda claims: plan_book(claims, layout, session_id, seats, now),
-            NewBooking(customer.name, customer.email, layout.currency),
+            seats,
+            lambda chosen, layout: lambda claims, terms: plan_book(claims, terms, layout, session_id, chosen, now),
+            NewBooking(customer.name, customer.email),
+        )
+
+    async def block(self, showtime_id: str, seats: Selection, reason: str) -> Accepted | Rejection:
+        """The operator takes seats out of sale; they are announced as ``blocked``."""
+        return await self._change(
+            "block",
+            ADMIN,
+            showtime_id,
+            seats,
+            lambda chosen, layout: lambda claims, terms: plan_block(claims, chosen, reason),
+        )
+
+    async def unblock(self, showtime_id: str, seats: Selection) -> Accepted | Rejection:
+        return await self._change(
+            "unblock",
+            ADMIN,
+            showtime_id,
+            seats,
+            lambda chosen, layout: lambda claims, terms: plan_unblock(claims, chosen),
         )
 
     async def expire_lapsed_holds(self) -> int:
@@ -173,6 +219,7 @@ class SeatService:
             held=sorted(held),
             mine=dict(sorted(mine.items())),
             at=now,
+            blocked=sorted(s for s, c in snapshot.claims.items() if c.state is SeatState.BLOCKED),
             lapses_at=min(lapsing.values(), default=None),
         )
 
@@ -190,16 +237,16 @@ class SeatService:
     async def showtimes(self) -> list[ShowtimeRecord]:
         return await self._store.showtimes()
 
-    async def showtime(self, showtime_id: str) -> ShowtimeSeats | Rejection:
-        """A showtime with its price categories and seats: what never changes."""
+    async def showtime(self, showtime_id: str) -> ShowtimeDetails | Rejection:
+        """A showtime with its hall and its current terms (title, times, prices)."""
         found = await self._store.showtime(showtime_id)
         if found is None:
             return Rejection(ErrorCode.UNKNOWN_SHOWTIME, f"no such showtime: {showtime_id}")
         return found
 
-    async def seq(self, showtime_id: str) -> int | None:
-        """The showtime's last seq, in one small read: whether a status view read earlier is still current."""
-        return (await self._store.seqs([showtime_id])).get(showtime_id)
+    async def state(self, showtime_id: str) -> tuple[int, TermsKey] | None:
+        """The showtime's last seq and its terms, in one small read: whether a seat map is still current."""
+        return await self._store.state(showtime_id)
 
     async def booking(self, session_id: str, booking_id: str) -> BookingRecord | Rejection:
         found = await self._store.booking(booking_id)
@@ -207,6 +254,86 @@ class SeatService:
         if found is None or found.session_id != session_id:
             return Rejection(ErrorCode.NOT_FOUND, "no such booking for this session")
         return found
+
+    # --- the operator's --------------------------------------------------------------------------------
+
+    async def import_layout(self, hall: HallLayout, placement: Placement) -> LayoutRecord | Rejection:
+        """Store a (validated) layout as the next version of its hall."""
+        engine = self._store.engine
+        known = {record.hall_id: record.venue_id for record in await venues.layout_records(engine)}
+        hall_id = placement.hall_id or f"hall_{secrets.token_hex(6)}"
+        venue_id = placement.venue_id or known.get(hall_id) or f"ven_{secrets.token_hex(6)}"
+        if known.get(hall_id, venue_id) != venue_id:
+            other = f"hall {hall_id} belongs to venue {known[hall_id]}, not {venue_id}"
+            return _invalid(FieldError("venueId", other))
+        return await venues.save_layout(
+            engine, hall, venue_id=venue_id, venue_name=placement.venue_name or venue_id,
+            hall_id=hall_id, hall_name=placement.hall_name or hall_id, now=self._clock.now(),
+        )  # fmt: skip
+
+    async def layouts(self) -> list[LayoutRecord]:
+        return await venues.layout_records(self._store.engine)
+
+    async def hall_layout(self, layout_id: str) -> HallLayout | Rejection:
+        found = await venues.load_layout(self._store.engine, layout_id)
+        return found if found is not None else _no_layout(layout_id)
+
+    async def newest_layout(self, hall_id: str) -> LayoutRecord | Rejection:
+        """The newest layout version of a hall."""
+        versions = [record for record in await self.layouts() if record.hall_id == hall_id]
+        if not versions:
+            return Rejection(ErrorCode.UNKNOWN_LAYOUT, f"no layout of hall {hall_id}")
+        return max(versions, key=lambda record: record.version)
+
+    async def create_showtime(self, new: NewShowtime) -> ScheduledShowtime | Rejection:
+        engine = self._store.engine
+        layout = await venues.find_layout(engine, new.layout_id)
+        if layout is None:
+            return _no_layout(new.layout_id)
+        terms = ShowtimeTerms(
+            new.layout_id, new.title, new.starts_at, new.currency, dict(new.prices),
+            new.sales_open_at, new.sales_close_at,
+        )  # fmt: skip
+        if errors := _term_errors(terms, layout):
+            return _invalid(*errors)
+        if new.id is not None and await venues.showtime_terms(engine, new.id) is not None:
+            return Rejection(ErrorCode.SHOWTIME_EXISTS, f"a showtime {new.id} exists already")
+        showtime_id = await venues.create_showtime(engine, new)
+        return ScheduledShowtime(showtime_id, terms, layout)
+
+    async def scheduled_showtime(self, showtime_id: str) -> ScheduledShowtime | Rejection:
+        engine = self._store.engine
+        terms = await venues.showtime_terms(engine, showtime_id)
+        layout = None if terms is None else await venues.find_layout(engine, terms.layout_id)
+        if terms is None or layout is None:
+            return Rejection(ErrorCode.UNKNOWN_SHOWTIME, f"no such showtime: {showtime_id}")
+        return ScheduledShowtime(showtime_id, terms, layout)
+
+    async def update_showtime(
+        self, showtime_id: str, change: Callable[[ShowtimeTerms], ShowtimeTerms]
+    ) -> ScheduledShowtime | Rejection:
+        """Change a showtime's terms. Every change to its seats reads them in its own transaction, so a new
+        price is what the next booking on any instance is charged; seats sold keep the price they sold at."""
+        async with self._serial.hold(showtime_id):
+            current = await self.scheduled_showtime(showtime_id)
+            if isinstance(current, Rejection):
+                return current
+            terms = change(current.terms)
+            if errors := _term_errors(terms, current.layout):
+                return _invalid(*errors)
+            await venues.update_showtime(self._store.engine, showtime_id, terms)
+        return ScheduledShowtime(showtime_id, terms, current.layout)
+
+    async def delete_showtime(self, showtime_id: str) -> ScheduledShowtime | Rejection:
+        """Delete a showtime nobody has booked, with its holds and blocks; return what it was."""
+        async with self._serial.hold(showtime_id):
+            current = await self.scheduled_showtime(showtime_id)
+            if isinstance(current, Rejection):
+                return current
+            if not await venues.delete_showtime(self._store.engine, showtime_id):
+                return Rejection(ErrorCode.HAS_BOOKINGS, f"showtime {showtime_id} has bookings; it stays")
+            self._layouts.forget(showtime_id)
+        return current
 
     async def ping(self) -> None:
         await self._store.ping()
@@ -218,24 +345,26 @@ class SeatService:
 
     async def _change(
         self,
-        action: Literal["lock", "unlock", "book"],
+        action: Literal["lock", "unlock", "book", "block", "unblock"],
         session_id: str,
         showtime_id: str,
-        seat_ids: Sequence[str],
-        rule_for: Callable[[tuple[str, ...]], Rule],
+        selection: Selection,
+        rule_for: Callable[[tuple[str, ...], Layout], Rule],
         new_booking: NewBooking | None = None,
     ) -> Accepted | Rejection:
         layout = await self.layout(showtime_id)
         if isinstance(layout, Rejection):
             return self._refused(action, layout)
-        seats = select_seats(layout, seat_ids, self._settings.max_seats_per_request)
+        most = self._settings.max_seats_per_request if session_id != ADMIN else len(layout.categories)
+        seats = select_seats(layout, selection.seat_ids, most, selection.table_ids, whole_tables=session_id != ADMIN)
         if isinstance(seats, Rejection):
             return self._refused(action, seats)
-        if wait := self._seat_changes.take(session_id, self._clock.monotonic()):
+        wait = self._seat_changes.take(session_id, self._clock.monotonic()) if session_id != ADMIN else 0
+        if wait:
             return self._refused(
                 action, Rejection(ErrorCode.RATE_LIMITED, "too many seat changes", retry_after_ms=wait)
             )
-        change = Change(seats, session_id, rule_for(seats), new_booking)
+        change = Change(seats, session_id, rule_for(seats, layout), new_booking)
         outcome = await self._group_commit.decide(showtime_id, change)
         if isinstance(outcome, Rejection):
             return self._refused(action, outcome)
@@ -250,13 +379,16 @@ class SeatService:
             expires_at=plan.hold_until,
             booking_id=outcome.booking_id,
             total_cents=plan.total_cents if plan.sell else None,
-            currency=layout.currency if plan.sell else None,
+            currency=outcome.currency,
             seq=outcome.events[-1].seq if outcome.events else None,
         )
 
     async def _commit(self, showtime_id: str, changes: Sequence[Change]) -> list[Rejection | Committed]:
         with self._metrics.database_seconds.labels("change").time():
-            return await self._store.change(showtime_id, changes, self._clock.now())
+            try:
+                return await self._store.change(showtime_id, changes, self._clock.now())
+            except LookupError:  # deleted since its layout was read
+                return [Rejection(ErrorCode.UNKNOWN_SHOWTIME, f"no such showtime: {showtime_id}")] * len(changes)
 
     def _announce(self, committed: Committed) -> None:
         for event in committed.events:
@@ -271,3 +403,35 @@ class SeatService:
     def _refused(self, action: str, rejection: Rejection) -> Rejection:
         self._metrics.requests.labels(action, rejection.code.value).inc()
         return rejection
+
+
+CURRENCY = re.compile(r"[A-Z]{3}")
+
+
+def _term_errors(terms: ShowtimeTerms, layout: LayoutRecord) -> list[FieldError]:
+    """What is wrong with a showtime's terms on this layout, each at the request field it comes from."""
+    categories = [category.id for category in layout.categories]
+    errors = [
+        FieldError(f"prices.{category}", f"no category {category} in layout {layout.id}: {', '.join(categories)}")
+        for category in terms.prices
+        if category not in categories
+    ]
+    errors += [
+        FieldError(f"prices.{category}", f"a price is at least 0 cents, not {cents}")
+        for category, cents in terms.prices.items()
+        if cents < 0
+    ]
+    if not CURRENCY.fullmatch(terms.currency):
+        errors.append(FieldError("currency", f"an ISO 4217 code of three capital letters, not {terms.currency!r}"))
+    opens, closes = terms.sales_open_at, terms.sales_close_at
+    if opens is not None and closes is not None and closes <= opens:
+        errors.append(FieldError("salesCloseAt", "sales must close after they open (salesOpenAt)"))
+    return errors
+
+
+def _invalid(*errors: FieldError) -> Rejection:
+    return Rejection(ErrorCode.INVALID_VALUE, "; ".join(map(str, errors)), errors=errors)
+
+
+def _no_layout(layout_id: str) -> Rejection:
+    return Rejection(ErrorCode.UNKNOWN_LAYOUT, f"no such layout: {layout_id}")

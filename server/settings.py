@@ -85,6 +85,8 @@ class SessionSettings(Group):
     secret_key: str = ""
     session_ttl_seconds: int = Field(default=86_400, ge=60)
     new_sessions_per_minute_per_ip: float = Field(default=30, gt=0)  # socket and REST together
+    # The operator's key for /api/admin/* (Authorization: Bearer <key>); empty: the admin API is disabled.
+    admin_api_key: str = ""
 
 
 class SeatSettings(Group):
@@ -106,6 +108,9 @@ class LimitSettings(Group):
     """Per-connection abuse limits; each refusal has its own error code (docs/protocol.md)."""
 
     max_message_bytes: int = Field(default=64 * 1024, ge=1024)
+    # A layout file imported through the admin API or the command line: its size, and its seats.
+    max_layout_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    max_layout_seats: int = Field(default=50_000, ge=1)
     messages_per_second: float = Field(default=20, gt=0)  # per connection (token bucket)
     message_burst: int = Field(default=40, ge=1)
     max_connections_per_ip: int = Field(default=50, ge=1)  # WebSocket and HTTP together

@@ -304,15 +304,14 @@ class SeatSocket:
                 return Unsubscribed(showtime_id=message.showtime_id)
             case Lock():
                 return await self._ack(
-                    client, await self._service.lock(session_id, message.showtime_id, message.seat_ids)
+                    client, await self._service.lock(session_id, message.showtime_id, message.selection())
                 )
             case Unlock():
-                return await self._ack(
-                    client, await self._service.unlock(session_id, message.showtime_id, message.seat_ids)
-                )
+                unlocked = await self._service.unlock(session_id, message.showtime_id, message.selection())
+                return await self._ack(client, unlocked)
             case Book():
                 customer = Customer(message.customer.name, message.customer.email)
-                booked = await self._service.book(session_id, message.showtime_id, message.seat_ids, customer)
+                booked = await self._service.book(session_id, message.showtime_id, message.selection(), customer)
                 return await self._ack(client, booked)
             case Ping():
                 return Pong(timestamp=self._clock.now())

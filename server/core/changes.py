@@ -5,24 +5,23 @@ Plain data shared by the service, storage, fan-out and bus; the rules that decid
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from server.core.errors import Rejection
-from server.core.seats import Claim, Plan, SeatChange
+from server.core.seats import Claim, Plan, SaleTerms, SeatChange
 
-__all__ = ["Accepted", "Change", "Committed", "Event", "NewBooking", "Rule"]
+__all__ = ["Accepted", "Change", "Committed", "Event", "NewBooking", "Rule", "Selection"]
 
-# A seat rule with everything bound but the claims it decides on.
-Rule = Callable[[Mapping[str, Claim]], Rejection | Plan]
+# A seat rule with everything bound but what it decides on: the claims and the showtime's current terms.
+Rule = Callable[[Mapping[str, Claim], SaleTerms], Rejection | Plan]
 
 
 @dataclass(frozen=True, slots=True)
 class NewBooking:
     customer_name: str
     customer_email: str
-    currency: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,13 +51,14 @@ class Committed:
     plan: Plan
     events: list[Event]
     booking_id: str | None = None
+    currency: str | None = None  # of the booking, when it sold seats
 
 
 @dataclass(frozen=True, slots=True)
 class Accepted:
     """What an accepted lock, unlock or book did, as its requester is told."""
 
-    action: Literal["lock", "unlock", "book"]
+    action: Literal["lock", "unlock", "book", "block", "unblock"]
     showtime_id: str
     seat_ids: tuple[str, ...]
     expires_at: int | None = None  # lock: when the holds lapse
@@ -66,3 +66,11 @@ class Accepted:
     total_cents: int | None = None  # book
     currency: str | None = None  # book
     seq: int | None = None  # the last change it caused (its ack must not overtake it); None if it changed nothing
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """The seats a request names: seat ids, and tables standing for all their seats."""
+
+    seat_ids: Sequence[str] = ()
+    table_ids: Sequence[str] = ()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-__all__ = ["ErrorCode", "Rejection"]
+__all__ = ["ErrorCode", "FieldError", "Rejection"]
 
 
 class ErrorCode(StrEnum):
@@ -13,10 +13,21 @@ class ErrorCode(StrEnum):
 
     INVALID_MESSAGE = "invalid_message"
     UNAUTHORIZED = "unauthorized"
+    FORBIDDEN = "forbidden"
     NOT_FOUND = "not_found"
     METHOD_NOT_ALLOWED = "method_not_allowed"
     UNKNOWN_SHOWTIME = "unknown_showtime"
+    UNKNOWN_LAYOUT = "unknown_layout"
+    INVALID_LAYOUT = "invalid_layout"
+    INVALID_VALUE = "invalid_value"
+    SHOWTIME_EXISTS = "showtime_exists"
+    HAS_BOOKINGS = "has_bookings"
     UNKNOWN_SEAT = "unknown_seat"
+    UNKNOWN_TABLE = "unknown_table"
+    TABLE_ONLY = "table_only"
+    SEAT_BLOCKED = "seat_blocked"
+    NOT_BLOCKED = "not_blocked"
+    SALES_CLOSED = "sales_closed"
     SEAT_UNAVAILABLE = "seat_unavailable"
     NOT_LOCK_OWNER = "not_lock_owner"
     TOO_MANY_SEATS = "too_many_seats"
@@ -31,6 +42,17 @@ class ErrorCode(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class FieldError:
+    """One thing wrong with a document, at its path ("sections[1].rows[3].seats[7]", "prices.gold")."""
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}" if self.path else self.message
+
+
+@dataclass(frozen=True, slots=True)
 class Rejection:
     """A refused request. It carries everything a client needs and changes nothing."""
 
@@ -40,3 +62,5 @@ class Rejection:
     seats: tuple[str, ...] = ()
     # For rate_limited: when trying again will succeed.
     retry_after_ms: int | None = None
+    # For invalid_layout and invalid_value: everything found wrong, each at its path.
+    errors: tuple[FieldError, ...] = ()

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from server.core.seats import Claim
+from server.core.venues import HallLayout
 
 __all__ = [
     "BookingRecord",
-    "CategoryRecord",
-    "SeatRecord",
+    "SeatMap",
+    "ShowtimeDetails",
     "ShowtimeRecord",
-    "ShowtimeSeats",
     "Snapshot",
     "StatusView",
+    "TermsKey",
+    "terms_key",
 ]
 
 
@@ -28,30 +30,38 @@ class ShowtimeRecord:
     seat_count: int
 
 
-@dataclass(frozen=True, slots=True)
-class CategoryRecord:
-    id: str
-    name: str
-    price_cents: int
+# What an operator may change of a showtime, as one comparable value: title, start, currency, prices, sales window.
+TermsKey = tuple[str, int, str, tuple[tuple[str, int], ...], int | None, int | None]
+
+
+def terms_key(
+    title: str,
+    starts_at: int,
+    currency: str,
+    prices: dict[str, int],
+    sales_open_at: int | None,
+    sales_close_at: int | None,
+) -> TermsKey:
+    return title, starts_at, currency, tuple(sorted(prices.items())), sales_open_at, sales_close_at
 
 
 @dataclass(frozen=True, slots=True)
-class SeatRecord:
-    code: str
-    row_label: str
-    number: int
-    x: int
-    y: int
-    category_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class ShowtimeSeats:
-    """A showtime with its price categories and seats, the seats in grid order."""
+class ShowtimeDetails:
+    """A showtime with the layout version it was created on and its current terms."""
 
     showtime: ShowtimeRecord
-    categories: list[CategoryRecord]
-    seats: list[SeatRecord]
+    layout_id: str
+    hall: HallLayout
+    prices: dict[str, int]  # category id -> cents
+    sales_open_at: int | None = None
+    sales_close_at: int | None = None
+
+    @property
+    def terms(self) -> TermsKey:
+        show = self.showtime
+        return terms_key(
+            show.title, show.starts_at, show.currency, self.prices, self.sales_open_at, self.sales_close_at
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,4 +95,13 @@ class StatusView:
     held: list[str]
     mine: dict[str, int]  # this session's holds and when each lapses
     at: int
+    blocked: list[str] = field(default_factory=list)
     lapses_at: int | None = None  # when the first hold in `held` lapses: the view is true until then or the next change
+
+
+@dataclass(frozen=True, slots=True)
+class SeatMap:
+    """A showtime's layout with each seat's status."""
+
+    details: ShowtimeDetails
+    status: StatusView

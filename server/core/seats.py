@@ -20,13 +20,17 @@ __all__ = [
     "Claim",
     "Layout",
     "Plan",
+    "SaleTerms",
     "SeatChange",
     "SeatState",
     "SeatStatus",
+    "TableRule",
     "apply_plan",
+    "plan_block",
     "plan_book",
     "plan_expiry",
     "plan_lock",
+    "plan_unblock",
     "plan_unlock",
     "select_seats",
 ]
@@ -38,6 +42,7 @@ class SeatState(StrEnum):
     AVAILABLE = "available"
     HELD = "held"
     BOOKED = "booked"
+    BLOCKED = "blocked"  # taken out of sale by the operator
 
 
 class SeatStatus(StrEnum):
@@ -46,14 +51,15 @@ class SeatStatus(StrEnum):
     LOCKED = "locked"
     UNLOCKED = "unlocked"
     BOOKED = "booked"
+    BLOCKED = "blocked"
 
 
 @dataclass(frozen=True, slots=True)
 class Claim:
     """A hold or a sale of one seat. A seat with no claim is available."""
 
-    state: SeatState  # HELD or BOOKED, never AVAILABLE
-    session_id: str
+    state: SeatState  # HELD, BOOKED or BLOCKED, never AVAILABLE
+    session_id: str  # who holds or bought it; empty for a block
     expires_at: int | None = None  # holds only
 
     def is_live_hold(self, now: int) -> bool:
@@ -61,11 +67,33 @@ class Claim:
 
 
 @dataclass(frozen=True, slots=True)
-class Layout:
-    """The seats of a showtime and their prices in cents. Immutable once the showtime exists."""
+class TableRule:
+    seats: tuple[str, ...]
+    sold_as_whole: bool
 
-    prices: Mapping[str, int]
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """What the rules need of a showtime's layout: each seat's category, and the tables. Immutable."""
+
+    categories: Mapping[str, str]  # seat -> category id
+    tables: Mapping[str, TableRule] = field(default_factory=dict)
+    table_of: Mapping[str, str] = field(default_factory=dict)  # seat -> the table it belongs to
+
+
+@dataclass(frozen=True, slots=True)
+class SaleTerms:
+    """A showtime's prices and sales window, read in the same transaction as the claims: the operator may
+    change them at any moment, and every instance must charge the new price from then on."""
+
+    prices: Mapping[str, int]  # category id -> cents
     currency: str
+    sales_open_at: int | None = None
+    sales_close_at: int | None = None
+
+    def on_sale(self, now: int) -> bool:
+        opened = self.sales_open_at is None or self.sales_open_at <= now
+        return opened and (self.sales_close_at is None or now < self.sales_close_at)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +112,8 @@ class Plan:
     hold_until: int | None = None
     release: tuple[str, ...] = ()  # holds to delete
     sell: Mapping[str, int] = field(default_factory=dict)  # seat -> price in cents
+    block: Mapping[str, str] = field(default_factory=dict)  # seat -> why it is blocked
+    unblock: tuple[str, ...] = ()
     changes: tuple[SeatChange, ...] = ()
 
     @property
@@ -91,21 +121,46 @@ class Plan:
         return sum(self.sell.values())
 
 
-def select_seats(layout: Layout, seats: Sequence[str], max_seats: int) -> Rejection | tuple[str, ...]:
-    """Check the seats a request names against the layout; duplicates are dropped, order is kept."""
-    unique = tuple(dict.fromkeys(seats))
+def select_seats(
+    layout: Layout, seats: Sequence[str], max_seats: int, tables: Sequence[str] = (), *, whole_tables: bool = True
+) -> Rejection | tuple[str, ...]:
+    """The seats a request names, its tables expanded; all or nothing. Duplicates are dropped, order is kept.
+
+    A seat of a table sold as a whole can only be named through its table (``whole_tables``: buyers; the
+    operator may block one seat of it).
+    """
+    unknown_tables = tuple(table for table in dict.fromkeys(tables) if table not in layout.tables)
+    if unknown_tables:
+        return Rejection(ErrorCode.UNKNOWN_TABLE, f"no such table: {', '.join(unknown_tables)}", unknown_tables)
+    named = tuple(dict.fromkeys(seats))
+    both = tuple(seat for seat in named if layout.table_of.get(seat) in tables)
+    if both:
+        return Rejection(ErrorCode.INVALID_MESSAGE, f"named both alone and with their table: {', '.join(both)}", both)
+    unique = tuple(dict.fromkeys((*named, *(seat for table in tables for seat in layout.tables[table].seats))))
     if not unique:
-        return Rejection(ErrorCode.INVALID_MESSAGE, "seatIds must name at least one seat")
+        return Rejection(ErrorCode.INVALID_MESSAGE, "seatIds or tableIds must name at least one seat")
     if len(unique) > max_seats:
         return Rejection(ErrorCode.TOO_MANY_SEATS, f"at most {max_seats} seats per request, got {len(unique)}")
-    unknown = tuple(seat for seat in unique if seat not in layout.prices)
+    unknown = tuple(seat for seat in unique if seat not in layout.categories)
     if unknown:
         return Rejection(ErrorCode.UNKNOWN_SEAT, f"no such seat: {', '.join(unknown)}", unknown)
+    whole = {
+        layout.table_of[s] for s in named if s in layout.table_of and layout.tables[layout.table_of[s]].sold_as_whole
+    }
+    if whole:
+        alone = tuple(seat for seat in named if layout.table_of.get(seat) in whole)
+        return Rejection(ErrorCode.TABLE_ONLY, f"sold only as a whole table: {', '.join(sorted(whole))}", alone)
     return unique
 
 
 def plan_lock(
-    claims: Mapping[str, Claim], session_id: str, seats: Sequence[str], now: int, ttl_ms: int, max_held: int
+    claims: Mapping[str, Claim],
+    terms: SaleTerms,
+    session_id: str,
+    seats: Sequence[str],
+    now: int,
+    ttl_ms: int,
+    max_held: int,
 ) -> Rejection | Plan:
     """Hold every seat for ``session_id`` until ``now + ttl_ms``, or none of them.
 
@@ -113,6 +168,11 @@ def plan_lock(
     re-held, which extends the hold without announcing anything. ``claims`` must include every hold of
     the session in this showtime, so that it holds no more than ``max_held`` seats at once.
     """
+    if not terms.on_sale(now):
+        return Rejection(ErrorCode.SALES_CLOSED, "this showtime is not on sale now")
+    blocked = tuple(seat for seat in seats if (claim := claims.get(seat)) and claim.state is SeatState.BLOCKED)
+    if blocked:
+        return Rejection(ErrorCode.SEAT_BLOCKED, f"not for sale: {', '.join(blocked)}", blocked)
     taken = tuple(seat for seat in seats if not _free_for(claims.get(seat), session_id, now))
     if taken:
         return Rejection(ErrorCode.SEAT_UNAVAILABLE, f"not available: {', '.join(taken)}", taken)
@@ -141,15 +201,39 @@ def plan_unlock(claims: Mapping[str, Claim], session_id: str, seats: Sequence[st
 
 
 def plan_book(
-    claims: Mapping[str, Claim], layout: Layout, session_id: str, seats: Sequence[str], now: int
+    claims: Mapping[str, Claim], terms: SaleTerms, layout: Layout, session_id: str, seats: Sequence[str], now: int
 ) -> Rejection | Plan:
-    """Sell seats the session holds right now; the total comes from the category prices."""
+    """Sell seats the session holds right now, at the showtime's current price of each seat's category."""
     unheld = tuple(seat for seat in seats if not _held_by(claims.get(seat), session_id, now))
     if unheld:
         return Rejection(ErrorCode.NOT_LOCK_OWNER, f"hold these seats before booking: {', '.join(unheld)}", unheld)
+    unpriced = tuple(seat for seat in seats if layout.categories[seat] not in terms.prices)
+    if unpriced:
+        return Rejection(ErrorCode.SEAT_BLOCKED, f"not priced for this showtime: {', '.join(unpriced)}", unpriced)
     changes = tuple(SeatChange(seat, SeatStatus.BOOKED, session_id) for seat in seats)
-    prices = {seat: layout.prices[seat] for seat in seats}
+    prices = {seat: terms.prices[layout.categories[seat]] for seat in seats}
     return Plan(session_id, release=tuple(seats), sell=prices, changes=changes)
+
+
+def plan_block(claims: Mapping[str, Claim], seats: Sequence[str], reason: str) -> Rejection | Plan:
+    """Take free seats out of sale; a held or sold seat is refused (release or cancel it first)."""
+    taken = tuple(seat for seat in seats if (claim := claims.get(seat)) and claim.state is not SeatState.BLOCKED)
+    if taken:
+        return Rejection(ErrorCode.SEAT_UNAVAILABLE, f"held or sold: {', '.join(taken)}", taken)
+    fresh = tuple(seat for seat in seats if seat not in claims)
+    changes = tuple(SeatChange(seat, SeatStatus.BLOCKED, "") for seat in fresh)
+    return Plan("", block={seat: reason for seat in fresh}, changes=changes)
+
+
+def plan_unblock(claims: Mapping[str, Claim], seats: Sequence[str]) -> Rejection | Plan:
+    """Put blocked seats back on sale."""
+    unblocked = tuple(
+        seat for seat in seats if (claim := claims.get(seat)) is None or claim.state is not SeatState.BLOCKED
+    )
+    if unblocked:
+        return Rejection(ErrorCode.NOT_BLOCKED, f"not blocked: {', '.join(unblocked)}", unblocked)
+    changes = tuple(SeatChange(seat, SeatStatus.UNLOCKED, "") for seat in seats)
+    return Plan("", unblock=tuple(seats), changes=changes)
 
 
 def plan_expiry(claims: Mapping[str, Claim], now: int) -> Plan:
@@ -164,7 +248,7 @@ def plan_expiry(claims: Mapping[str, Claim], now: int) -> Plan:
 def _free_for(claim: Claim | None, session_id: str, now: int) -> bool:
     if claim is None:
         return True
-    if claim.state is SeatState.BOOKED:
+    if claim.state is not SeatState.HELD:
         return False
     return claim.session_id == session_id or not claim.is_live_hold(now)
 
@@ -179,9 +263,11 @@ def _owns_hold(claim: Claim | None, session_id: str) -> bool:
 
 def apply_plan(claims: MutableMapping[str, Claim], plan: Plan) -> None:
     """Update ``claims`` to what they are once ``plan`` is carried out, so the next rule decides on them."""
-    for seat in plan.release:
+    for seat in (*plan.release, *plan.unblock):
         claims.pop(seat, None)
     for seat in plan.hold:
         claims[seat] = Claim(SeatState.HELD, plan.session_id, plan.hold_until)
     for seat in plan.sell:
         claims[seat] = Claim(SeatState.BOOKED, plan.session_id)
+    for seat in plan.block:
+        claims[seat] = Claim(SeatState.BLOCKED, "")

@@ -7,7 +7,7 @@ sold never move. Positions are floats in any unit; clients scale the ``bounds`` 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Literal
 
@@ -115,6 +115,24 @@ class HallLayout:
 
     def seats(self) -> tuple[SeatPlace, ...]:
         return tuple(seat for section in self.sections for row in section.rows for seat in row.seats)
+
+    def within(self, view: Bounds) -> HallLayout:
+        """The part of the hall a viewport shows: the seats inside it (edges included), their rows and sections,
+        and the tables with a seat inside; shapes, categories and the focus stay, to draw the frame."""
+
+        def inside(seat: SeatPlace) -> bool:
+            return view.x <= seat.x <= view.x + view.width and view.y <= seat.y <= view.y + view.height
+
+        sections = []
+        for section in self.sections:
+            rows = tuple(
+                RowPlan(row.label, seats) for row in section.rows if (seats := tuple(filter(inside, row.seats)))
+            )
+            if rows:
+                sections.append(SectionPlan(section.id, section.name, rows))
+        shown = {seat.id for section in sections for row in section.rows for seat in row.seats}
+        tables = tuple(table for table in self.tables if shown.intersection(table.seat_ids))
+        return replace(self, sections=tuple(sections), tables=tables)
 
     def bounds(self) -> Bounds:
         """The smallest box holding every seat, shape and the focus."""

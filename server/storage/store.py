@@ -13,25 +13,29 @@ import secrets
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Row, Select, delete, func, insert, null, or_, select, union_all, update
+from sqlalchemy import Row, Select, delete, func, insert, literal, null, or_, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from server.core.changes import Change, Committed, Event, NewBooking
 from server.core.errors import Rejection
-from server.core.records import BookingRecord, CategoryRecord, SeatRecord, ShowtimeRecord, ShowtimeSeats, Snapshot
-from server.core.seats import Claim, Layout, Plan, SeatChange, SeatState, SeatStatus, apply_plan
+from server.core.records import BookingRecord, ShowtimeDetails, ShowtimeRecord, Snapshot, TermsKey, terms_key
+from server.core.seats import Claim, Layout, Plan, SaleTerms, SeatChange, SeatState, SeatStatus, TableRule, apply_plan
 from server.storage.database import WRITE
 from server.storage.tables import (
     auditorium,
     booking,
     booking_seat,
-    seat,
-    seat_category,
+    layout,
+    layout_seat,
+    layout_table,
+    seat_block,
     seat_event,
     seat_hold,
     showtime,
+    showtime_price,
     venue,
 )
+from server.storage.venues import load_layout
 
 __all__ = ["SeatStore"]
 
@@ -49,18 +53,31 @@ class SeatStore:
             await conn.execute(select(1))
 
     async def layout(self, showtime_id: str) -> Layout | None:
-        query = (
-            select(seat.c.code, seat_category.c.price_cents, showtime.c.currency)
-            .select_from(showtime)
-            .join(seat, seat.c.auditorium_id == showtime.c.auditorium_id)
-            .join(seat_category, seat_category.c.id == seat.c.category_id)
+        """What the rules need of the showtime's layout: each seat's category, and the tables."""
+        seats = (
+            select(layout_seat.c.code, layout_seat.c.category_id, layout_seat.c.table_id)
+            .join(showtime, showtime.c.layout_id == layout_seat.c.layout_id)
+            .where(showtime.c.id == showtime_id)
+        )
+        tables = (
+            select(layout_table.c.id, layout_table.c.sold_as_whole)
+            .join(showtime, showtime.c.layout_id == layout_table.c.layout_id)
             .where(showtime.c.id == showtime_id)
         )
         async with self.engine.connect() as conn:
-            rows = (await conn.execute(query)).all()
+            rows = (await conn.execute(seats)).all()
+            whole = {table_id: sold_as_whole for table_id, sold_as_whole in await conn.execute(tables)}
         if not rows:
             return None
-        return Layout(prices={row.code: row.price_cents for row in rows}, currency=rows[0].currency)
+        members: dict[str, list[str]] = {table_id: [] for table_id in whole}
+        for row in rows:
+            if row.table_id is not None:
+                members[row.table_id].append(row.code)
+        return Layout(
+            categories={row.code: row.category_id for row in rows},
+            tables={table_id: TableRule(tuple(members[table_id]), whole[table_id]) for table_id in whole},
+            table_of={row.code: row.table_id for row in rows if row.table_id is not None},
+        )
 
     async def snapshot(self, showtime_id: str) -> Snapshot:
         """Every claim on the showtime and the ``seq`` they are current at, read consistently."""
@@ -77,13 +94,14 @@ class SeatStore:
         transaction in turn; sharing one saves the fixed cost of a transaction under contention.
         """
         async with self._writer.begin() as conn:
-            seq = await self._seq(conn, showtime_id, for_update=True)
+            seq, terms = await self._terms(conn, showtime_id, priced=any(c.new_booking for c in changes))
             seats = {seat for change in changes for seat in change.seats}
             claims = await self._claims(conn, showtime_id, seats, {change.holder for change in changes})
-            batch = _Batch(showtime_id, seq, now, held={s for s, c in claims.items() if c.state is SeatState.HELD})
+            held = {s for s, c in claims.items() if c.state is SeatState.HELD}
+            batch = _Batch(showtime_id, seq, now, held, terms.currency)
             outcomes: list[Rejection | Committed] = []
             for change in changes:
-                plan = change.rule(claims)
+                plan = change.rule(claims, terms)
                 if isinstance(plan, Rejection):
                     outcomes.append(plan)
                 else:
@@ -134,6 +152,24 @@ class SeatStore:
             return None
         return seq, [_event(row) for row in rows]
 
+    async def state(self, showtime_id: str) -> tuple[int, TermsKey] | None:
+        """The showtime's seq and terms, read together."""
+        query = select(
+            showtime.c.seq,
+            showtime.c.title,
+            showtime.c.starts_at,
+            showtime.c.currency,
+            showtime.c.sales_open_at,
+            showtime.c.sales_close_at,
+        ).where(showtime.c.id == showtime_id)
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(query)).first()
+            if row is None:
+                return None
+            prices = await _prices(conn, showtime_id)
+        terms = terms_key(row.title, row.starts_at, row.currency, prices, row.sales_open_at, row.sales_close_at)
+        return int(row.seq), terms
+
     async def seqs(self, showtime_ids: Sequence[str]) -> dict[str, int]:
         query = select(showtime.c.id, showtime.c.seq).where(showtime.c.id.in_(showtime_ids))
         async with self.engine.connect() as conn:
@@ -157,24 +193,16 @@ class SeatStore:
         async with self.engine.connect() as conn:
             return [_summary(row) for row in await conn.execute(query)]
 
-    async def showtime(self, showtime_id: str) -> ShowtimeSeats | None:
+    async def showtime(self, showtime_id: str) -> ShowtimeDetails | None:
         async with self.engine.connect() as conn:
             row = (await conn.execute(_showtime_summary().where(showtime.c.id == showtime_id))).first()
             if row is None:
                 return None
-            categories = await conn.execute(
-                select(seat_category.c.id, seat_category.c.name, seat_category.c.price_cents)
-                .where(seat_category.c.auditorium_id == row.auditorium_id)
-                .order_by(seat_category.c.price_cents.desc(), seat_category.c.id)
-            )
-            seats = await conn.execute(
-                select(seat).where(seat.c.auditorium_id == row.auditorium_id).order_by(seat.c.y, seat.c.x)
-            )
-            return ShowtimeSeats(
-                _summary(row),
-                [CategoryRecord(c.id, c.name, c.price_cents) for c in categories],
-                [SeatRecord(s.code, s.row_label, s.number, s.x, s.y, s.category_id) for s in seats],
-            )
+            prices = await _prices(conn, showtime_id)
+        hall = await load_layout(self.engine, row.layout_id)
+        if hall is None:
+            return None
+        return ShowtimeDetails(_summary(row), row.layout_id, hall, prices, row.sales_open_at, row.sales_close_at)
 
     async def booking(self, booking_id: str) -> BookingRecord | None:
         async with self.engine.connect() as conn:
@@ -197,6 +225,22 @@ class SeatStore:
     # --- inside a transaction -----------------------------------------------------------------------------
 
     @staticmethod
+    async def _terms(conn: AsyncConnection, showtime_id: str, *, priced: bool) -> tuple[int, SaleTerms]:
+        """Lock the showtime's row; its seq, and its terms (prices only when a booking needs them)."""
+        query = (
+            select(showtime.c.seq, showtime.c.currency, showtime.c.sales_open_at, showtime.c.sales_close_at)
+            .where(showtime.c.id == showtime_id)
+            .with_for_update()
+        )
+        row = (await conn.execute(query)).first()
+        if row is None:
+            raise LookupError(showtime_id)
+        prices: dict[str, int] = {}
+        if priced:
+            prices = await _prices(conn, showtime_id)
+        return int(row.seq), SaleTerms(prices, row.currency, row.sales_open_at, row.sales_close_at)
+
+    @staticmethod
     async def _seq(conn: AsyncConnection, showtime_id: str, *, for_update: bool) -> int:
         query = select(showtime.c.seq).where(showtime.c.id == showtime_id)
         query = query.with_for_update(read=not for_update)
@@ -211,23 +255,29 @@ class SeatStore:
     ) -> dict[str, Claim]:
         """Claims on ``seats`` (all seats if None), plus every hold of the ``holders``, in one query.
 
-        Holds and sales come back together; a sale is the row without an expiry.
+        Holds, sales and blocks come back together, told apart by ``kind``.
         """
-        holds = select(seat_hold.c.seat_code, seat_hold.c.session_id, seat_hold.c.expires_at).where(
-            seat_hold.c.showtime_id == showtime_id
-        )
+        holds = select(
+            literal("h").label("kind"), seat_hold.c.seat_code, seat_hold.c.session_id, seat_hold.c.expires_at
+        ).where(seat_hold.c.showtime_id == showtime_id)
         sold = (
-            select(booking_seat.c.seat_code, booking.c.session_id, null().label("expires_at"))
+            select(literal("b").label("kind"), booking_seat.c.seat_code, booking.c.session_id, null())
             .join(booking, booking.c.id == booking_seat.c.booking_id)
             .where(booking_seat.c.showtime_id == showtime_id)
+        )
+        blocked = select(literal("x").label("kind"), seat_block.c.seat_code, literal(""), null()).where(
+            seat_block.c.showtime_id == showtime_id
         )
         if seats is not None:
             holds = holds.where(or_(seat_hold.c.seat_code.in_(seats), seat_hold.c.session_id.in_(holders)))
             sold = sold.where(booking_seat.c.seat_code.in_(seats))
+            blocked = blocked.where(seat_block.c.seat_code.in_(seats))
         claims: dict[str, Claim] = {}
-        for code, session_id, expires_at in await conn.execute(union_all(holds, sold)):
-            if expires_at is None:
+        for kind, code, session_id, expires_at in await conn.execute(union_all(holds, sold, blocked)):
+            if kind == "b":
                 claims[code] = Claim(SeatState.BOOKED, session_id)
+            elif kind == "x":
+                claims[code] = Claim(SeatState.BLOCKED, "")
             elif code not in claims:  # a sale outranks a stray hold, whatever order the rows come in
                 claims[code] = Claim(SeatState.HELD, session_id, expires_at)
         return claims
@@ -236,8 +286,9 @@ class SeatStore:
 class _Batch:
     """The writes of the plans accepted in one transaction, numbered and then written in bulk."""
 
-    def __init__(self, showtime_id: str, seq: int, now: int, held: set[str]) -> None:
+    def __init__(self, showtime_id: str, seq: int, now: int, held: set[str], currency: str = "") -> None:
         self.held = held  # seats with a hold row when the transaction began
+        self.currency = currency  # of the showtime, for its bookings
         self.showtime_id = showtime_id
         self.seq = seq  # the last seq handed out
         self.now = now
@@ -245,14 +296,19 @@ class _Batch:
         self.events: list[Event] = []
         self.bookings: list[dict[str, object]] = []
         self.sold: list[dict[str, object]] = []
+        self.blocks: dict[str, str] = {}  # seat -> reason
+        self.unblocks: set[str] = set()
 
     def add(self, plan: Plan, new_booking: NewBooking | None) -> Committed:
         events = [Event(self.showtime_id, self.seq + n, change, self.now) for n, change in enumerate(plan.changes, 1)]
         self.seq += len(events)
         self.events += events
         self.touched.update(plan.release, plan.hold, plan.sell)
-        booking_id = self._sell(plan, new_booking) if plan.sell else None
-        return Committed(plan, events, booking_id)
+        self.blocks.update(plan.block)
+        self.unblocks.update(plan.unblock)
+        if not plan.sell:
+            return Committed(plan, events)
+        return Committed(plan, events, self._sell(plan, new_booking), self.currency)
 
     def _sell(self, plan: Plan, new_booking: NewBooking | None) -> str:
         if new_booking is None:
@@ -266,7 +322,7 @@ class _Batch:
                 "customer_name": new_booking.customer_name,
                 "customer_email": new_booking.customer_email,
                 "total_cents": plan.total_cents,
-                "currency": new_booking.currency,
+                "currency": self.currency,
                 "created_at": self.now,
             }
         )
@@ -297,7 +353,23 @@ class _Batch:
             for seat in sorted(self.touched)
             if (claim := claims.get(seat)) is not None and claim.state is SeatState.HELD
         ]
-        for table, rows in ((seat_hold, holds), (booking, self.bookings), (booking_seat, self.sold)):
+        if self.unblocks:
+            await conn.execute(
+                delete(seat_block).where(
+                    seat_block.c.showtime_id == self.showtime_id, seat_block.c.seat_code.in_(self.unblocks)
+                )
+            )
+        blocks = [
+            {"showtime_id": self.showtime_id, "seat_code": seat, "reason": reason, "created_at": self.now}
+            for seat, reason in self.blocks.items()
+            if seat not in self.unblocks
+        ]
+        for table, rows in (
+            (seat_hold, holds),
+            (booking, self.bookings),
+            (booking_seat, self.sold),
+            (seat_block, blocks),
+        ):
             if rows:
                 await conn.execute(insert(table), rows)
         if self.events:
@@ -316,6 +388,15 @@ class _Batch:
                 ],
             )
             await conn.execute(update(showtime).where(showtime.c.id == self.showtime_id).values(seq=self.seq))
+
+
+async def _prices(conn: AsyncConnection, showtime_id: str) -> dict[str, int]:
+    """The showtime's price of each category, in cents."""
+    listed = select(showtime_price.c.category_id, showtime_price.c.price_cents)
+    return {
+        category: cents
+        for category, cents in await conn.execute(listed.where(showtime_price.c.showtime_id == showtime_id))
+    }
 
 
 def _event(row: Row[Any]) -> Event:
@@ -340,9 +421,7 @@ def _summary(row: Row[Any]) -> ShowtimeRecord:
 
 
 def _showtime_summary() -> Select[tuple[object, ...]]:
-    seat_count = (
-        select(func.count()).select_from(seat).where(seat.c.auditorium_id == showtime.c.auditorium_id).scalar_subquery()
-    )
+    seat_count = select(func.count()).where(layout_seat.c.layout_id == showtime.c.layout_id).scalar_subquery()
     return (
         select(
             showtime.c.id,
@@ -350,11 +429,14 @@ def _showtime_summary() -> Select[tuple[object, ...]]:
             showtime.c.starts_at,
             showtime.c.currency,
             showtime.c.seq,
-            showtime.c.auditorium_id,
+            showtime.c.layout_id,
+            showtime.c.sales_open_at,
+            showtime.c.sales_close_at,
             venue.c.name.label("venue"),
             auditorium.c.name.label("auditorium"),
             seat_count.label("seat_count"),
         )
-        .join(auditorium, auditorium.c.id == showtime.c.auditorium_id)
+        .join(layout, layout.c.id == showtime.c.layout_id)
+        .join(auditorium, auditorium.c.id == layout.c.auditorium_id)
         .join(venue, venue.c.id == auditorium.c.venue_id)
     )

@@ -1,4 +1,5 @@
-"""The benchmark's quick configuration, end to end: every delivery arrives, no seat is held twice.
+"""The benchmark's quick configuration, end to end: every delivery arrives, every storm client's view
+settles to the database's, no seat is held twice, every seat map read comes back whole.
 
 Correctness only: timings on a shared CI machine mean nothing, so none is asserted. The checks that decide
 the benchmark's exit code are tested on their own too, on ledgers built to be sound or broken.
@@ -7,15 +8,25 @@ the benchmark's exit code are tested on their own too, on ledgers built to be so
 from __future__ import annotations
 
 import asyncio
+import gzip
+import multiprocessing
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import asyncpg
+import orjson
 
 from bench.audit import Ledger, audit_database, overlapping_holds
+from bench.protocol import changes_in
+from bench.readers import seat_map_problem
 from bench.stats import Latency, percentile
+from bench.subscribers import Expect, _Group, _Subscription
+from bench.viewers import Settle, Storm, Viewers, _View
+from bench.workers import Channel
+from tests.cluster import redis_reachable
 from tests.services import POSTGRES_ADMIN_URL, service_missing
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,8 +43,9 @@ async def _check_postgres() -> None:
 
 def test_quick_benchmark_runs_clean() -> None:
     asyncio.run(_check_postgres())
+    redis_url = asyncio.run(redis_reachable())
 
-    environment = dict(os.environ, BENCH_POSTGRES_URL=POSTGRES_ADMIN_URL)
+    environment = dict(os.environ, BENCH_POSTGRES_URL=POSTGRES_ADMIN_URL, BENCH_REDIS_URL=redis_url)
     run = subprocess.run(
         [sys.executable, "-m", "bench", "--quick"],
         cwd=ROOT,
@@ -45,6 +57,8 @@ def test_quick_benchmark_runs_clean() -> None:
     )
     assert run.returncode == 0, f"python -m bench --quick exited {run.returncode}\n{run.stdout}\n{run.stderr}"
     assert "Double holds" in run.stdout
+    for scenario in ("Subscribe storm", "Node.js", "two instances over Redis", "Seat map reads"):
+        assert scenario in run.stdout
     assert "FAIL" not in run.stderr
 
 
@@ -89,3 +103,74 @@ def test_percentiles_are_nearest_rank() -> None:
     assert percentile(samples, 0.50) == 50
     assert percentile(samples, 0.99) == 99
     assert Latency.of(x * 1_000_000 for x in samples).max_ms == 100.0
+
+
+# Batched change frames (one frame, several changes) count as the changes they carry, in order.
+
+BATCH = {
+    "type": "seat_status_changes",
+    "showtimeId": "st",
+    "changes": [
+        {"seatId": "A1", "status": "locked", "sessionId": "s1", "seq": 1},
+        {"seatId": "A2", "status": "locked", "sessionId": "s1", "seq": 2},
+        {"seatId": "A1", "status": "unlocked", "sessionId": "s1", "seq": 3},
+    ],
+}
+
+
+def test_a_frame_carries_one_change_or_a_batch() -> None:
+    single = {"type": "seat_status_change", "seatId": "A1", "status": "locked", "seq": 1}
+    assert changes_in(single) == [single]
+    assert [change["seq"] for change in changes_in(BATCH) or []] == [1, 2, 3]
+    assert changes_in({"type": "ack"}) is None
+
+
+def test_fanout_subscribers_count_each_change_of_a_batch() -> None:
+    async def deliver() -> tuple[int, list[str], object]:
+        mine, theirs = multiprocessing.Pipe()
+        group = _Group("relay", Channel(mine))
+        subscription = _Subscription(group, 0)
+        group.subscriptions = [subscription]
+        group.expect(Expect("relay", 0, [("A1", "locked"), ("A2", "locked"), ("A1", "unlocked")]))
+        group.on_message(subscription, orjson.dumps(BATCH), 1)
+        notices = [theirs.recv() for _ in range(3)]
+        return group.deliveries, group.errors, notices[-1]
+
+    deliveries, errors, last = asyncio.run(deliver())
+    assert (deliveries, errors, last) == (3, [], ("delivered", "relay", 2))
+
+
+def test_storm_views_apply_batches_and_changes_sent_before_the_snapshot() -> None:
+    async def view(frames: list[dict[str, Any]]) -> tuple[tuple[int, tuple[str, ...]], list[str]]:
+        mine, _theirs = multiprocessing.Pipe()
+        viewers = Viewers(Storm("storm", (), "st", 1, 0, 1, 1), Channel(mine))
+        one = _View(viewers)
+        viewers.views = [one]
+        for frame in frames:
+            one.on_text(orjson.dumps(frame), 0)
+        report = await viewers.settle(Settle("storm", 3, timeout=0.1))
+        return next(iter(report.views)), report.errors
+
+    snapshot = {"type": "current_seat_status", "seq": 1, "lockedSeats": ["A1"]}
+    early = {"type": "seat_status_change", "seatId": "A1", "status": "locked", "seq": 1}
+    assert asyncio.run(view([early, snapshot, BATCH])) == ((3, ("A2",)), [])
+    gap = {**BATCH, "changes": [{"seatId": "A1", "status": "unlocked", "sessionId": "s1", "seq": 3}]}
+    seen, errors = asyncio.run(view([snapshot, gap]))
+    assert seen == (3, ())
+    assert len(errors) == 1
+    assert "skipped" in errors[0]
+
+
+def test_a_seat_map_is_whole_when_its_sections_hold_every_seat() -> None:
+    def seat_map(*statuses: str) -> dict[str, Any]:
+        seats = [{"id": f"A{n}", "status": status} for n, status in enumerate(statuses, 1)]
+        rows = [{"label": "A", "seats": seats[:1]}, {"label": "B", "seats": seats[1:]}]
+        return {"id": "st", "seatCount": 3, "sections": [{"id": "main", "name": "Stalls", "rows": rows}]}
+
+    whole = orjson.dumps(seat_map("available", "held", "blocked"))
+    assert seat_map_problem(whole, None, "st", 3) is None
+    assert seat_map_problem(gzip.compress(whole), "gzip", "st", 3) is None
+    assert "with 2 seats" in (seat_map_problem(orjson.dumps(seat_map("available", "booked")), None, "st", 3) or "")
+    assert "unknown status" in (seat_map_problem(orjson.dumps(seat_map("a", "b", "c")), None, "st", 3) or "")
+    flat = orjson.dumps({"id": "st", "seatCount": 3, "rows": [{"seats": [{}, {}, {}]}]})
+    assert "unreadable" in (seat_map_problem(flat, None, "st", 3) or "")

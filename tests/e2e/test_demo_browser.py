@@ -8,12 +8,21 @@ unless said otherwise); none is a speed assertion. Each test leaves a screenshot
 from __future__ import annotations
 
 import asyncio
+import json
 import re
+import secrets
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, WebSocketRoute, async_playwright, expect
 
+from server.core.changes import Selection
+from server.core.clock import SystemClock
+from server.core.venues import HallLayout
+from server.layout_file import load_layout
+from server.pretix import load_pretix_plan
+from server.storage.venues import NewShowtime, create_showtime, save_layout
 from tests.browser import (
     ARTIFACTS,
     CHROMIUM_ARGS,
@@ -35,6 +44,10 @@ DEMO_SHOWTIME = "demo-evening"  # 10 rows of 14 seats, aisles after seats 3 and 
 
 # Reconnecting waits out an exponential backoff (capped at 10 s) after the server has been away.
 RECONNECT_MS = 30_000
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "layouts"
+# The theatre's prices at the showtime the tests create: category id -> cents.
+THEATRE_PRICES = {"premium": 4250, "stalls": 3100, "balcony": 1900, "box": 5500}
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +73,163 @@ async def open_buyer(buyers: Buyers, name: str, running: Running, showtime: str)
     buyer = await buyers.new(name)
     await buyer.open(running.http_url, showtime)
     return buyer
+
+
+async def example_showtime(running: Running, name: str, prices: dict[str, int] | None = None) -> tuple[str, HallLayout]:
+    """A showtime of its own on an example layout (the pretix one through the pretix import), every category priced."""
+    document = json.loads((EXAMPLES / f"{name}.json").read_text())
+    read = load_pretix_plan if name.startswith("pretix") else load_layout
+    hall = read(document, max_seats=10_000)
+    assert isinstance(hall, HallLayout), hall
+    engine = running.server.engine
+    suffix = secrets.token_hex(3)
+    saved = await save_layout(
+        engine, hall, venue_id=f"ven-{name}-{suffix}", venue_name=name.replace("-", " ").title(),
+        hall_id=f"hall-{name}-{suffix}", hall_name="Main hall", now=SystemClock().now(),
+    )  # fmt: skip
+    prices = prices or {category.id: 1000 + 500 * index for index, category in enumerate(hall.categories)}
+    showtime = NewShowtime(saved.id, f"{name} {suffix}", SystemClock().now() + 86_400_000, "EUR", prices)
+    return await create_showtime(engine, showtime), hall
+
+
+async def seat_ids_drawn(buyer: Buyer) -> list[str]:
+    ids: list[str] = await buyer.page.eval_on_selector_all("#seatmap .seat", "seats => seats.map(s => s.dataset.seat)")
+    return ids
+
+
+@pytest.mark.parametrize("name", sorted(path.stem for path in EXAMPLES.glob("*.json")))
+async def test_every_example_layout_is_drawn_seat_by_seat(running: Running, buyers: Buyers, name: str) -> None:
+    showtime, hall = await example_showtime(running, name)
+    a = await open_buyer(buyers, name, running, showtime)
+    drawn = await seat_ids_drawn(a)
+    assert sorted(drawn) == sorted(seat.id for seat in hall.seats())
+    await expect(a.page.locator("#availability")).to_contain_text(f"of {len(hall.seats()):,} seats free")
+    for shape in hall.shapes:
+        if shape.text:
+            await expect(a.page.locator("#seatmap .shape-text", has_text=shape.text)).to_have_count(1)
+    # The picker offers it under its venue and hall.
+    group = a.page.locator("#showtime optgroup", has=a.page.locator(f'option[value="{showtime}"]'))
+    await expect(group).to_have_attribute("label", re.compile(r"Main hall$"))
+    # Every seat can be pressed: hold one, anywhere in the hall.
+    free = next(seat for seat in hall.seats() if seat.id not in hall.blocked and not _in_whole_table(hall, seat.id))
+    await a.hold(free.id)
+
+
+def _in_whole_table(hall: HallLayout, seat_id: str) -> bool:
+    return any(seat_id in table.seat_ids and table.sold_as_whole for table in hall.tables)
+
+
+async def test_the_theatre_across_two_tabs(running: Running, buyers: Buyers) -> None:
+    showtime, hall = await example_showtime(running, "theatre", THEATRE_PRICES)
+    a = await open_buyer(buyers, "a", running, showtime)
+    b = await open_buyer(buyers, "b", running, showtime)
+
+    # The prices shown are this showtime's.
+    legend = a.page.locator("#legend-categories")
+    for category in hall.categories:
+        cents = THEATRE_PRICES[category.id]
+        await expect(legend).to_contain_text(f"{category.name} €{cents // 100}.{cents % 100:02d}")
+
+    # Wheelchair spaces carry an icon and say so.
+    await expect(a.page.locator('#seatmap [data-icon-for="N1"]')).to_be_visible()
+    await expect(a.seat("N1")).to_have_attribute("aria-label", re.compile(r"^Stalls, row N, seat 1, wheelchair space,"))
+    await expect(a.seat("N2")).to_have_attribute("aria-label", re.compile(r"companion seat"))
+    await expect(a.page.locator("#seatmap [data-icon-for]")).to_have_count(
+        sum(1 for seat in hall.seats() if "accessible" in seat.flags)
+    )
+
+    # The pillar seats are blocked from the start, and pressing one does nothing but say so.
+    for buyer in (a, b):
+        await buyer.expect_seat("L1", "blocked")
+    await expect(a.seat("L1")).to_have_attribute("aria-disabled", "true")
+    watcher = await running.client()
+    await watcher.request("subscribe", showtimeId=showtime)
+    # aria-disabled: Playwright, like assistive technology, treats it as not pressable; forced, it still does nothing.
+    await a.seat("L1").click(force=True)
+    await expect(a.messages).to_contain_text("not for sale")
+    await a.expect_seat("L1", "blocked")
+
+    # A holds two seats at the showtime's prices; B sees them held.
+    await a.hold("D10")
+    await a.hold("K5")
+    await expect(a.total).to_have_text("€73.50")
+    await b.expect_seat("D10", "held")
+    await b.expect_seat("K5", "held")
+
+    # B presses a seat of a box sold as a whole: the whole box is held, as one line at the box's price.
+    await b.seat("BOX1-2").click()
+    for seat_id in ("BOX1-1", "BOX1-2", "BOX1-3", "BOX1-4"):
+        await b.expect_seat(seat_id, "mine")
+        await a.expect_seat(seat_id, "held")
+    await expect(b.page.locator("#selection-list li")).to_have_count(1)
+    await expect(b.page.locator("#selection-list")).to_contain_text("Box 1")
+    await expect(b.total).to_have_text("€220.00")
+
+    # The operator blocks a seat during the session: both tabs show it at once.
+    blocked = await running.server.service.block(showtime, Selection(["E7"]), "broken seat")
+    assert not hasattr(blocked, "code"), blocked
+    for buyer in (a, b):
+        await buyer.expect_seat("E7", "blocked")
+    await expect(b.seat("E7")).to_be_disabled()
+    await b.seat("E7").click(force=True)
+    await expect(b.messages).to_contain_text("not for sale")
+
+    for dismiss in await a.messages.get_by_role("button", name="Dismiss").all():
+        await dismiss.click()
+    await a.page.locator("section.stage").screenshot(path=buyers.folder / "theatre.png", animations="disabled")
+
+    # A books; B sees the seats booked.
+    reference = await a.book("Ada Lovelace", "ada@example.com")
+    assert reference.startswith("bk_")
+    await expect(a.page.locator("#booking-summary")).to_contain_text("€73.50")
+    for seat_id in ("D10", "K5"):
+        await b.expect_seat(seat_id, "booked")
+    # Only the changes the buyers made were seen: pressing the blocked seats sent nothing.
+    changes = [message for message in watcher.drain() if message["type"] == "seat_status_change"]
+    locked = {change["seatId"] for change in changes if change["status"] == "locked"}
+    assert locked.isdisjoint({"L1", "E7"}), changes
+    await watcher.close()
+
+
+async def test_a_whole_table_at_the_banquet_hall(running: Running, buyers: Buyers) -> None:
+    showtime, hall = await example_showtime(running, "banquet-hall", {"front": 9000, "standard": 6500})
+    table = next(table for table in hall.tables if table.id == "T1")
+    assert table.sold_as_whole
+    a = await open_buyer(buyers, "a", running, showtime)
+    b = await open_buyer(buyers, "b", running, showtime)
+    await expect(a.seat("T1-3")).to_have_attribute("aria-label", re.compile(r"sold only with the whole Table 1"))
+
+    # Pressing any seat of a table sold as a whole holds the whole table, and the other tab sees it held.
+    await a.seat("T1-3").click()
+    for seat_id in table.seat_ids:
+        await a.expect_seat(seat_id, "mine")
+        await b.expect_seat(seat_id, "held")
+    await expect(a.page.locator("#selection-list li")).to_have_count(1)
+    await expect(a.page.locator("#selection-list")).to_contain_text("Table 1")
+    await expect(a.total).to_have_text("€720.00")
+
+    # A seat of such a table alone is refused by the server, and the page says why.
+    someone = await running.client()
+    refused = await someone.request("lock", showtimeId=showtime, seatIds=["T2-1"])
+    assert refused["code"] == "table_only", refused
+    # A table whose places are sold one by one gives one place.
+    await b.hold("T6-4")
+    await expect(b.total).to_have_text("€65.00")
+    await a.expect_seat("T6-4", "held")
+    await a.expect_seat("T6-5", "available")
+
+    # Releasing the table from the list releases all its seats.
+    await a.page.locator("#selection-list").get_by_role("button", name="Release Table 1").click()
+    for seat_id in table.seat_ids:
+        await b.expect_seat(seat_id, "available")
+    # The whole table can be booked.
+    await b.seat("T2-5").click()
+    for seat_id in ("T2-1", "T2-8"):
+        await b.expect_seat(seat_id, "mine")
+    reference = await b.book("Grace Hopper", "grace@example.com")
+    assert reference.startswith("bk_")
+    await a.expect_seat("T2-1", "booked")
+    await someone.close()
 
 
 async def test_two_buyers_see_each_other_hold_release_and_book(start_server: StartServer, buyers: Buyers) -> None:
@@ -288,6 +458,13 @@ async def test_the_seat_map_works_with_the_keyboard(running: Running, buyers: Bu
     await a.expect_seat("B6", "available")
     await keyboard.press("Home")
     await expect(a.seat("B1")).to_be_focused()
+    # + zooms in around the focused seat, which stays pressable; 0 shows the whole hall again.
+    seatmap = a.page.locator("#seatmap")
+    await keyboard.press("+")
+    await expect(seatmap).to_have_attribute("data-zoomed", "true")
+    await expect(a.seat("B1")).to_be_in_viewport()
+    await keyboard.press("0")
+    await expect(seatmap).to_have_attribute("data-zoomed", "false")
     await expect(a.page.locator('#seatmap [tabindex="0"]')).to_have_count(1)
 
     # Pressed twice before the server answers the first: both presses count (hold, then release).
@@ -344,6 +521,41 @@ async def test_a_large_venue_updates_one_seat_at_a_time(running: Running, buyers
     assert await a.page.evaluate("window.structuralChanges") == 0
     assert await a.page.evaluate("""window.lastSeat === document.querySelector('[data-seat="CV100"]')""")
     await expect(a.page.locator("#availability")).to_have_text("9,997 of 10,000 seats free")
+
+    # Recorded, never asserted: how long drawing, 100 changes and a zoom take here (artifacts/.../timings.json).
+    timings = await a.page.evaluate(MEASURE_SEAT_MAP, showtime)
+    buyers.folder.mkdir(parents=True, exist_ok=True)
+    (buyers.folder / "timings.json").write_text(json.dumps(timings, indent=2))
+    assert await a.page.evaluate("window.structuralChanges") == 0
+
+
+# In the page: a second map of the same showtime, drawn off the page's own, timed until the frame after.
+MEASURE_SEAT_MAP = """async (showtime) => {
+    const { SeatMap } = await import("/static/seatmap.js");
+    const frame = () => new Promise((done) => requestAnimationFrame(() => setTimeout(done)));
+    const layout = await (await fetch(`/api/showtimes/${showtime}`)).json();
+    const host = document.createElement("div");
+    host.style.width = "860px";
+    document.body.append(host);
+    let start = performance.now();
+    const map = new SeatMap(host, { onToggle() {} });
+    const svg = map.render(layout);
+    await frame();
+    const drawMs = performance.now() - start;
+    const ids = layout.sections[0].rows.slice(40, 50).flatMap((row) => row.seats.slice(0, 10).map((s) => s.id));
+    start = performance.now();
+    ids.forEach((id, index) => map.setState(id, index % 2 ? "held" : "booked", { flash: true }));
+    await frame();
+    const hundredChangesMs = performance.now() - start;
+    const box = map.box;
+    start = performance.now();
+    svg.setAttribute("viewBox", `${box.x + box.width / 4} ${box.y + box.height / 4} ${box.width / 2} ${box.height / 2}`);
+    await frame();
+    const zoomFrameMs = performance.now() - start;
+    host.remove();
+    const pageDraw = performance.getEntriesByName("seatmap-draw").map((entry) => entry.duration);
+    return { seats: map.size, drawMs, hundredChangesMs, zoomFrameMs, pageFirstDrawMs: pageDraw[0] };
+}"""
 
 
 async def test_the_page_is_served_by_the_app(running: Running) -> None:

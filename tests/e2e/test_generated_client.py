@@ -70,18 +70,24 @@ async def test_a_generated_client_holds_meets_a_conflict_and_books(
         client.AuthenticatedClient(base_url=server_url, token=ours.token) as buyer,
         client.AuthenticatedClient(base_url=server_url, token=theirs.token) as rival,
     ):
-        held = await seats.asyncio_detailed(client=buyer, body=models.SeatsRequest(showtime, ["A1", "A2"]))
+        held = await seats.asyncio_detailed(
+            client=buyer, body=models.SeatsRequest(showtime_id=showtime, seat_ids=["A1", "A2"])
+        )
         assert held.status_code == 200
         assert isinstance(held.parsed, models.Ack)
         assert (held.parsed.action, held.parsed.seat_ids) == (models.AckAction.LOCK, ["A1", "A2"])
 
-        conflict = await seats.asyncio_detailed(client=rival, body=models.SeatsRequest(showtime, ["A2", "A3"]))
+        conflict = await seats.asyncio_detailed(
+            client=rival, body=models.SeatsRequest(showtime_id=showtime, seat_ids=["A2", "A3"])
+        )
         assert conflict.status_code == 409
         assert isinstance(conflict.parsed, models.Problem)
         assert (conflict.parsed.code, conflict.parsed.conflicting_seats) == (models.ErrorCode.SEAT_UNAVAILABLE, ["A2"])
 
         customer = models.Customer(name="Ada Lovelace", email="ada@example.com")
-        booked = await book.asyncio_detailed(client=buyer, body=models.BookingRequest(showtime, ["A1"], customer))
+        booked = await book.asyncio_detailed(
+            client=buyer, body=models.BookingRequest(showtime_id=showtime, seat_ids=["A1"], customer=customer)
+        )
         assert booked.status_code == 201
         assert isinstance(booked.parsed, models.Ack)
         assert isinstance(booked.parsed.booking_id, str)
@@ -90,7 +96,9 @@ async def test_a_generated_client_holds_meets_a_conflict_and_books(
         assert (booking.showtime_id, booking.seat_ids, booking.customer.email) == (showtime, ["A1"], customer.email)
 
     async with client.AuthenticatedClient(base_url=server_url, token=ours.token + "x") as forger:
-        refused = await seats.asyncio_detailed(client=forger, body=models.SeatsRequest(showtime, ["A4"]))
+        refused = await seats.asyncio_detailed(
+            client=forger, body=models.SeatsRequest(showtime_id=showtime, seat_ids=["A4"])
+        )
     assert refused.status_code == 401
     assert isinstance(refused.parsed, models.Problem)
     assert refused.parsed.code == models.ErrorCode.UNAUTHORIZED

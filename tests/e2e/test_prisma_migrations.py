@@ -359,8 +359,9 @@ async def test_studio_browses_a_sqlite_database(studio: tuple[str, Path]) -> Non
     with closing(sqlite3.connect(database)) as db, db:
         db.execute("INSERT INTO venue (id, name) VALUES ('v1', 'Grand Hall')")
         db.execute("INSERT INTO auditorium (id, venue_id, name) VALUES ('a1', 'v1', 'One')")
+        db.execute("INSERT INTO layout (id, auditorium_id, version, created_at) VALUES ('l1', 'a1', 1, 0)")
         db.execute(
-            "INSERT INTO showtime (id, auditorium_id, title, starts_at) VALUES ('s1', 'a1', 'Film', 1000000000000000)"
+            "INSERT INTO showtime (id, layout_id, title, starts_at) VALUES ('s1', 'l1', 'Film', 1000000000000000)"
         )
 
     assert "<title>Prisma Studio</title>" in studio_page(base_url, deadline=time.monotonic() + 180)

@@ -15,7 +15,7 @@ from tests import conftest
 from tests.conftest import Running, StartServer
 from tests.services import create_database, drop_database
 
-DEMO_SHOWTIMES = {"demo-matinee", "demo-evening"}
+DEMO_SHOWTIMES = {"demo-matinee", "demo-evening", "demo-theatre"}
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -105,8 +105,9 @@ async def test_showtimes_list_and_layout(running: Running) -> None:
     status, layout = await call(running, "GET", f"/api/showtimes/{showtime}")
     assert status == 200
     assert layout["seq"] == 1
-    assert [row["label"] for row in layout["rows"]] == ["A", "B"]
-    first_row = layout["rows"][0]["seats"]
+    [section] = layout["sections"]
+    assert [row["label"] for row in section["rows"]] == ["A", "B"]
+    first_row = section["rows"][0]["seats"]
     assert [(s["id"], s["x"], s["status"]) for s in first_row] == [
         ("A1", 0, "held"),
         ("A2", 1, "available"),
@@ -115,7 +116,11 @@ async def test_showtimes_list_and_layout(running: Running) -> None:
     ]
     prices = {c["id"]: c["priceCents"] for c in layout["categories"]}
     assert sorted(prices.values()) == [1000, 1500]
-    assert all(seat["categoryId"] in prices for row in layout["rows"] for seat in row["seats"])
+    assert prices == layout["prices"]
+    assert all(seat["categoryId"] in prices for row in section["rows"] for seat in row["seats"])
+    bounds = layout["bounds"]
+    assert (bounds["x"], bounds["x"] + bounds["width"]) == (0, 4)  # seats A1..A4 and the screen above them
+    assert layout["focus"]["y"] < 0 < len(layout["shapes"])
 
 
 async def test_config_tells_the_page_where_the_socket_is(running: Running) -> None:
@@ -137,7 +142,7 @@ async def test_health_and_demo_page(running: Running) -> None:
     [
         ("POST", "/api/seat-locks", False, {"showtimeId": "x", "seatIds": ["A1"]}, 401, "unauthorized"),
         ("POST", "/api/seat-locks", True, "not json", 400, "invalid_message"),
-        ("POST", "/api/seat-locks", True, {"showtimeId": "x"}, 400, "invalid_message"),
+        ("POST", "/api/seat-locks", True, {"showtimeId": "{showtime}"}, 400, "invalid_message"),  # no seat, no table
         ("POST", "/api/seat-locks", True, {"showtimeId": 5, "seatIds": ["A1"]}, 400, "invalid_message"),
         ("POST", "/api/seat-locks", True, {"showtime_id": "x", "seat_ids": ["A1"]}, 400, "invalid_message"),
         ("GET", "/api/showtimes/a%00b", False, None, 404, "unknown_showtime"),
@@ -202,5 +207,6 @@ async def test_openapi_describes_every_endpoint_from_the_same_models(running: Ru
     assert lock["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/SeatsRequest")
     assert "409" in lock["responses"]
     schemas = document["components"]["schemas"]
-    assert set(schemas["SeatsRequest"]["required"]) == {"showtimeId", "seatIds"}
+    assert set(schemas["SeatsRequest"]["required"]) == {"showtimeId"}  # seatIds, tableIds or both
+    assert {"seatIds", "tableIds"} <= set(schemas["SeatsRequest"]["properties"])
     assert "conflictingSeats" in schemas["Problem"]["properties"]

@@ -19,7 +19,8 @@ async def get(running: Running, showtime: str, **headers: str) -> tuple[int, Map
 
 
 def statuses(body: bytes) -> dict[str, str]:
-    return {seat["id"]: seat["status"] for row in orjson.loads(body)["rows"] for seat in row["seats"]}
+    sections = orjson.loads(body)["sections"]
+    return {seat["id"]: seat["status"] for section in sections for row in section["rows"] for seat in row["seats"]}
 
 
 async def lock(running: Running, showtime: str, seats: list[str]) -> None:

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from server.bus import LocalBus, decode, encode, reconcile
-from server.core.changes import Accepted, Event
+from server.core.changes import Accepted, Event, Selection
 from server.core.seats import SeatChange, SeatStatus
 from server.fanout import Fanout
 from server.metrics import Metrics
@@ -74,8 +74,8 @@ async def test_reconcile_delivers_from_the_log_what_the_fanout_never_got(engine:
         pass
 
     service = SeatService(store, SeatSettings(), lost, Metrics(), ManualClock())
-    assert isinstance(await service.lock("s1", SHOWTIME, ["A1", "A2"]), Accepted)
-    assert isinstance(await service.unlock("s1", SHOWTIME, ["A1"]), Accepted)
+    assert isinstance(await service.lock("s1", SHOWTIME, Selection(["A1", "A2"])), Accepted)
+    assert isinstance(await service.unlock("s1", SHOWTIME, Selection(["A1"])), Accepted)
     assert watcher.seqs() == []
 
     await reconcile(fanout, store.seqs)

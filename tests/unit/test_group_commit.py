@@ -13,7 +13,7 @@ from server.keyed_lock import KeyedLock
 
 
 def change(seat: str) -> Change:
-    return Change((seat,), "s", rule=lambda claims: Plan("s"))
+    return Change((seat,), "s", rule=lambda claims, terms: Plan("s"))
 
 
 class Ledger:

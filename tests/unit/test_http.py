@@ -74,10 +74,11 @@ async def test_lock_and_book_with_a_session_token(client: Client) -> None:
     read_back = await client.get(f"/api/bookings/{booking_id}", headers=auth)
     assert (await read_back.json())["seatIds"] == ["A1"]
     layout = await (await client.get(f"/api/showtimes/{SHOWTIME}")).json()
-    assert layout["rows"][0]["seats"][0] == {
-        "id": "A1", "row": "A", "number": 1, "x": 0, "y": 0,
-        "categoryId": layout["categories"][0]["id"], "status": "booked",
-    }  # fmt: skip
+    row = layout["sections"][0]["rows"][0]
+    assert (row["label"], row["seats"][0]) == ("A", {
+        "id": "A1", "label": "1", "x": 0, "y": 0,
+        "categoryId": layout["categories"][0]["id"], "flags": [], "status": "booked",
+    })  # fmt: skip
 
 
 async def test_refusals_are_problems_with_the_codes_status(client: Client) -> None:
@@ -139,3 +140,14 @@ async def test_the_config_and_the_openapi_document_are_served(client: Client) ->
     served = await (await client.get("/api/openapi.json")).json()
     assert served.pop("servers") == [{"url": str(client.make_url("")).rstrip("/")}]
     assert served == openapi_document(ENDPOINTS)
+
+
+async def test_a_viewport_returns_only_the_seats_inside_it(client: Client) -> None:
+    window = await (await client.get(f"/api/showtimes/{SHOWTIME}?viewport=0.5,0,1,1")).json()
+    shown = [seat["id"] for section in window["sections"] for row in section["rows"] for seat in row["seats"]]
+    assert shown == ["A2", "B2"]  # x 0.5..1.5 holds seat 2 only (at x 1); y 0..1 rows A and B
+    whole = await (await client.get(f"/api/showtimes/{SHOWTIME}")).json()
+    assert (window["prices"], window["categories"]) == (whole["prices"], whole["categories"])
+    for bad in ("1,2,3", "a,b,c,d", "0,0,-1,4", "0,0,nan,1"):
+        refused = await client.get(f"/api/showtimes/{SHOWTIME}", params={"viewport": bad})
+        assert (refused.status, (await refused.json())["code"]) == (400, "invalid_message")

@@ -22,7 +22,7 @@ class Catalogue:
 
 async def test_a_burst_on_a_cold_showtime_makes_one_read() -> None:
     catalogue = Catalogue()
-    catalogue.layouts["st"] = Layout({"A1": 1000}, "EUR")
+    catalogue.layouts["st"] = Layout({"A1": "standard"})
     cache = LayoutCache(catalogue.load)
     layouts = await asyncio.gather(*(cache.get("st") for _ in range(50)))
     assert all(layout == catalogue.layouts["st"] for layout in layouts)
@@ -37,5 +37,5 @@ async def test_an_unknown_showtime_is_refused_and_found_once_it_exists() -> None
     missing = await cache.get("st")
     assert isinstance(missing, Rejection)
     assert missing.code is ErrorCode.UNKNOWN_SHOWTIME
-    catalogue.layouts["st"] = Layout({"A1": 1000}, "EUR")
+    catalogue.layouts["st"] = Layout({"A1": "standard"})
     assert await cache.get("st") == catalogue.layouts["st"]

@@ -28,10 +28,11 @@ def wire(json: str) -> dict[str, object]:
 
 
 def test_a_status_view_becomes_a_current_seat_status() -> None:
-    view = StatusView("st", 7, booked=["A1"], held=["A2", "A3"], mine={"A3": 9000}, at=1000)
+    view = StatusView("st", 7, booked=["A1"], held=["A2", "A3"], mine={"A3": 9000}, at=1000, blocked=["B9"])
     assert wire(CurrentSeatStatus.of(view).to_json()) == {
         "type": "current_seat_status", "showtimeId": "st", "seq": 7, "bookedSeats": ["A1"],
-        "lockedSeats": ["A2", "A3"], "mySeats": ["A3"], "holdExpiresAt": {"A3": 9000}, "timestamp": 1000,
+        "lockedSeats": ["A2", "A3"], "mySeats": ["A3"], "holdExpiresAt": {"A3": 9000}, "blockedSeats": ["B9"],
+        "timestamp": 1000,
     }  # fmt: skip
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
+from server.admin_http import ADMIN_ENDPOINTS
 from server.core.errors import ErrorCode
 from server.http import ENDPOINTS
 from server.messages import Ack, BookingView, SeatsRequest, ShowtimeSummary
@@ -76,13 +77,14 @@ def test_every_referenced_model_is_a_component_with_wire_names() -> None:
     assert "showtime_id" not in schemas["SeatsRequest"]["properties"]
 
 
-DOCUMENT = openapi_document(ENDPOINTS)
+SERVED: tuple[Endpoint[Any], ...] = (*ENDPOINTS, *ADMIN_ENDPOINTS)
+DOCUMENT = openapi_document(SERVED)
 OPERATIONS: list[dict[str, Any]] = [operation for path in DOCUMENT["paths"].values() for operation in path.values()]
 
 
 def test_every_operation_has_its_own_id() -> None:
     ids = [operation["operationId"] for operation in OPERATIONS]
-    assert len(ids) == len(set(ids)) == len(ENDPOINTS)
+    assert len(ids) == len(set(ids)) == len(SERVED)
     assert {"lockSeats", "unlockSeats", "createBooking", "getBooking", "createSession"} <= set(ids)
 
 
@@ -98,6 +100,19 @@ def test_authenticated_operations_name_the_buyer_token_and_document_the_challeng
         for requirement in operation.get("security", []):
             assert set(requirement) <= set(schemes)
         if "401" in operation["responses"]:
-            assert operation["security"] == [{"sessionToken": []}]
+            scheme = "adminKey" if "admin" in operation["tags"] else "sessionToken"
+            assert operation["security"] == [{scheme: []}]
             assert "WWW-Authenticate" in operation["responses"]["401"]["headers"]
     assert {schemes[name]["scheme"] for name in ("sessionToken", "adminKey")} == {"bearer"}
+
+
+def test_admin_operations_need_the_operator_key_and_refuse_buyers() -> None:
+    admin = [operation for operation in OPERATIONS if "admin" in operation["tags"]]
+    assert len(admin) == len(ADMIN_ENDPOINTS)
+    for operation in admin:
+        assert operation["security"] == [{"adminKey": []}]
+        assert {"401", "403"} <= set(operation["responses"])
+    query = DOCUMENT["paths"]["/api/admin/layouts"]["post"]["parameters"]
+    assert {(p["name"], p["in"]) for p in query} == {
+        ("format", "query"), ("venueId", "query"), ("venueName", "query"), ("hallId", "query"), ("hallName", "query"),
+    }  # fmt: skip

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+from dataclasses import replace
 from typing import Any
 
 import orjson
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from server.core.changes import Selection
 from server.core.errors import ErrorCode, Rejection
-from server.core.records import StatusView
-from server.core.seats import SeatState
-from server.messages import Category, RowView, SeatView, ShowtimeLayout, ShowtimeSummary
+from server.core.records import SeatMap, StatusView
+from server.messages import ShowtimeLayout
 from server.metrics import Metrics
 from server.seat_maps import FreshReads, SeatMaps, Version, accepts_gzip
 from server.service import Customer, SeatService
@@ -21,6 +22,7 @@ from server.settings import LimitSettings, SeatSettings
 from server.storage.seed import Category as SeatCategory
 from server.storage.seed import create_showtime
 from server.storage.store import SeatStore
+from server.storage.venues import showtime_terms, update_showtime
 from tests.fakes import ManualClock
 from tests.unit.database import SHOWTIME, engine
 
@@ -36,32 +38,11 @@ def seat_maps(engine: AsyncEngine, clock: ManualClock, reads_per_minute: float =
 
 
 async def encoded_per_seat(service: SeatService, showtime_id: str) -> Any:
-    """The seat map as the handler built it before the template: one model per seat, encoded per request."""
+    """The seat map as the models encode it whole, one model per seat, for every request."""
     found, status = await service.showtime(showtime_id), await service.status("", showtime_id)
     assert not isinstance(found, Rejection)
     assert isinstance(status, StatusView)
-    booked, held = set(status.booked), set(status.held)
-    rows: dict[str, list[SeatView]] = {}
-    for place in found.seats:
-        state = SeatState.BOOKED if place.code in booked else SeatState.HELD if place.code in held else None
-        rows.setdefault(place.row_label, []).append(
-            SeatView(
-                id=place.code,
-                row=place.row_label,
-                number=place.number,
-                x=place.x,
-                y=place.y,
-                category_id=place.category_id,
-                status=state or SeatState.AVAILABLE,
-            )
-        )
-    layout = ShowtimeLayout(
-        **ShowtimeSummary.of(found.showtime).model_dump(),
-        seq=status.seq,
-        categories=[Category.of(category) for category in found.categories],
-        rows=[RowView(label=label, seats=seats) for label, seats in rows.items()],
-    )
-    return orjson.loads(layout.to_json())
+    return orjson.loads(ShowtimeLayout.from_map(SeatMap(found, status)).to_json())
 
 
 async def current(maps: SeatMaps, showtime_id: str) -> Version:
@@ -86,15 +67,20 @@ async def test_the_map_is_the_json_one_model_per_seat_made(engine: AsyncEngine) 
     service, maps = seat_maps(engine, clock)
     assert orjson.loads((await current(maps, showtime)).body) == await encoded_per_seat(service, showtime)
 
-    await service.lock("s1", showtime, ["A1", "C3", "F7"])
-    await service.book("s1", showtime, ["C3"], ADA)
+    await service.lock("s1", showtime, Selection(["A1", "C3", "F7"]))
+    await service.book("s1", showtime, Selection(["C3"]), ADA)
     clock.advance(30_000)
-    await service.lock("s2", showtime, ["B2"])
+    await service.lock("s2", showtime, Selection(["B2"]))
     assert orjson.loads((await current(maps, showtime)).body) == await encoded_per_seat(service, showtime)
     clock.advance(30_000)  # s1's holds lapse, and no sweep has run: the seq is the same, the map is not
     after_lapse = await current(maps, showtime)
     assert orjson.loads(after_lapse.body) == await encoded_per_seat(service, showtime)
-    statuses = {seat["id"]: seat["status"] for row in orjson.loads(after_lapse.body)["rows"] for seat in row["seats"]}
+    statuses = {
+        seat["id"]: seat["status"]
+        for section in orjson.loads(after_lapse.body)["sections"]
+        for row in section["rows"]
+        for seat in row["seats"]
+    }
     assert (statuses["A1"], statuses["B2"], statuses["C3"], statuses["F7"]) == (
         "available",
         "held",
@@ -107,11 +93,17 @@ async def test_a_change_makes_a_new_version_and_no_change_keeps_it(engine: Async
     service, maps = seat_maps(engine, ManualClock())
     before = await current(maps, SHOWTIME)
     assert await current(maps, SHOWTIME) is before
-    await service.lock("s1", SHOWTIME, ["B3"])
+    await service.lock("s1", SHOWTIME, Selection(["B3"]))
     after = await current(maps, SHOWTIME)
     assert after is not before
     assert after.etag != before.etag
-    seats = {seat["id"]: seat["status"] for row in orjson.loads(after.body)["rows"] for seat in row["seats"]}
+    document = orjson.loads(after.body)
+    seats = {
+        seat["id"]: seat["status"]
+        for section in document["sections"]
+        for row in section["rows"]
+        for seat in row["seats"]
+    }
     assert (seats["B3"], seats["B4"], orjson.loads(after.body)["seq"]) == ("held", "available", 1)
     assert orjson.loads(before.body)["seq"] == 0
 
@@ -119,7 +111,7 @@ async def test_a_change_makes_a_new_version_and_no_change_keeps_it(engine: Async
 async def test_a_burst_of_reads_shares_two_status_reads(engine: AsyncEngine) -> None:
     service, maps = seat_maps(engine, ManualClock())
     await current(maps, SHOWTIME)
-    await service.lock("s1", SHOWTIME, ["A2"])
+    await service.lock("s1", SHOWTIME, Selection(["A2"]))
     versions = await asyncio.gather(*(current(maps, SHOWTIME) for _ in range(20)))
     assert len({id(version) for version in versions}) <= 2
     assert all(version.status.held == ["A2"] for version in versions)
@@ -150,7 +142,7 @@ async def test_a_showtime_never_gets_another_ones_map(engine: AsyncEngine) -> No
     twin = await create_showtime(engine, rows=4, seats_per_row=5, title="Unit", starts_at=0)  # the same grid
     other = await create_showtime(engine, rows=2, seats_per_row=3, title="Small", starts_at=0)
     service, maps = seat_maps(engine, ManualClock())
-    await service.lock("s1", twin, ["A1"])
+    await service.lock("s1", twin, Selection(["A1"]))
     maps_of = await asyncio.gather(*(current(maps, showtime) for showtime in (SHOWTIME, twin, other) * 3))
     for showtime, version in zip((SHOWTIME, twin, other) * 3, maps_of, strict=True):
         assert orjson.loads(version.body) == await encoded_per_seat(service, showtime)
@@ -210,3 +202,16 @@ async def test_reads_are_limited_per_address(engine: AsyncEngine) -> None:
     assert maps.admit("203.0.113.6") is None  # another address has its own budget
     clock.advance(30_000)
     assert maps.admit("203.0.113.5") is None
+
+
+async def test_a_changed_price_makes_a_new_map_at_the_same_seq(engine: AsyncEngine) -> None:
+    clock = ManualClock()
+    service, maps = seat_maps(engine, clock)
+    before = await current(maps, SHOWTIME)
+    terms = await showtime_terms(engine, SHOWTIME)
+    assert terms is not None
+    await update_showtime(engine, SHOWTIME, replace(terms, prices={category: 999 for category in terms.prices}))
+    after = await current(maps, SHOWTIME)
+    assert after.etag != before.etag
+    assert orjson.loads(after.body)["prices"] == dict.fromkeys(terms.prices, 999)
+    assert orjson.loads(after.body) == await encoded_per_seat(service, SHOWTIME)

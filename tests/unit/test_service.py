@@ -6,9 +6,9 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from server.core.changes import Accepted, Event
+from server.core.changes import Accepted, Event, Selection
 from server.core.errors import ErrorCode, Rejection
-from server.core.records import BookingRecord, ShowtimeSeats, StatusView
+from server.core.records import BookingRecord, ShowtimeDetails, StatusView
 from server.metrics import Metrics
 from server.service import Customer, Replay, SeatService
 from server.settings import SeatSettings
@@ -33,9 +33,9 @@ def service(engine: AsyncEngine, clock: ManualClock, published: Published, **set
 async def test_lock_book_and_read_back(engine: AsyncEngine) -> None:
     clock, published = ManualClock(), Published()
     seats = service(engine, clock, published, hold_ttl_seconds=60)
-    locked = await seats.lock("s1", SHOWTIME, ["A1", "A2", "A1"])
+    locked = await seats.lock("s1", SHOWTIME, Selection(["A1", "A2", "A1"]))
     assert locked == Accepted("lock", SHOWTIME, ("A1", "A2"), expires_at=clock.now() + 60_000, seq=2)
-    booked = await seats.book("s1", SHOWTIME, ["A1"], ADA)
+    booked = await seats.book("s1", SHOWTIME, Selection(["A1"]), ADA)
     assert isinstance(booked, Accepted)
     assert (booked.total_cents, booked.currency) == (1200, "EUR")
     assert [(e.seq, e.change.seat, e.change.status.value) for e in published] == [
@@ -56,18 +56,18 @@ async def test_lock_book_and_read_back(engine: AsyncEngine) -> None:
 async def test_all_or_nothing_and_the_refusals_name_the_seats(engine: AsyncEngine) -> None:
     clock, published = ManualClock(), Published()
     seats = service(engine, clock, published)
-    await seats.lock("s1", SHOWTIME, ["B2"])
-    taken = await seats.lock("s2", SHOWTIME, ["B1", "B2", "B3"])
+    await seats.lock("s1", SHOWTIME, Selection(["B2"]))
+    taken = await seats.lock("s2", SHOWTIME, Selection(["B1", "B2", "B3"]))
     assert isinstance(taken, Rejection)
     assert (taken.code, taken.seats) == (ErrorCode.SEAT_UNAVAILABLE, ("B2",))
-    unknown = await seats.lock("s2", SHOWTIME, ["B1", "Z9"])
+    unknown = await seats.lock("s2", SHOWTIME, Selection(["B1", "Z9"]))
     assert isinstance(unknown, Rejection)
     assert (unknown.code, unknown.seats) == (ErrorCode.UNKNOWN_SEAT, ("Z9",))
-    not_mine = await seats.unlock("s2", SHOWTIME, ["B2"])
+    not_mine = await seats.unlock("s2", SHOWTIME, Selection(["B2"]))
     assert isinstance(not_mine, Rejection)
     assert not_mine.code is ErrorCode.NOT_LOCK_OWNER
     assert [e.change.seat for e in published] == ["B2"]
-    missing = await seats.lock("s1", "st_missing", ["A1"])
+    missing = await seats.lock("s1", "st_missing", Selection(["A1"]))
     assert isinstance(missing, Rejection)
     assert missing.code is ErrorCode.UNKNOWN_SHOWTIME
 
@@ -75,35 +75,35 @@ async def test_all_or_nothing_and_the_refusals_name_the_seats(engine: AsyncEngin
 async def test_lapsed_holds_are_released_once_when_the_clock_passes_them(engine: AsyncEngine) -> None:
     clock, published = ManualClock(), Published()
     seats = service(engine, clock, published, hold_ttl_seconds=10)
-    await seats.lock("s1", SHOWTIME, ["C1", "C2"])
+    await seats.lock("s1", SHOWTIME, Selection(["C1", "C2"]))
     clock.advance(9_999)
     assert await seats.expire_lapsed_holds() == 0
     clock.advance(1)
     assert await seats.expire_lapsed_holds() == 2
     assert await seats.expire_lapsed_holds() == 0
     assert [e.change.status.value for e in published] == ["locked", "locked", "unlocked", "unlocked"]
-    assert isinstance(await seats.lock("s2", SHOWTIME, ["C1"]), Accepted)
+    assert isinstance(await seats.lock("s2", SHOWTIME, Selection(["C1"])), Accepted)
 
 
 async def test_the_seat_change_rate_follows_the_monotonic_clock_not_wall_steps(engine: AsyncEngine) -> None:
     clock = ManualClock()
     seats = service(engine, clock, Published(), seat_changes_per_second=1, seat_change_burst=1)
-    assert isinstance(await seats.lock("s1", SHOWTIME, ["D1"]), Accepted)
-    limited = await seats.lock("s1", SHOWTIME, ["D2"])
+    assert isinstance(await seats.lock("s1", SHOWTIME, Selection(["D1"])), Accepted)
+    limited = await seats.lock("s1", SHOWTIME, Selection(["D2"]))
     assert isinstance(limited, Rejection)
     assert (limited.code, limited.retry_after_ms) == (ErrorCode.RATE_LIMITED, 1000)
     clock.step_wall(-600_000)  # a wall clock stepped back ten minutes changes nothing
-    limited = await seats.lock("s1", SHOWTIME, ["D2"])
+    limited = await seats.lock("s1", SHOWTIME, Selection(["D2"]))
     assert isinstance(limited, Rejection)
     assert limited.retry_after_ms == 1000
     clock.advance(1000)
-    assert isinstance(await seats.lock("s1", SHOWTIME, ["D2"]), Accepted)
+    assert isinstance(await seats.lock("s1", SHOWTIME, Selection(["D2"])), Accepted)
 
 
 async def test_replay_gives_the_missed_changes_or_none_when_the_log_cannot(engine: AsyncEngine) -> None:
     clock = ManualClock()
     seats = service(engine, clock, Published(), max_replay_events=2)
-    await seats.lock("s1", SHOWTIME, ["A3", "A4", "A5"])
+    await seats.lock("s1", SHOWTIME, Selection(["A3", "A4", "A5"]))
     replay = await seats.replay(SHOWTIME, 1)
     assert isinstance(replay, Replay)
     assert (replay.seq, [e.seq for e in replay.events]) == (3, [2, 3])
@@ -113,22 +113,24 @@ async def test_replay_gives_the_missed_changes_or_none_when_the_log_cannot(engin
 
 async def test_a_showtime_has_its_seats_and_its_seq_is_read_alone(engine: AsyncEngine) -> None:
     seats = service(engine, ManualClock(), Published())
-    await seats.lock("s1", SHOWTIME, ["B4"])
+    await seats.lock("s1", SHOWTIME, Selection(["B4"]))
     found = await seats.showtime(SHOWTIME)
-    assert isinstance(found, ShowtimeSeats)
-    assert len(found.seats) == 20
-    assert await seats.seq(SHOWTIME) == 1
+    assert isinstance(found, ShowtimeDetails)
+    assert len(found.hall.seats()) == 20
+    state = await seats.state(SHOWTIME)
+    assert state is not None
+    assert (state[0], state[1]) == (1, found.terms)
     missing = await seats.showtime("st_missing")
     assert isinstance(missing, Rejection)
-    assert await seats.seq("st_missing") is None
+    assert await seats.state("st_missing") is None
 
 
 async def test_a_status_view_says_when_its_first_hold_lapses(engine: AsyncEngine) -> None:
     clock = ManualClock()
     seats = service(engine, clock, Published(), hold_ttl_seconds=60)
-    await seats.lock("s1", SHOWTIME, ["B4"])
+    await seats.lock("s1", SHOWTIME, Selection(["B4"]))
     clock.advance(10_000)
-    await seats.lock("s2", SHOWTIME, ["B5"])
+    await seats.lock("s2", SHOWTIME, Selection(["B5"]))
     status = await seats.status("", SHOWTIME)
     assert isinstance(status, StatusView)
     assert (status.held, status.mine, status.lapses_at) == (["B4", "B5"], {}, clock.now() + 50_000)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from server.core.changes import Event
+from server.core.changes import Event, Selection
 from server.core.errors import ErrorCode, Rejection
 from server.fanout import Fanout
 from server.metrics import Metrics
@@ -78,8 +78,8 @@ async def churn(service: SeatService, session: str, rounds: int, seed: int) -> N
     chooser = random.Random(seed)
     for _ in range(rounds):
         seats = chooser.sample(SEATS, 2)
-        await service.lock(session, SHOWTIME, seats)
-        await service.unlock(session, SHOWTIME, seats[:1])
+        await service.lock(session, SHOWTIME, Selection(seats))
+        await service.unlock(session, SHOWTIME, Selection(seats[:1]))
 
 
 async def test_subscribers_joining_while_both_instances_commit_see_exactly_the_database(engine: AsyncEngine) -> None:
@@ -110,8 +110,8 @@ async def test_a_resubscribe_with_last_seq_replays_exactly_what_was_missed(engin
     joined = await node.subscriptions.subscribe(first, "s", SHOWTIME)
     assert isinstance(joined, Joined)
     assert (joined.recovered, joined.seq) == (False, 0)
-    await node.service.lock("s_other", SHOWTIME, ["A1", "A2"])
-    await node.service.unlock("s_other", SHOWTIME, ["A1"])
+    await node.service.lock("s_other", SHOWTIME, Selection(["A1", "A2"]))
+    await node.service.unlock("s_other", SHOWTIME, Selection(["A1"]))
 
     again = FakeConnection("again")  # a reconnect that saw up to seq 1
     replayed = await node.subscriptions.subscribe(again, "s", SHOWTIME, last_seq=1, request_id="r")
@@ -129,18 +129,18 @@ async def test_a_live_resubscribe_continues_after_what_was_sent_without_repeatin
     joined = await node.subscriptions.subscribe(connection, "s", SHOWTIME)
     assert isinstance(joined, Joined)
     node.fanout.send(connection, joined.frames)
-    await node.service.lock("s_other", SHOWTIME, ["B1", "B2"])
+    await node.service.lock("s_other", SHOWTIME, Selection(["B1", "B2"]))
     again = await node.subscriptions.subscribe(connection, "s", SHOWTIME, last_seq=0)
     assert isinstance(again, Joined)
     assert (again.recovered, again.seq) == (True, 2)
     node.fanout.send(connection, again.frames)
-    await node.service.lock("s_other", SHOWTIME, ["B3"])
+    await node.service.lock("s_other", SHOWTIME, Selection(["B3"]))
     assert connection.seqs() == [1, 2, 3]
 
 
 async def test_too_old_a_last_seq_gets_a_snapshot_instead(engine: AsyncEngine) -> None:
     node = instance(engine, [])
-    await node.service.lock("s_other", SHOWTIME, ["C1"])
+    await node.service.lock("s_other", SHOWTIME, Selection(["C1"]))
     joined = await node.subscriptions.subscribe(FakeConnection("c"), "s", SHOWTIME, last_seq=99)
     assert isinstance(joined, Joined)
     assert (joined.recovered, joined.seq) == (False, 1)
@@ -159,8 +159,8 @@ async def test_a_joiner_behind_a_flood_of_remote_changes_reads_its_snapshot_agai
         reads += 1
         status = await real_status(session_id, showtime_id)
         if reads == 1:  # while the first snapshot is in hand, the other instance commits twice
-            await there.service.lock("s_there", SHOWTIME, ["D1"])
-            await there.service.lock("s_there", SHOWTIME, ["D2"])
+            await there.service.lock("s_there", SHOWTIME, Selection(["D1"]))
+            await there.service.lock("s_there", SHOWTIME, Selection(["D2"]))
         return status
 
     here.service.status = status_then_flood  # type: ignore[method-assign]

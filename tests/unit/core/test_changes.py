@@ -23,7 +23,7 @@ def test_events_are_values_so_a_repeated_delivery_is_recognised() -> None:
 
 
 def test_a_change_books_nothing_and_a_commit_names_no_booking_unless_told() -> None:
-    change = Change(("A1",), "s1", lambda claims: Rejection(ErrorCode.SEAT_UNAVAILABLE, "taken"))
+    change = Change(("A1",), "s1", lambda claims, terms: Rejection(ErrorCode.SEAT_UNAVAILABLE, "taken"))
     assert change.new_booking is None
     assert Committed(Plan("s1"), []).booking_id is None
 

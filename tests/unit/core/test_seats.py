@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import pytest
 
 from server.core.errors import ErrorCode, Rejection
@@ -9,6 +12,7 @@ from server.core.seats import (
     Claim,
     Layout,
     Plan,
+    SaleTerms,
     SeatState,
     SeatStatus,
     apply_plan,
@@ -22,7 +26,13 @@ from server.core.seats import (
 NOW = 1_000_000
 TTL = 600_000
 MAX_HELD = 20
-LAYOUT = Layout(prices={"A1": 1000, "A2": 1000, "B1": 1500}, currency="EUR")
+LAYOUT = Layout(categories={"A1": "std", "A2": "std", "B1": "premium"})
+TERMS = SaleTerms(prices={"std": 1000, "premium": 1500}, currency="EUR")
+
+
+def plan_lock_now(claims: Mapping[str, Claim], *args: Any) -> Rejection | Plan:
+    """plan_lock for a showtime on sale, as most of these cases need."""
+    return plan_lock(claims, TERMS, *args)
 
 
 def held(session: str, expires_at: int = NOW + 1) -> Claim:
@@ -64,7 +74,7 @@ class TestSelectSeats:
 
 class TestLock:
     def test_free_seats_are_held_until_ttl(self) -> None:
-        plan = accepted(plan_lock({}, "me", ("A1", "A2"), NOW, TTL, MAX_HELD))
+        plan = accepted(plan_lock_now({}, "me", ("A1", "A2"), NOW, TTL, MAX_HELD))
         assert plan.hold == ("A1", "A2")
         assert plan.hold_until == NOW + TTL
         assert plan.session_id == "me"
@@ -75,36 +85,38 @@ class TestLock:
 
     def test_all_or_nothing_names_every_conflict(self) -> None:
         claims = {"A2": held("other"), "B1": booked("someone")}
-        rejection = refused(plan_lock(claims, "me", ("A1", "A2", "B1"), NOW, TTL, MAX_HELD), ErrorCode.SEAT_UNAVAILABLE)
+        rejection = refused(
+            plan_lock_now(claims, "me", ("A1", "A2", "B1"), NOW, TTL, MAX_HELD), ErrorCode.SEAT_UNAVAILABLE
+        )
         assert rejection.seats == ("A2", "B1")
 
     def test_relocking_own_hold_extends_it_silently(self) -> None:
-        plan = accepted(plan_lock({"A1": held("me")}, "me", ("A1", "A2"), NOW, TTL, MAX_HELD))
+        plan = accepted(plan_lock_now({"A1": held("me")}, "me", ("A1", "A2"), NOW, TTL, MAX_HELD))
         assert plan.hold == ("A1", "A2")
         assert plan.hold_until == NOW + TTL
         assert [c.seat for c in plan.changes] == ["A2"]
 
     def test_a_lapsed_hold_of_another_session_is_free(self) -> None:
-        plan = accepted(plan_lock({"A1": held("other", expires_at=NOW)}, "me", ("A1",), NOW, TTL, MAX_HELD))
+        plan = accepted(plan_lock_now({"A1": held("other", expires_at=NOW)}, "me", ("A1",), NOW, TTL, MAX_HELD))
         assert [(c.seat, c.session_id) for c in plan.changes] == [("A1", "me")]
 
     def test_a_hold_one_millisecond_from_expiry_is_still_taken(self) -> None:
         refused(
-            plan_lock({"A1": held("other", expires_at=NOW + 1)}, "me", ("A1",), NOW, TTL, MAX_HELD),
+            plan_lock_now({"A1": held("other", expires_at=NOW + 1)}, "me", ("A1",), NOW, TTL, MAX_HELD),
             ErrorCode.SEAT_UNAVAILABLE,
         )
 
     def test_a_session_holds_at_most_max_held_seats_of_a_showtime(self) -> None:
         claims = {"A1": held("me"), "A2": held("me"), "B1": held("other")}
-        rejection = refused(plan_lock(claims, "me", ("B2",), NOW, TTL, 2), ErrorCode.HOLD_LIMIT_REACHED)
+        rejection = refused(plan_lock_now(claims, "me", ("B2",), NOW, TTL, 2), ErrorCode.HOLD_LIMIT_REACHED)
         assert "2" in rejection.message
         # Re-locking seats already held counts them once; lapsed holds do not count.
-        accepted(plan_lock(claims, "me", ("A1", "A2"), NOW, TTL, 2))
+        accepted(plan_lock_now(claims, "me", ("A1", "A2"), NOW, TTL, 2))
         lapsed = {"A1": held("me", expires_at=NOW), "A2": held("me")}
-        accepted(plan_lock(lapsed, "me", ("B2",), NOW, TTL, 2))
+        accepted(plan_lock_now(lapsed, "me", ("B2",), NOW, TTL, 2))
 
     def test_own_booked_seat_cannot_be_locked_again(self) -> None:
-        refused(plan_lock({"A1": booked("me")}, "me", ("A1",), NOW, TTL, MAX_HELD), ErrorCode.SEAT_UNAVAILABLE)
+        refused(plan_lock_now({"A1": booked("me")}, "me", ("A1",), NOW, TTL, MAX_HELD), ErrorCode.SEAT_UNAVAILABLE)
 
 
 class TestUnlock:
@@ -125,7 +137,7 @@ class TestUnlock:
 
 class TestBook:
     def test_sells_live_holds_at_category_prices(self) -> None:
-        plan = accepted(plan_book({"A1": held("me"), "B1": held("me")}, LAYOUT, "me", ("A1", "B1"), NOW))
+        plan = accepted(plan_book({"A1": held("me"), "B1": held("me")}, TERMS, LAYOUT, "me", ("A1", "B1"), NOW))
         assert dict(plan.sell) == {"A1": 1000, "B1": 1500}
         assert plan.total_cents == 2500
         assert plan.release == ("A1", "B1")
@@ -138,7 +150,7 @@ class TestBook:
     )
     def test_refuses_seats_without_a_live_hold_of_the_session(self, claim: Claim | None) -> None:
         claims = {"A1": held("me")} | ({"A2": claim} if claim else {})
-        rejection = refused(plan_book(claims, LAYOUT, "me", ("A1", "A2"), NOW), ErrorCode.NOT_LOCK_OWNER)
+        rejection = refused(plan_book(claims, TERMS, LAYOUT, "me", ("A1", "A2"), NOW), ErrorCode.NOT_LOCK_OWNER)
         assert rejection.seats == ("A2",)
 
 
@@ -165,13 +177,13 @@ class TestApplyPlan:
 
     def test_a_second_lock_in_the_same_batch_sees_the_first(self) -> None:
         claims: dict[str, Claim] = {}
-        apply_plan(claims, accepted(plan_lock(claims, "a", ("A1",), NOW, TTL, MAX_HELD)))
+        apply_plan(claims, accepted(plan_lock_now(claims, "a", ("A1",), NOW, TTL, MAX_HELD)))
         assert claims == {"A1": Claim(SeatState.HELD, "a", NOW + TTL)}
-        refused(plan_lock(claims, "b", ("A1", "A2"), NOW, TTL, MAX_HELD), ErrorCode.SEAT_UNAVAILABLE)
+        refused(plan_lock_now(claims, "b", ("A1", "A2"), NOW, TTL, MAX_HELD), ErrorCode.SEAT_UNAVAILABLE)
 
     def test_unlock_frees_and_book_sells(self) -> None:
         claims = {"A1": held("a"), "A2": held("a")}
         apply_plan(claims, accepted(plan_unlock(claims, "a", ("A1",))))
-        apply_plan(claims, accepted(plan_book(claims, LAYOUT, "a", ("A2",), NOW)))
+        apply_plan(claims, accepted(plan_book(claims, TERMS, LAYOUT, "a", ("A2",), NOW)))
         assert claims == {"A2": Claim(SeatState.BOOKED, "a")}
-        accepted(plan_lock(claims, "b", ("A1",), NOW, TTL, MAX_HELD))
+        accepted(plan_lock_now(claims, "b", ("A1",), NOW, TTL, MAX_HELD))

@@ -1,4 +1,4 @@
-"""Seeding: row labels, price categories over rows, aisles in the grid, and the demo cinema made once."""
+"""Seeding: row labels, price categories over rows, aisles in the grid."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from server.core.records import ShowtimeSeats
+from server.core.records import ShowtimeDetails
 from server.storage.database import create_engine
 from server.storage.migrations import apply_migrations
-from server.storage.seed import Category, create_showtime, ensure_demo_data, row_label
+from server.storage.seed import Category, create_showtime, row_label
 from server.storage.store import SeatStore
 
 HOUR = 3_600_000
@@ -25,7 +25,7 @@ async def empty(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
     await engine.dispose()
 
 
-async def read(engine: AsyncEngine, showtime_id: str) -> ShowtimeSeats:
+async def read(engine: AsyncEngine, showtime_id: str) -> ShowtimeDetails:
     found = await SeatStore(engine).showtime(showtime_id)
     assert found is not None
     return found
@@ -44,8 +44,9 @@ async def test_categories_cover_their_rows_and_the_open_one_the_rest(empty: Asyn
         empty, rows=4, seats_per_row=2, title="Play", starts_at=HOUR, categories=categories, currency="GBP"
     )
     found = await read(empty, showtime_id)
-    names = {category.id: category.name for category in found.categories}
-    assert [(seat.code, names[seat.category_id]) for seat in found.seats] == [
+    names = {category.id: category.name for category in found.hall.categories}
+    assert found.prices == {"front": 900, "standard": 1200, "back": 1500}
+    assert [(seat.id, names[seat.category_id]) for seat in found.hall.seats()] == [
         ("A1", "Front"), ("A2", "Front"), ("B1", "Standard"), ("B2", "Standard"),
         ("C1", "Standard"), ("C2", "Standard"), ("D1", "Back"), ("D2", "Back"),
     ]  # fmt: skip
@@ -54,25 +55,9 @@ async def test_categories_cover_their_rows_and_the_open_one_the_rest(empty: Asyn
 
 async def test_an_aisle_leaves_a_blank_column(empty: AsyncEngine) -> None:
     showtime_id = await create_showtime(empty, rows=2, seats_per_row=5, title="Bus", starts_at=0, aisles_after=(2,))
-    seats = (await read(empty, showtime_id)).seats
-    assert [(seat.code, seat.x, seat.y) for seat in seats[:5]] == [
+    hall = (await read(empty, showtime_id)).hall
+    seats = hall.seats()
+    assert [(seat.id, seat.x, seat.y) for seat in seats[:5]] == [
         ("A1", 0, 0), ("A2", 1, 0), ("A3", 3, 0), ("A4", 4, 0), ("A5", 5, 0),
     ]  # fmt: skip
-    assert (seats[5].code, seats[5].row_label, seats[5].number, seats[5].y) == ("B1", "B", 1, 1)
-
-
-async def test_the_demo_cinema_is_created_once_on_the_hour(empty: AsyncEngine) -> None:
-    now = 100 * HOUR + 1234
-    assert await ensure_demo_data(empty, now) == ["demo-matinee", "demo-evening"]
-    assert await ensure_demo_data(empty, now) == []
-    listed = await SeatStore(empty).showtimes()
-    assert [(s.id, s.starts_at, s.seat_count, s.venue) for s in listed] == [
-        ("demo-matinee", 104 * HOUR, 140, "Demo Cinema"),
-        ("demo-evening", 108 * HOUR, 140, "Demo Cinema"),
-    ]
-
-
-async def test_no_demo_cinema_where_a_showtime_exists(empty: AsyncEngine) -> None:
-    await create_showtime(empty, rows=1, seats_per_row=1, title="Real", starts_at=0)
-    assert await ensure_demo_data(empty, 0) == []
-    assert [s.title for s in await SeatStore(empty).showtimes()] == ["Real"]
+    assert (seats[5].id, hall.sections[0].rows[1].label, seats[5].label, seats[5].y) == ("B1", "B", "1", 1)

@@ -21,16 +21,16 @@ TTL = 60_000
 
 
 def lock(session: str, *seats: str, now: int = NOW) -> Change:
-    return Change(seats, session, lambda claims: plan_lock(claims, session, seats, now, TTL, max_held=10))
+    return Change(seats, session, lambda claims, terms: plan_lock(claims, terms, session, seats, now, TTL, max_held=10))
 
 
 def unlock(session: str, *seats: str) -> Change:
-    return Change(seats, session, lambda claims: plan_unlock(claims, session, seats))
+    return Change(seats, session, lambda claims, terms: plan_unlock(claims, session, seats))
 
 
 def book(session: str, layout: Layout, *seats: str) -> Change:
-    rule = lambda claims: plan_book(claims, layout, session, seats, NOW)  # noqa: E731
-    return Change(seats, session, rule, NewBooking("Ada", "ada@example.com", layout.currency))
+    rule = lambda claims, terms: plan_book(claims, terms, layout, session, seats, NOW)  # noqa: E731
+    return Change(seats, session, rule, NewBooking("Ada", "ada@example.com"))
 
 
 def committed(outcome: Rejection | Committed) -> Committed:
@@ -61,7 +61,7 @@ async def test_a_batch_is_decided_in_order_each_change_seeing_the_ones_before(en
     assert sale.booking_id is not None
     record = await store.booking(sale.booking_id)
     assert record is not None
-    assert (record.seat_ids, record.session_id, record.total_cents) == (["A1"], "s1", layout.prices["A1"])
+    assert (record.seat_ids, record.session_id, record.total_cents) == (["A1"], "s1", 1200)
 
 
 async def test_a_batch_that_accepts_nothing_writes_nothing(engine: AsyncEngine) -> None:

@@ -51,10 +51,10 @@ async def test_the_comparison_sees_each_kind_of_disagreement(tmp_path: Path) -> 
     changed = MetaData()
     for table in tables.metadata.tables.values():
         table.to_metadata(changed)
-    venue, seat, hold, event = (changed.tables[name] for name in ("venue", "seat", "seat_hold", "seat_event"))
+    venue, seat, hold, event = (changed.tables[name] for name in ("venue", "layout_seat", "seat_hold", "seat_event"))
     venue.append_column(Column("city", Text, nullable=False))
     venue.c.name.nullable = True
-    seat.c.number.type = BigInteger()
+    seat.c.position.type = BigInteger()
     hold.indexes.remove(next(index for index in hold.indexes if index.name == "seat_hold_expires_at_idx"))
     with pytest.warns(SAWarning, match="primary_key"):  # SQLAlchemy's note that the key is replaced
         event.append_constraint(PrimaryKeyConstraint("showtime_id"))
@@ -66,11 +66,11 @@ async def test_the_comparison_sees_each_kind_of_disagreement(tmp_path: Path) -> 
     finally:
         await engine.dispose()
     expected = [
-        "only in the database: column seat.number INTEGER NOT NULL",
+        "only in the database: column layout_seat.position INTEGER NOT NULL",
         "only in the database: column venue.name TEXT NOT NULL",
         "only in the database: index seat_hold_expires_at_idx on seat_hold (expires_at)",
         "only in the database: primary key seat_event (showtime_id, seq)",
-        "only in the tables: column seat.number BIGINT NOT NULL",
+        "only in the tables: column layout_seat.position BIGINT NOT NULL",
         "only in the tables: column venue.city TEXT NOT NULL",
         "only in the tables: column venue.name TEXT NULL",
         "only in the tables: primary key seat_event (showtime_id)",

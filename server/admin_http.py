@@ -1,0 +1,238 @@
+"""The admin API: layouts, showtimes and blocked seats, for the operator's key alone.
+
+``Authorization: Bearer <ADMIN_API_KEY>``; no key, or a wrong one, is a 401, and a buyer's session token a
+403: buyer tokens never reach these handlers. Its endpoints join the REST app's table (``ADMIN_ENDPOINTS``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hmac
+import json
+from collections.abc import Callable
+from http import HTTPStatus
+
+from aiohttp import web
+
+from server.admin_messages import (
+    BlockRequest,
+    LayoutView,
+    NewShowtimeRequest,
+    ShowtimeChanges,
+    ShowtimeSetup,
+)
+from server.core.changes import Selection
+from server.core.errors import ErrorCode, FieldError, Rejection
+from server.core.venues import HallLayout
+from server.http import ProblemError, parse_body, printable, read_body
+from server.layout_file import LayoutDocument, layout_document, load_layout
+from server.messages import Ack, ack
+from server.openapi import Endpoint
+from server.pretix import load_pretix_plan
+from server.service import Placement, ScheduledShowtime, SeatService
+from server.sessions import Sessions
+from server.settings import LimitSettings, TransportSettings
+from server.storage.venues import NewShowtime, ShowtimeTerms
+
+__all__ = ["ADMIN_ENDPOINTS", "FORMATS", "AdminApi", "read_layout"]
+
+FORMATS = ("native", "pretix")
+
+
+def read_layout(data: bytes, *, pretix: bool, max_seats: int) -> tuple[HallLayout | Rejection, str | None]:
+    """A layout file, native or a pretix plan, or an ``invalid_layout`` listing every error at its path; and
+    the hall name the file gives, if any (a pretix plan's ``name``)."""
+    try:
+        document: object = json.loads(data)
+    except (ValueError, RecursionError):
+        document = data  # the reader says what is wrong with it
+    name = document.get("name") if pretix and isinstance(document, dict) else None
+    load = load_pretix_plan if pretix else load_layout
+    found = load(document, max_seats=max_seats)
+    if isinstance(found, HallLayout):
+        return found, name if isinstance(name, str) and printable(name) and name.strip() else None
+    shown = "; ".join(map(str, found[:5])) + (f"; and {len(found) - 5} more" if len(found) > 5 else "")
+    return Rejection(ErrorCode.INVALID_LAYOUT, f"the layout is not valid: {shown}", errors=tuple(found)), None
+
+
+class AdminApi:
+    def __init__(
+        self, service: SeatService, sessions: Sessions, key: str, transport: TransportSettings, limits: LimitSettings
+    ) -> None:
+        self.service = service
+        self.sessions = sessions
+        self.key = key.encode()
+        self.transport = transport
+        self.limits = limits
+
+    def authorize(self, request: web.Request) -> None:
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        token = token.strip() if scheme.lower() == "bearer" else ""
+        # compare_digest takes as long whatever the key's first wrong byte: the key cannot be guessed byte by byte.
+        if self.key and hmac.compare_digest(token.encode(), self.key):
+            return
+        if token and self.sessions.verify(token) is not None:
+            raise ProblemError(Rejection(ErrorCode.FORBIDDEN, "a buyer's session token cannot call the admin API"))
+        challenge = 'Bearer error="invalid_token"' if token else "Bearer"
+        refused = Rejection(ErrorCode.UNAUTHORIZED, "send Authorization: Bearer <ADMIN_API_KEY>")
+        raise ProblemError(refused, {"WWW-Authenticate": challenge})
+
+    # --- layouts ---------------------------------------------------------------------------------------
+
+    async def import_layout(self, request: web.Request) -> LayoutView | Rejection:
+        self.authorize(request)
+        query = request.query
+        layout_format = query.get("format", "native")
+        if layout_format not in FORMATS:
+            return _invalid_query("format", f"native or pretix, not {layout_format!r}")
+        for name in ("venueId", "hallId", "venueName", "hallName"):
+            if name in query and not (0 < len(query[name]) <= 64 and printable(query[name])):
+                return _invalid_query(name, "1 to 64 printable characters")
+        # The one body allowed over MAX_MESSAGE_BYTES.
+        data = await read_body(request.clone(client_max_size=self.limits.max_layout_bytes), self.transport)
+        max_seats = self.limits.max_layout_seats
+        # Expanding 50,000 seats takes a while: off the event loop, which serves every buyer meanwhile.
+        pretix = layout_format == "pretix"
+        hall, named = await asyncio.to_thread(lambda: read_layout(data, pretix=pretix, max_seats=max_seats))
+        if isinstance(hall, Rejection):
+            return hall
+        placement = Placement(
+            venue_id=query.get("venueId"),
+            venue_name=query.get("venueName"),
+            hall_id=query.get("hallId"),
+            hall_name=query.get("hallName") or named,
+        )
+        saved = await self.service.import_layout(hall, placement)
+        return saved if isinstance(saved, Rejection) else LayoutView.of(saved)
+
+    async def layouts(self, request: web.Request) -> list[LayoutView]:
+        self.authorize(request)
+        return [LayoutView.of(record) for record in await self.service.layouts()]
+
+    async def layout(self, request: web.Request) -> LayoutDocument | Rejection:
+        self.authorize(request)
+        layout_id = request.match_info["layout_id"]
+        if not printable(layout_id):
+            return Rejection(ErrorCode.UNKNOWN_LAYOUT, f"no such layout: {layout_id}")
+        found = await self.service.hall_layout(layout_id)
+        return found if isinstance(found, Rejection) else layout_document(found)
+
+    # --- showtimes -------------------------------------------------------------------------------------
+
+    async def create_showtime(self, request: web.Request) -> ShowtimeSetup | Rejection:
+        self.authorize(request)
+        body = parse_body(await read_body(request, self.transport), NewShowtimeRequest)
+        new = NewShowtime(
+            body.layout_id, body.title, body.starts_at, body.currency, body.prices,
+            body.sales_open_at, body.sales_close_at, body.id,
+        )  # fmt: skip
+        return _setup(await self.service.create_showtime(new))
+
+    async def update_showtime(self, request: web.Request) -> ShowtimeSetup | Rejection:
+        self.authorize(request)
+        showtime_id = self._showtime_id(request)
+        body = parse_body(await read_body(request, self.transport), ShowtimeChanges)
+        return _setup(await self.service.update_showtime(showtime_id, _changer(body)))
+
+    async def delete_showtime(self, request: web.Request) -> ShowtimeSetup | Rejection:
+        self.authorize(request)
+        return _setup(await self.service.delete_showtime(self._showtime_id(request)))
+
+    async def block(self, request: web.Request) -> Ack | Rejection:
+        self.authorize(request)
+        showtime_id = self._showtime_id(request)
+        body = parse_body(await read_body(request, self.transport), BlockRequest)
+        return ack(await self.service.block(showtime_id, Selection(body.seat_ids, body.table_ids), body.reason))
+
+    async def unblock(self, request: web.Request) -> Ack | Rejection:
+        self.authorize(request)
+        showtime_id = self._showtime_id(request)
+        body = parse_body(await read_body(request, self.transport), BlockRequest)
+        return ack(await self.service.unblock(showtime_id, Selection(body.seat_ids, body.table_ids)))
+
+    @staticmethod
+    def _showtime_id(request: web.Request) -> str:
+        showtime_id = request.match_info["showtime_id"]
+        if not printable(showtime_id):
+            raise ProblemError(Rejection(ErrorCode.UNKNOWN_SHOWTIME, f"no such showtime: {showtime_id}"))
+        return showtime_id
+
+
+def _changer(body: ShowtimeChanges) -> Callable[[ShowtimeTerms], ShowtimeTerms]:
+    """What a PATCH does to the current terms: the fields it sends replace theirs, prices by category."""
+
+    def change(terms: ShowtimeTerms) -> ShowtimeTerms:
+        sent = body.model_fields_set
+        return dataclasses.replace(
+            terms,
+            title=body.title or terms.title,
+            starts_at=terms.starts_at if body.starts_at is None else body.starts_at,
+            currency=body.currency or terms.currency,
+            prices=terms.prices | (body.prices or {}),
+            sales_open_at=body.sales_open_at if "sales_open_at" in sent else terms.sales_open_at,
+            sales_close_at=body.sales_close_at if "sales_close_at" in sent else terms.sales_close_at,
+        )
+
+    return change
+
+
+def _setup(outcome: ScheduledShowtime | Rejection) -> ShowtimeSetup | Rejection:
+    return outcome if isinstance(outcome, Rejection) else ShowtimeSetup.of(outcome)
+
+
+def _invalid_query(name: str, message: str) -> Rejection:
+    return Rejection(ErrorCode.INVALID_VALUE, f"{name}: {message}", errors=(FieldError(name, message),))
+
+
+ADMIN_ERRORS = (ErrorCode.UNAUTHORIZED, ErrorCode.FORBIDDEN)
+SHOWTIME_ERRORS = (*ADMIN_ERRORS, ErrorCode.UNKNOWN_SHOWTIME)
+SEAT_ERRORS = (
+    *SHOWTIME_ERRORS, ErrorCode.UNKNOWN_SEAT, ErrorCode.UNKNOWN_TABLE, ErrorCode.SEAT_UNAVAILABLE,
+)  # fmt: skip
+
+ADMIN_ENDPOINTS: tuple[Endpoint[Callable[..., object]], ...] = (
+    Endpoint(
+        "POST", "/api/admin/layouts",
+        "Import a layout file as its hall's next version: the native format, or a pretix plan (format=pretix)",
+        AdminApi.import_layout, LayoutView, HTTPStatus.CREATED, body=LayoutDocument, admin=True,
+        errors=(*ADMIN_ERRORS, ErrorCode.INVALID_LAYOUT, ErrorCode.INVALID_VALUE),
+        query=("format", "venueId", "venueName", "hallId", "hallName"), operation_id="importLayout", tag="admin",
+    ),
+    Endpoint(
+        "GET", "/api/admin/layouts", "Every layout version", AdminApi.layouts, LayoutView, many=True, admin=True,
+        errors=ADMIN_ERRORS, operation_id="listLayouts", tag="admin",
+    ),
+    Endpoint(
+        "GET", "/api/admin/layouts/{layout_id}", "A layout version in the native format, every seat explicit",
+        AdminApi.layout, LayoutDocument, admin=True, errors=(*ADMIN_ERRORS, ErrorCode.UNKNOWN_LAYOUT),
+        operation_id="getLayout", tag="admin",
+    ),
+    Endpoint(
+        "POST", "/api/admin/showtimes", "Create a showtime on a layout version, with its prices",
+        AdminApi.create_showtime, ShowtimeSetup, HTTPStatus.CREATED, body=NewShowtimeRequest, admin=True,
+        errors=(*ADMIN_ERRORS, ErrorCode.UNKNOWN_LAYOUT, ErrorCode.INVALID_VALUE, ErrorCode.SHOWTIME_EXISTS),
+        operation_id="createShowtime", tag="admin",
+    ),
+    Endpoint(
+        "PATCH", "/api/admin/showtimes/{showtime_id}",
+        "Change a showtime's title, times, currency or prices; the next booking anywhere pays the new price",
+        AdminApi.update_showtime, ShowtimeSetup, body=ShowtimeChanges, admin=True,
+        errors=(*SHOWTIME_ERRORS, ErrorCode.INVALID_VALUE), operation_id="updateShowtime", tag="admin",
+    ),
+    Endpoint(
+        "DELETE", "/api/admin/showtimes/{showtime_id}", "Delete a showtime nobody has booked",
+        AdminApi.delete_showtime, ShowtimeSetup, admin=True, errors=(*SHOWTIME_ERRORS, ErrorCode.HAS_BOOKINGS),
+        operation_id="deleteShowtime", tag="admin",
+    ),
+    Endpoint(
+        "POST", "/api/admin/showtimes/{showtime_id}/blocks", "Take free seats out of sale (announced as blocked)",
+        AdminApi.block, Ack, body=BlockRequest, admin=True, errors=SEAT_ERRORS,
+        operation_id="blockSeats", tag="admin",
+    ),
+    Endpoint(
+        "DELETE", "/api/admin/showtimes/{showtime_id}/blocks", "Put blocked seats back on sale (announced as unlocked)",
+        AdminApi.unblock, Ack, body=BlockRequest, admin=True, errors=(*SEAT_ERRORS, ErrorCode.NOT_BLOCKED),
+        operation_id="unblockSeats", tag="admin",
+    ),
+)  # fmt: skip

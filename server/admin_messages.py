@@ -1,0 +1,114 @@
+"""The admin API's request and response bodies (the layout file itself is ``server.layout_file``'s)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Self
+
+from pydantic import Field
+
+from server.messages import PRINTABLE, Model, SeatId, ShowtimeId, Text
+from server.service import ScheduledShowtime
+from server.storage.venues import LayoutRecord
+
+__all__ = ["BlockRequest", "CategoryRef", "LayoutView", "NewShowtimeRequest", "ShowtimeChanges", "ShowtimeSetup"]
+
+Title = Annotated[str, Field(min_length=1, max_length=200, pattern=PRINTABLE), Text]
+Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217")]
+Instant = Annotated[int, Field(ge=0, description="Unix epoch milliseconds")]
+CategoryId = Annotated[str, Field(min_length=1, max_length=64, pattern=PRINTABLE), Text]
+Prices = dict[CategoryId, int]  # negative prices are refused with the category's path (422), not here
+
+
+class CategoryRef(Model):
+    id: str
+    name: str
+
+
+class LayoutView(Model):
+    """A stored layout version: the ids showtimes and later imports refer to."""
+
+    layout_id: str
+    venue_id: str
+    venue_name: str
+    hall_id: str
+    hall_name: str
+    version: int
+    seat_count: int
+    categories: list[CategoryRef]
+    created_at: int
+
+    @classmethod
+    def of(cls, record: LayoutRecord) -> Self:
+        return cls(
+            layout_id=record.id,
+            venue_id=record.venue_id,
+            venue_name=record.venue_name,
+            hall_id=record.hall_id,
+            hall_name=record.hall_name,
+            version=record.version,
+            seat_count=record.seat_count,
+            categories=[CategoryRef(id=c.id, name=c.name) for c in record.categories],
+            created_at=record.created_at,
+        )
+
+
+class NewShowtimeRequest(Model):
+    layout_id: ShowtimeId
+    title: Title
+    starts_at: Instant
+    currency: Currency = "EUR"
+    prices: Prices = Field(description="category id -> cents; a category without a price is not on sale")
+    sales_open_at: Instant | None = None
+    sales_close_at: Instant | None = None
+    id: ShowtimeId | None = Field(None, description="the showtime's id; made up when left out")
+
+
+class ShowtimeChanges(Model):
+    """What a PATCH changes; fields left out stay. ``prices`` sets the categories it names; salesOpenAt or
+    salesCloseAt sent as null removes that bound."""
+
+    title: Title | None = None
+    starts_at: Instant | None = None
+    currency: Currency | None = None
+    prices: Prices | None = None
+    sales_open_at: Instant | None = None
+    sales_close_at: Instant | None = None
+
+
+class ShowtimeSetup(Model):
+    """A showtime as the operator set it up."""
+
+    id: str
+    layout_id: str
+    venue: str
+    hall: str
+    title: str
+    starts_at: int
+    currency: str
+    prices: dict[str, int]
+    sales_open_at: int | None = None
+    sales_close_at: int | None = None
+
+    @classmethod
+    def of(cls, showtime: ScheduledShowtime) -> Self:
+        terms, layout = showtime.terms, showtime.layout
+        return cls(
+            id=showtime.id,
+            layout_id=terms.layout_id,
+            venue=layout.venue_name,
+            hall=layout.hall_name,
+            title=terms.title,
+            starts_at=terms.starts_at,
+            currency=terms.currency,
+            prices=terms.prices,
+            sales_open_at=terms.sales_open_at,
+            sales_close_at=terms.sales_close_at,
+        )
+
+
+class BlockRequest(Model):
+    """Seats (and tables, standing for all their seats) to take out of sale, or to put back."""
+
+    seat_ids: list[SeatId] = Field(default_factory=list)
+    table_ids: list[SeatId] = Field(default_factory=list)
+    reason: Title = "blocked by the operator"

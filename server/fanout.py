@@ -9,6 +9,11 @@ A change is encoded once and the same frame is handed to every subscriber throug
 (the WebSocket adapter's is ``websockets``' ``broadcast()``): it writes to each connection's transport
 without awaiting, so one slow reader cannot delay the others. Each subscriber remembers the ``seq`` its
 snapshot (or replay) already covered and is not sent those changes again.
+
+The changes one :meth:`Fanout.publish` brings for a showtime (a commit, or what the event log filled a gap
+with) go out together: a ``seat_status_change`` per seat to ordinary subscribers, and one
+``seat_status_changes`` frame to those that asked for ``batch``. Late joiners catch up with per-seat frames,
+which batch subscribers handle too.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from collections.abc import Awaitable, Callable, Collection, Hashable, Sequence
 from typing import Generic, Protocol, TypeVar
 
 from server.core.changes import Event
-from server.messages import SeatStatusChange
+from server.messages import SeatStatusChange, SeatStatusChanges
 from server.metrics import Metrics
 
 __all__ = ["Channel", "Fanout", "FellBehind", "Outlet"]
@@ -72,16 +77,30 @@ class Channel(Generic[C]):
         self.observe = observe  # told of each delivery and how many subscribers it reached
         self.delivered = delivered  # the highest seq delivered; everything at or below it went out in order
         self.subscribers: dict[C, int] = {}  # connection -> seq its snapshot covered
+        self.batched: set[C] = set()  # the subscribers sent one frame per commit
         self.ahead: dict[int, Event] = {}  # changes that arrived before the ones they follow
         self.recent: deque[tuple[int, str]] = deque(maxlen=history)  # last frames sent, for late joiners
         self.repair: asyncio.Task[None] | None = None
         self.waiting: list[tuple[int, asyncio.Future[None]]] = []  # (seq, told once it is delivered)
 
-    def offer(self, event: Event) -> None:
-        if event.seq > self.delivered:
-            self.ahead[event.seq] = event
-        while self.delivered + 1 in self.ahead:
-            self._deliver(self.ahead.pop(self.delivered + 1))
+    def offer(self, *events: Event) -> None:
+        """Take changes in any order; those now in sequence go out together, as one commit."""
+        for event in events:
+            if event.seq > self.delivered:
+                self.ahead[event.seq] = event
+        commit: list[Event] = []
+        while self.delivered + len(commit) + 1 in self.ahead:
+            commit.append(self.ahead.pop(self.delivered + len(commit) + 1))
+        if commit:
+            self._deliver(commit)
+
+    def add(self, connection: C, covered: int, batch: bool) -> None:
+        self.subscribers[connection] = covered
+        (self.batched.add if batch else self.batched.discard)(connection)
+
+    def remove(self, connection: C) -> None:
+        self.subscribers.pop(connection, None)
+        self.batched.discard(connection)
 
     def frames_after(self, covered: int) -> list[str]:
         """Frames of the changes a subscriber whose snapshot covered ``covered`` still needs."""
@@ -92,22 +111,36 @@ class Channel(Generic[C]):
             raise FellBehind
         return frames
 
-    def _deliver(self, event: Event) -> None:
-        frame = SeatStatusChange.of(event).to_json()
-        targets: list[C] = []
+    def _deliver(self, commit: list[Event]) -> None:
+        """Send consecutive changes: each encoded once, then shared by every subscriber it is for."""
+        frames = [SeatStatusChange.of(event).to_json() for event in commit]
+        first = commit[0].seq
+        single: list[tuple[C, int]] = []
+        batched: dict[int, list[C]] = {}  # how many changes of the commit to skip -> who gets the rest
         slow: list[C] = []
         for connection, covered in self.subscribers.items():
-            if covered < event.seq:
-                (slow if self.outlet.buffered(connection) > self.buffer_limit else targets).append(connection)
-        self.outlet.send(targets, frame)
-        self.observe(event, len(targets))
+            if covered >= commit[-1].seq:
+                continue
+            if self.outlet.buffered(connection) > self.buffer_limit:
+                slow.append(connection)
+            elif connection in self.batched:
+                batched.setdefault(max(0, covered - first + 1), []).append(connection)
+            else:
+                single.append((connection, covered))
+        for event, frame in zip(commit, frames, strict=True):
+            targets = [connection for connection, covered in single if covered < event.seq]
+            self.outlet.send(targets, frame)
+            skipped = event.seq - first
+            self.observe(event, len(targets) + sum(len(c) for skip, c in batched.items() if skip <= skipped))
+        for skip, targets in batched.items():
+            self.outlet.send(targets, SeatStatusChanges.joining(commit[0].showtime_id, frames[skip:]))
         for connection in slow:
-            del self.subscribers[connection]
+            self.remove(connection)
             self.evict(connection)
-        self.delivered = event.seq
-        self.recent.append((event.seq, frame))
+        self.delivered = commit[-1].seq
+        self.recent.extend((event.seq, frame) for event, frame in zip(commit, frames, strict=True))
         if self.waiting:
-            self.wake(upto=event.seq)
+            self.wake(upto=self.delivered)
 
     def wake(self, upto: int | None = None) -> None:
         """Tell those waiting for changes up to ``upto`` (None: everyone, the channel is closing)."""
@@ -140,8 +173,9 @@ class Fanout(Generic[C]):
         self._channels: dict[str, Channel[C]] = {}
         self._joined: dict[C, set[str]] = {}  # connection -> the showtimes it is subscribed to
 
-    def join(self, showtime_id: str, connection: C, covered: int) -> list[str]:
-        """Add a subscriber whose snapshot covered changes up to ``covered``.
+    def join(self, showtime_id: str, connection: C, covered: int, batch: bool = False) -> list[str]:
+        """Add a subscriber whose snapshot covered changes up to ``covered``; with ``batch``, it is sent one
+        ``seat_status_changes`` frame per commit.
 
         Returns the frames it still needs, delivered here after its snapshot was read: send them before
         anything else. Raises :class:`FellBehind` (and adds nothing) when those are no longer kept.
@@ -152,7 +186,7 @@ class Fanout(Generic[C]):
                 self._outlet, covered, self._history, self._slow_consumer_bytes, self.evict, self._observe
             )
         missing = channel.frames_after(covered)
-        channel.subscribers[connection] = max(covered, channel.delivered)
+        channel.add(connection, max(covered, channel.delivered), batch)
         self._joined.setdefault(connection, set()).add(showtime_id)
         return missing
 
@@ -173,7 +207,7 @@ class Fanout(Generic[C]):
                 del self._joined[connection]
         channel = self._channels.get(showtime_id)
         if channel is not None:
-            channel.subscribers.pop(connection, None)
+            channel.remove(connection)
             if not channel.subscribers:
                 if channel.repair is not None:
                     channel.repair.cancel()
@@ -196,12 +230,14 @@ class Fanout(Generic[C]):
 
     def publish(self, events: Sequence[Event]) -> None:
         """Deliver committed changes, from any source, in any order, even twice."""
+        by_showtime: dict[str, list[Event]] = {}
         for event in events:
-            channel = self._channels.get(event.showtime_id)
+            by_showtime.setdefault(event.showtime_id, []).append(event)
+        for showtime_id, changes in by_showtime.items():
+            channel = self._channels.get(showtime_id)
             if channel is not None:
-                channel.offer(event)
-        for showtime_id in {event.showtime_id for event in events}:
-            self._watch_gap(showtime_id)
+                channel.offer(*changes)
+                self._watch_gap(showtime_id)
 
     async def delivered(self, showtime_id: str, seq: int) -> None:
         """Return once the showtime's changes up to ``seq`` were handed to its subscribers (or none is left).

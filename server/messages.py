@@ -6,6 +6,7 @@ Field names on the wire are camelCase; instants are Unix epoch milliseconds.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Annotated, Any, Literal, Self
 
@@ -44,6 +45,7 @@ __all__ = [
     "RequestId",
     "RowView",
     "SeatStatusChange",
+    "SeatStatusChanges",
     "SeatView",
     "SeatsRequest",
     "ServerEnvelope",
@@ -124,6 +126,8 @@ class Subscribe(ClientEnvelope):
     showtime_id: ShowtimeId
     # The seq of the last change the client saw: the server replays what came after, when it still can.
     last_seq: Annotated[int, Field(ge=0)] | None = None
+    # Live changes as one seat_status_changes frame per commit instead of one seat_status_change per seat.
+    batch: bool = False
 
 
 class Unsubscribe(ClientEnvelope):
@@ -230,6 +234,21 @@ class SeatStatusChange(ServerEnvelope):
         )
 
 
+class SeatStatusChanges(ServerEnvelope):
+    """The changes of one commit, in seq order, for a subscriber that asked for ``batch``; each change is a
+    whole ``seat_status_change`` message, so a client may handle it as if it had come alone."""
+
+    type: Literal["seat_status_changes"] = "seat_status_changes"
+    showtime_id: str
+    changes: list[SeatStatusChange]
+
+    @staticmethod
+    def joining(showtime_id: str, change_frames: Sequence[str]) -> str:
+        """The encoded message, from changes already encoded as ``seat_status_change`` frames."""
+        showtime = pydantic_core.to_json(showtime_id).decode()
+        return f'{{"type":"seat_status_changes","showtimeId":{showtime},"changes":[{",".join(change_frames)}]}}'
+
+
 class Ack(ServerEnvelope):
     type: Literal["ack"] = "ack"
     action: Literal["lock", "unlock", "book", "block", "unblock"]
@@ -296,7 +315,15 @@ class ErrorMessage(ServerEnvelope, ErrorFields):
 
 
 ServerMessage = (
-    ConnectionEstablished | Subscribed | Unsubscribed | CurrentSeatStatus | SeatStatusChange | Ack | Pong | ErrorMessage
+    ConnectionEstablished
+    | Subscribed
+    | Unsubscribed
+    | CurrentSeatStatus
+    | SeatStatusChange
+    | SeatStatusChanges
+    | Ack
+    | Pong
+    | ErrorMessage
 )
 
 

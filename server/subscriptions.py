@@ -57,12 +57,15 @@ class Subscriptions(Generic[C]):
         showtime_id: str,
         last_seq: int | None = None,
         request_id: RequestId | None = None,
+        batch: bool = False,
     ) -> Joined | Dropped | Rejection:
         """Subscribe ``connection`` (again, to resync) and return what it must be sent before any broadcast.
 
         With ``last_seq``, the missed changes are replayed when the event log still holds them, followed by
         ``subscribed`` with recovered: true; otherwise ``subscribed`` and a full ``current_seat_status``.
         A resubscribe that fails leaves the connection unsubscribed, and says so (:class:`Dropped`).
+        ``batch`` (which a resubscribe may change) asks for live changes one frame per commit; what the
+        catch-up replays still comes one ``seat_status_change`` per seat.
         """
         subscribed = self._fanout.subscriptions_of(connection)
         if showtime_id not in subscribed and len(subscribed) >= self._max_per_connection:
@@ -77,7 +80,7 @@ class Subscriptions(Generic[C]):
             sent = self._fanout.sent_upto(showtime_id, connection)
             self._fanout.leave(showtime_id, connection)
             try:
-                caught_up = await self._catch_up(connection, session_id, showtime_id, last_seq, sent, request_id)
+                caught_up = await self._catch_up(connection, session_id, showtime_id, last_seq, sent, request_id, batch)
             except Exception:
                 if sent is None:
                     raise
@@ -99,14 +102,15 @@ class Subscriptions(Generic[C]):
         last_seq: int | None,
         sent: int | None,
         request_id: RequestId | None,
+        batch: bool,
     ) -> Joined | Rejection:
         for _ in range(self._attempts):
             try:
                 if last_seq is not None:
-                    replayed = await self._replay(connection, showtime_id, max(last_seq, sent or 0), request_id)
+                    replayed = await self._replay(connection, showtime_id, max(last_seq, sent or 0), request_id, batch)
                     if replayed is not None:
                         return replayed
-                return await self._snapshot(connection, session_id, showtime_id, last_seq, request_id)
+                return await self._snapshot(connection, session_id, showtime_id, last_seq, request_id, batch)
             except FellBehind:
                 continue
         return Rejection(ErrorCode.INTERNAL_ERROR, "could not catch up with this showtime; subscribe again")
@@ -115,26 +119,32 @@ class Subscriptions(Generic[C]):
         self._fanout.leave(showtime_id, connection)
 
     async def _replay(
-        self, connection: C, showtime_id: str, after: int, request_id: RequestId | None
+        self, connection: C, showtime_id: str, after: int, request_id: RequestId | None, batch: bool
     ) -> Joined | Rejection | None:
         """The changes after ``after``, then ``subscribed``; None when they can no longer be replayed."""
         replay = await self._service.replay(showtime_id, after)
         if replay is None or isinstance(replay, Rejection):
             return replay
-        later = self._fanout.join(showtime_id, connection, replay.seq)
+        later = self._fanout.join(showtime_id, connection, replay.seq, batch)
         seq = replay.seq + len(later)
         reply = Subscribed(request_id=request_id, showtime_id=showtime_id, recovered=True, seq=seq)
         frames = [SeatStatusChange.of(event).to_json() for event in replay.events]
         return Joined([*frames, *later, reply.to_json()], recovered=True, seq=seq)
 
     async def _snapshot(
-        self, connection: C, session_id: str, showtime_id: str, last_seq: int | None, request_id: RequestId | None
+        self,
+        connection: C,
+        session_id: str,
+        showtime_id: str,
+        last_seq: int | None,
+        request_id: RequestId | None,
+        batch: bool,
     ) -> Joined | Rejection:
         """``subscribed`` (recovered: false if a replay was asked for), then the current state."""
         status = await self._service.status(session_id, showtime_id)
         if isinstance(status, Rejection):
             return status
-        later = self._fanout.join(showtime_id, connection, status.seq)
+        later = self._fanout.join(showtime_id, connection, status.seq, batch)
         recovered = None if last_seq is None else False
         reply = Subscribed(request_id=request_id, showtime_id=showtime_id, recovered=recovered)
         frames = [reply.to_json(), CurrentSeatStatus.of(status).to_json(), *later]

@@ -290,7 +290,12 @@ class SeatSocket:
         match message:
             case Subscribe():
                 joined = await self._subscriptions.subscribe(
-                    client.connection, session_id, message.showtime_id, message.last_seq, message.request_id
+                    client.connection,
+                    session_id,
+                    message.showtime_id,
+                    message.last_seq,
+                    message.request_id,
+                    message.batch,
                 )
                 if isinstance(joined, Joined):
                     self._fanout.send(client.connection, joined.frames)

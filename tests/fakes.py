@@ -22,8 +22,18 @@ class FakeConnection:
     def messages(self) -> list[dict[str, object]]:
         return [orjson.loads(frame) for frame in self.frames]
 
+    def changes(self) -> list[dict[str, object]]:
+        """The seat changes it was sent, alone or batched, in order."""
+        found: list[dict[str, object]] = []
+        for message in self.messages():
+            if message["type"] == "seat_status_change":
+                found.append(message)
+            elif message["type"] == "seat_status_changes":
+                found.extend(message["changes"])  # type: ignore[arg-type]
+        return found
+
     def seqs(self) -> list[int]:
-        return [int(m["seq"]) for m in self.messages() if m["type"] == "seat_status_change"]  # type: ignore[call-overload]
+        return [int(change["seq"]) for change in self.changes()]  # type: ignore[call-overload]
 
 
 class FakeOutlet:

@@ -85,6 +85,64 @@ def test_a_joiner_whose_snapshot_is_older_than_the_channel_gets_the_difference()
     assert joiner.seqs() == [4]  # 2 and 3 are the caller's to send, first
 
 
+def test_a_batch_subscriber_gets_one_frame_per_commit_with_the_same_changes_as_a_plain_one() -> None:
+    hub = fanout()
+    plain, batch = FakeConnection("plain"), FakeConnection("batch")
+    hub.join("st", plain, 0)
+    hub.join("st", batch, 0, batch=True)
+    hub.publish([event(3), event(1), event(2)])  # one commit, in any order
+    hub.publish([event(4)])
+    assert [m["type"] for m in batch.messages()] == ["seat_status_changes"] * 2
+    assert len(plain.frames) == 4
+    assert batch.changes() == plain.changes()
+    assert batch.seqs() == [1, 2, 3, 4]
+
+
+async def test_a_commit_held_behind_a_gap_goes_out_with_the_change_that_fills_it() -> None:
+    hub = fanout()
+    batch = FakeConnection("batch")
+    hub.join("st", batch, 0, batch=True)
+    hub.publish([event(2), event(3)])
+    assert batch.frames == []
+    hub.publish([event(1)])
+    assert [len(m["changes"]) for m in batch.messages()] == [3]  # type: ignore[arg-type]
+    assert batch.seqs() == [1, 2, 3]
+
+
+def test_joiners_whose_snapshot_covered_part_of_a_commit_get_only_the_rest() -> None:
+    hub = fanout()
+    early, plain, batch = FakeConnection("early"), FakeConnection("plain"), FakeConnection("batch")
+    hub.join("st", early, 0, batch=True)
+    # Their snapshots were read after seqs 1 and 2 committed, before the commit reached this channel.
+    assert hub.join("st", plain, 2) == []
+    assert hub.join("st", batch, 2, batch=True) == []
+    hub.publish([event(1), event(2), event(3)])
+    hub.publish([event(4), event(5)])
+    assert early.seqs() == [1, 2, 3, 4, 5]
+    assert plain.seqs() == batch.seqs() == [3, 4, 5]
+    assert [m["type"] for m in batch.messages()] == ["seat_status_changes"] * 2
+
+
+def test_resubscribing_may_switch_between_batched_and_single_frames() -> None:
+    hub = fanout()
+    connection = FakeConnection("c")
+    hub.join("st", connection, 0, batch=True)
+    hub.publish([event(1), event(2)])
+    hub.leave("st", connection)
+    hub.join("st", connection, 2)
+    hub.publish([event(3), event(4)])
+    assert [m["type"] for m in connection.messages()] == ["seat_status_changes"] + ["seat_status_change"] * 2
+    assert connection.seqs() == [1, 2, 3, 4]
+
+
+def test_a_slow_batch_reader_is_dropped() -> None:
+    hub = fanout()
+    slow = FakeConnection("slow", unread=LIMIT + 1)
+    hub.join("st", slow, 0, batch=True)
+    hub.publish([event(1), event(2)])
+    assert (slow.dropped, slow.frames, hub.subscription_count()) == (True, [], 0)
+
+
 def test_a_joiner_too_far_behind_is_not_added() -> None:
     hub = fanout(history=2)
     hub.join("st", FakeConnection("first"), 0)

@@ -17,6 +17,7 @@ from server.messages import (
     ErrorMessage,
     Lock,
     SeatStatusChange,
+    SeatStatusChanges,
     Subscribe,
     client_message,
     describe,
@@ -69,6 +70,15 @@ def test_an_error_has_no_request_id_unless_set_and_an_explicit_none_goes_out_as_
     assert unreadable["conflictingSeats"] == ["A1"]
 
 
+def test_a_batch_joined_from_encoded_changes_is_the_schema_s_seat_status_changes() -> None:
+    changes = [
+        SeatStatusChange.of(Event('s"t', seq, SeatChange(f"B{seq}", SeatStatus.LOCKED, "s1"), 9)) for seq in (4, 5)
+    ]
+    joined = SeatStatusChanges.joining('s"t', [change.to_json() for change in changes])
+    assert wire(joined) == wire(SeatStatusChanges(showtime_id='s"t', changes=changes).to_json())
+    assert SeatStatusChanges.model_validate_json(joined).changes == changes
+
+
 def test_client_frames_are_parsed_by_type_with_the_wire_names() -> None:
     frame = '{"type":"lock","showtimeId":"st","seatIds":["A1"],"requestId":7,"unknown":true}'
     assert client_message.validate_json(frame, by_name=False) == Lock(
@@ -77,6 +87,10 @@ def test_client_frames_are_parsed_by_type_with_the_wire_names() -> None:
     resync = client_message.validate_json('{"type":"subscribe","showtimeId":"st","lastSeq":3}', by_name=False)
     assert isinstance(resync, Subscribe)
     assert resync.last_seq == 3
+    assert resync.batch is False
+    batched = client_message.validate_json('{"type":"subscribe","showtimeId":"st","batch":true}', by_name=False)
+    assert isinstance(batched, Subscribe)
+    assert batched.batch is True
 
 
 @pytest.mark.parametrize(

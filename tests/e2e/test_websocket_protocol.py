@@ -69,6 +69,27 @@ async def test_lock_is_acked_and_broadcast_one_message_per_seat_with_consecutive
     await watcher.close()
 
 
+async def test_a_batch_subscriber_gets_a_multi_seat_lock_as_one_frame(running: Running) -> None:
+    showtime = await running.showtime()
+    locker, plain, batch = await running.client(), await running.client(), await running.client()
+    await plain.request("subscribe", showtimeId=showtime)
+    await batch.request("subscribe", showtimeId=showtime, batch=True)
+    for watcher in (plain, batch):
+        await watcher.next_pushed("current_seat_status")
+
+    await locker.request("lock", showtimeId=showtime, seatIds=["A1", "A2", "A3"])
+    frame = await batch.next_pushed()
+    assert (frame["type"], frame["showtimeId"]) == ("seat_status_changes", showtime)
+    assert [(c["type"], c["seatId"], c["status"], c["seq"]) for c in frame["changes"]] == [
+        ("seat_status_change", seat, "locked", seq) for seq, seat in enumerate(["A1", "A2", "A3"], start=1)
+    ]
+    assert await plain.changes(3) == frame["changes"]
+    await locker.request("unlock", showtimeId=showtime, seatIds=["A2"])
+    assert [c["seq"] for c in (await batch.next_pushed("seat_status_changes"))["changes"]] == [4]
+    for client in (locker, plain, batch):
+        await client.close()
+
+
 async def test_changes_reach_only_the_subscribers_of_that_showtime(running: Running) -> None:
     first, second = await running.showtime(), await running.showtime()
     on_first, on_second, locker = await running.client(), await running.client(), await running.client()

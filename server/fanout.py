@@ -23,10 +23,11 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Collection, Hashable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Hashable, Mapping, Sequence
 from typing import Generic, Protocol, TypeVar
 
 from server.core.changes import Event
+from server.core.seats import Claim, SeatChange, SeatState, SeatStatus
 from server.messages import SeatStatusChange, SeatStatusChanges
 from server.metrics import Metrics
 
@@ -82,6 +83,9 @@ class Channel(Generic[C]):
         self.recent: deque[tuple[int, str]] = deque(maxlen=history)  # last frames sent, for late joiners
         self.repair: asyncio.Task[None] | None = None
         self.waiting: list[tuple[int, asyncio.Future[None]]] = []  # (seq, told once it is delivered)
+        # Every claim as of ``delivered``, kept up by each delivery; None until a snapshot at ``delivered`` seeds it.
+        # Holds learnt from changes have no expiry (changes do not carry it).
+        self.claims: dict[str, Claim] | None = None
 
     def offer(self, *events: Event) -> None:
         """Take changes in any order; those now in sequence go out together, as one commit."""
@@ -138,9 +142,16 @@ class Channel(Generic[C]):
             self.remove(connection)
             self.evict(connection)
         self.delivered = commit[-1].seq
+        if self.claims is not None:
+            for event in commit:
+                _apply(self.claims, event.change)
         self.recent.extend((event.seq, frame) for event, frame in zip(commit, frames, strict=True))
         if self.waiting:
             self.wake(upto=self.delivered)
+
+    def memory(self) -> tuple[int, dict[str, Claim]] | None:
+        """The claims as of ``delivered``, if kept and nothing waits behind a gap."""
+        return None if self.claims is None or self.ahead else (self.delivered, self.claims)
 
     def wake(self, upto: int | None = None) -> None:
         """Tell those waiting for changes up to ``upto`` (None: everyone, the channel is closing)."""
@@ -152,6 +163,20 @@ class Channel(Generic[C]):
             else:
                 still.append((seq, told))
         self.waiting = still
+
+
+_CLAIMED = {
+    SeatStatus.LOCKED: SeatState.HELD,
+    SeatStatus.BOOKED: SeatState.BOOKED,
+    SeatStatus.BLOCKED: SeatState.BLOCKED,
+}
+
+
+def _apply(claims: dict[str, Claim], change: SeatChange) -> None:
+    if change.status is SeatStatus.UNLOCKED:
+        claims.pop(change.seat, None)
+    else:
+        claims[change.seat] = Claim(_CLAIMED[change.status], change.session_id)
 
 
 class Fanout(Generic[C]):
@@ -189,6 +214,27 @@ class Fanout(Generic[C]):
         channel.add(connection, max(covered, channel.delivered), batch)
         self._joined.setdefault(connection, set()).add(showtime_id)
         return missing
+
+    def seed(self, showtime_id: str, seq: int, claims: Mapping[str, Claim]) -> None:
+        """Keep the showtime's claims in memory from a snapshot at ``seq``, if that is where its channel stands."""
+        channel = self._channels.get(showtime_id)
+        if channel is not None and channel.claims is None and channel.delivered == seq:
+            channel.claims = dict(claims)
+
+    def memory(self, showtime_id: str) -> tuple[int, dict[str, Claim]] | None:
+        """The showtime's claims as of the last change delivered, and its seq; None unless kept and gap-free."""
+        channel = self._channels.get(showtime_id)
+        return None if channel is None else channel.memory()
+
+    def kept_after(self, showtime_id: str, after: int) -> list[str] | None:
+        """The frames of the changes after ``after`` up to the last delivered, if all are still kept."""
+        channel = self._channels.get(showtime_id)
+        if channel is None or channel.ahead or after > channel.delivered:
+            return None
+        try:
+            return channel.frames_after(after)
+        except FellBehind:
+            return None
 
     def subscriptions_of(self, connection: C) -> frozenset[str]:
         return frozenset(self._joined.get(connection, ()))

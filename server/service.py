@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Literal
@@ -24,6 +24,7 @@ from server.core.errors import ErrorCode, FieldError, Rejection
 from server.core.limits import RateLimiter
 from server.core.records import BookingRecord, ShowtimeDetails, ShowtimeRecord, StatusView, TermsKey
 from server.core.seats import (
+    Claim,
     Layout,
     SeatState,
     plan_block,
@@ -209,19 +210,39 @@ class SeatService:
             return layout
         snapshot = await self._store.snapshot(showtime_id)
         now = self._clock.now()
-        held = {seat: claim for seat, claim in snapshot.claims.items() if claim.is_live_hold(now)}
-        lapsing = {seat: claim.expires_at for seat, claim in held.items() if claim.expires_at is not None}
-        mine = {seat: expires_at for seat, expires_at in lapsing.items() if held[seat].session_id == session_id}
+        live = {
+            seat: claim
+            for seat, claim in snapshot.claims.items()
+            if claim.state is not SeatState.HELD or claim.is_live_hold(now)
+        }
+        mine = {
+            seat: claim.expires_at
+            for seat, claim in live.items()
+            if claim.session_id == session_id and claim.state is SeatState.HELD and claim.expires_at is not None
+        }
+        return self.view(showtime_id, snapshot.seq, live, mine)
+
+    def view(self, showtime_id: str, seq: int, claims: Mapping[str, Claim], mine: Mapping[str, int]) -> StatusView:
+        """The showtime at ``seq`` as one session sees it, from its claims and the session's own holds."""
+        held = [seat for seat, claim in claims.items() if claim.state is SeatState.HELD]
+        lapsing = [claim.expires_at for claim in claims.values() if claim.expires_at is not None]
         return StatusView(
             showtime_id=showtime_id,
-            seq=snapshot.seq,
-            booked=sorted(s for s, c in snapshot.claims.items() if c.state is SeatState.BOOKED),
+            seq=seq,
+            booked=sorted(s for s, c in claims.items() if c.state is SeatState.BOOKED),
             held=sorted(held),
             mine=dict(sorted(mine.items())),
-            at=now,
-            blocked=sorted(s for s, c in snapshot.claims.items() if c.state is SeatState.BLOCKED),
-            lapses_at=min(lapsing.values(), default=None),
+            at=self._clock.now(),
+            blocked=sorted(s for s, c in claims.items() if c.state is SeatState.BLOCKED),
+            lapses_at=min(lapsing, default=None),
+            claims=dict(claims),
         )
+
+    async def own_holds(self, session_id: str, showtime_id: str) -> dict[str, int]:
+        """The session's live holds on the showtime and when each lapses."""
+        now = self._clock.now()
+        holds = await self._store.holds(showtime_id, session_id)
+        return {seat: expires_at for seat, expires_at in holds.items() if expires_at > now}
 
     async def replay(self, showtime_id: str, after: int) -> Replay | Rejection | None:
         """The changes after ``after``; None when the log no longer covers them (a snapshot must do).

@@ -10,11 +10,13 @@ no longer keep those (a flood of remote changes), the catch-up is read again.
 from __future__ import annotations
 
 import logging
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from server.core.errors import ErrorCode, Rejection
+from server.core.records import StatusView
+from server.core.seats import Claim, SeatState
 from server.fanout import Fanout, FellBehind
 from server.messages import CurrentSeatStatus, RequestId, SeatStatusChange, Subscribed, Unsubscribed
 from server.service import SeatService
@@ -121,15 +123,38 @@ class Subscriptions(Generic[C]):
     async def _replay(
         self, connection: C, showtime_id: str, after: int, request_id: RequestId | None, batch: bool
     ) -> Joined | Rejection | None:
-        """The changes after ``after``, then ``subscribed``; None when they can no longer be replayed."""
-        replay = await self._service.replay(showtime_id, after)
-        if replay is None or isinstance(replay, Rejection):
-            return replay
-        later = self._fanout.join(showtime_id, connection, replay.seq, batch)
-        seq = replay.seq + len(later)
+        """The changes after ``after``, then ``subscribed``; None when they can no longer be replayed.
+
+        The fan-out's kept frames serve when they cover the gap; the event log otherwise.
+        """
+        frames = self._fanout.kept_after(showtime_id, after)
+        if frames is None:
+            replay = await self._service.replay(showtime_id, after)
+            if replay is None or isinstance(replay, Rejection):
+                return replay
+            covered = replay.seq
+            frames = [SeatStatusChange.of(event).to_json() for event in replay.events]
+        else:
+            covered = after + len(frames)
+        later = self._fanout.join(showtime_id, connection, covered, batch)
+        seq = covered + len(later)
         reply = Subscribed(request_id=request_id, showtime_id=showtime_id, recovered=True, seq=seq)
-        frames = [SeatStatusChange.of(event).to_json() for event in replay.events]
         return Joined([*frames, *later, reply.to_json()], recovered=True, seq=seq)
+
+    async def _remembered(self, session_id: str, showtime_id: str) -> StatusView | None:
+        """The state the fan-out keeps of a showtime with subscribers, or None: read it from the database.
+
+        Only the session's own holds need the database (changes do not say when holds lapse), and only
+        when it holds seats at all. Join at once after: the returned view is current until the next change.
+        """
+        if (memory := self._fanout.memory(showtime_id)) is None:
+            return None
+        own = _held_by(session_id, memory[1])
+        mine = await self._service.own_holds(session_id, showtime_id) if own else {}
+        if (memory := self._fanout.memory(showtime_id)) is None or _held_by(session_id, memory[1]) != own:
+            return None  # its holds changed meanwhile, on another instance
+        seq, claims = memory
+        return self._service.view(showtime_id, seq, claims, {seat: mine[seat] for seat in own if seat in mine})
 
     async def _snapshot(
         self,
@@ -141,11 +166,16 @@ class Subscriptions(Generic[C]):
         batch: bool,
     ) -> Joined | Rejection:
         """``subscribed`` (recovered: false if a replay was asked for), then the current state."""
-        status = await self._service.status(session_id, showtime_id)
+        status = await self._remembered(session_id, showtime_id) or await self._service.status(session_id, showtime_id)
         if isinstance(status, Rejection):
             return status
         later = self._fanout.join(showtime_id, connection, status.seq, batch)
+        self._fanout.seed(showtime_id, status.seq, status.claims)
         recovered = None if last_seq is None else False
         reply = Subscribed(request_id=request_id, showtime_id=showtime_id, recovered=recovered)
         frames = [reply.to_json(), CurrentSeatStatus.of(status).to_json(), *later]
         return Joined(frames, recovered=False, seq=status.seq + len(later))
+
+
+def _held_by(session_id: str, claims: Mapping[str, Claim]) -> set[str]:
+    return {seat for seat, claim in claims.items() if claim.state is SeatState.HELD and claim.session_id == session_id}

@@ -97,6 +97,9 @@ class StatusView:
     at: int
     blocked: list[str] = field(default_factory=list)
     lapses_at: int | None = None  # when the first hold in `held` lapses: the view is true until then or the next change
+    claims: dict[str, Claim] = field(
+        default_factory=dict, compare=False, repr=False
+    )  # built from: live holds, sales and blocks
 
 
 @dataclass(frozen=True, slots=True)

@@ -105,6 +105,14 @@ class SeatStore:
             claims = await self._claims(conn, showtime_id, seats=None)
         return Snapshot(seq, claims)
 
+    async def holds(self, showtime_id: str, session_id: str) -> dict[str, int]:
+        """One session's holds on the showtime and when each lapses (an index covers the lookup)."""
+        query = select(seat_hold.c.seat_code, seat_hold.c.expires_at).where(
+            seat_hold.c.showtime_id == showtime_id, seat_hold.c.session_id == session_id
+        )
+        async with self.engine.connect() as conn:
+            return {row.seat_code: row.expires_at for row in await conn.execute(query)}
+
     async def change(self, showtime_id: str, changes: Sequence[Change], now: int) -> list[Rejection | Committed]:
         """Decide ``changes`` in order in one transaction, and commit what each accepted one plans.
 

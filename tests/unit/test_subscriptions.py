@@ -8,17 +8,21 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import orjson
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from server.core.changes import Event, Selection
 from server.core.errors import ErrorCode, Rejection
+from server.core.records import Snapshot
 from server.fanout import Fanout
+from server.messages import CurrentSeatStatus
 from server.metrics import Metrics
-from server.service import SeatService
+from server.service import Customer, SeatService
 from server.settings import SeatSettings
 from server.storage.store import SeatStore
 from server.subscriptions import Joined, Subscriptions
@@ -31,15 +35,36 @@ SEATS = [f"{row}{number}" for row in "ABCD" for number in range(1, 6)]
 UNLIMITED = SeatSettings(seat_changes_per_second=1e9, seat_change_burst=1_000_000, max_held_seats_per_session=100)
 
 
+class CountingStore(SeatStore):
+    """A store that counts the catch-up reads: whole snapshots, log replays and one session's holds."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        super().__init__(engine)
+        self.reads: Counter[str] = Counter()
+
+    async def snapshot(self, showtime_id: str) -> Snapshot:
+        self.reads["snapshot"] += 1
+        return await super().snapshot(showtime_id)
+
+    async def replay(self, showtime_id: str, after: int, limit: int) -> tuple[int, list[Event]] | None:
+        self.reads["replay"] += 1
+        return await super().replay(showtime_id, after, limit)
+
+    async def holds(self, showtime_id: str, session_id: str) -> dict[str, int]:
+        self.reads["holds"] += 1
+        return await super().holds(showtime_id, session_id)
+
+
 @dataclass
 class Instance:
     service: SeatService
     fanout: Fanout[FakeConnection]
     subscriptions: Subscriptions[FakeConnection]
+    store: CountingStore
 
 
 def instance(engine: AsyncEngine, peers: list[Fanout[FakeConnection]], history: int = 256) -> Instance:
-    store = SeatStore(engine)
+    store = CountingStore(engine)
     fanout: Fanout[FakeConnection] = Fanout(store.events, FakeOutlet(), Metrics(), 1 << 20, history=history)
     peers.append(fanout)
 
@@ -48,7 +73,7 @@ def instance(engine: AsyncEngine, peers: list[Fanout[FakeConnection]], history: 
             peer.publish(events)
 
     service = SeatService(store, UNLIMITED, publish, Metrics(), ManualClock())
-    return Instance(service, fanout, Subscriptions(service, fanout, max_per_connection=3))
+    return Instance(service, fanout, Subscriptions(service, fanout, max_per_connection=3), store)
 
 
 def view(connection: FakeConnection) -> tuple[dict[str, str], int]:
@@ -102,6 +127,89 @@ async def test_subscribers_joining_while_both_instances_commit_see_exactly_the_d
     expected = await database_view(here.service)
     for connection in connections:
         assert view(connection) == expected, connection.name
+    assert here.store.reads["snapshot"] < len(connections)  # the channel, once warm, served the rest from memory
+
+
+async def test_joins_on_a_warm_channel_read_no_snapshot_and_own_holds_only_for_a_holder(engine: AsyncEngine) -> None:
+    node = instance(engine, [])
+    await node.service.lock("s_holder", SHOWTIME, Selection(["A1", "A2"]))
+    first = await node.subscriptions.subscribe(FakeConnection("first"), "s_viewer", SHOWTIME)
+    assert isinstance(first, Joined)
+    await node.service.lock("s_other", SHOWTIME, Selection(["B1"]))
+    assert node.store.reads == {"snapshot": 1}
+    for n in range(200):
+        joined = await node.subscriptions.subscribe(FakeConnection(f"c{n}"), f"s_new{n}", SHOWTIME)
+        assert isinstance(joined, Joined)
+        assert joined.seq == 3
+    assert node.store.reads == {"snapshot": 1}  # no holds of their own: nothing read at all
+    holder = FakeConnection("holder")
+    joined = await node.subscriptions.subscribe(holder, "s_holder", SHOWTIME)
+    assert isinstance(joined, Joined)
+    assert node.store.reads == {"snapshot": 1, "holds": 1}
+    holder.frames += joined.frames
+    status = next(m for m in holder.messages() if m["type"] == "current_seat_status")
+    assert (status["mySeats"], status["lockedSeats"]) == (["A1", "A2"], ["A1", "A2", "B1"])
+    assert status["holdExpiresAt"] == await node.service.own_holds("s_holder", SHOWTIME)
+
+
+async def test_a_replay_from_kept_frames_reads_nothing(engine: AsyncEngine) -> None:
+    node = instance(engine, [])
+    watcher = await node.subscriptions.subscribe(FakeConnection("watcher"), "s", SHOWTIME)
+    assert isinstance(watcher, Joined)
+    await node.service.lock("s_other", SHOWTIME, Selection(["C1", "C2"]))
+    again = FakeConnection("again")
+    replayed = await node.subscriptions.subscribe(again, "s", SHOWTIME, last_seq=1)
+    assert isinstance(replayed, Joined)
+    assert (replayed.recovered, replayed.seq) == (True, 2)
+    again.frames += replayed.frames
+    assert [(m["type"], m.get("seq")) for m in again.messages()] == [("seat_status_change", 2), ("subscribed", 2)]
+    assert node.store.reads == {"snapshot": 1}
+
+
+async def test_the_memory_snapshot_equals_the_database_after_random_changes_from_two_instances(
+    engine: AsyncEngine,
+) -> None:
+    peers: list[Fanout[FakeConnection]] = []
+    here, there = instance(engine, peers), instance(engine, peers)
+    watcher = await here.subscriptions.subscribe(FakeConnection("watcher"), "s_watch", SHOWTIME)
+    assert isinstance(watcher, Joined)
+    chooser = random.Random(7)
+    sessions = ["s_a", "s_b", "s_c"]
+    seen: set[str] = set()
+
+    async def act(node: Instance) -> None:
+        seats = Selection(chooser.sample(SEATS, chooser.randint(1, 3)))
+        session = chooser.choice(sessions)
+        match chooser.randrange(6):
+            case 0 | 1:
+                await node.service.lock(session, SHOWTIME, seats)
+            case 2:
+                await node.service.unlock(session, SHOWTIME, seats)
+            case 3:  # a sale follows a hold of the same seats
+                await node.service.lock(session, SHOWTIME, seats)
+                await node.service.book(session, SHOWTIME, seats, Customer("Ada", "ada@example.com"))
+            case 4:
+                await node.service.block(SHOWTIME, seats, "broken")
+            case _:
+                await node.service.unblock(SHOWTIME, seats)
+
+    for round_ in range(120):
+        await asyncio.gather(act(here), act(there))
+        if round_ % 20 == 19:
+            for session in sessions:
+                before = here.store.reads["snapshot"]
+                joined = await here.subscriptions.subscribe(FakeConnection(f"{session}{round_}"), session, SHOWTIME)
+                assert isinstance(joined, Joined)
+                assert here.store.reads["snapshot"] == before  # served from memory
+                remembered = next(orjson.loads(f) for f in joined.frames if '"current_seat_status"' in f)
+                status = await here.service.status(session, SHOWTIME)
+                assert not isinstance(status, Rejection)
+                stored = orjson.loads(CurrentSeatStatus.of(status).to_json())
+                assert {k: v for k, v in remembered.items() if k != "timestamp"} == {
+                    k: v for k, v in stored.items() if k != "timestamp"
+                }
+                seen |= {kind for kind in ("lockedSeats", "bookedSeats", "blockedSeats", "mySeats") if stored[kind]}
+    assert seen == {"lockedSeats", "bookedSeats", "blockedSeats", "mySeats"}  # every kind of claim was compared
 
 
 async def test_a_resubscribe_with_last_seq_replays_exactly_what_was_missed(engine: AsyncEngine) -> None:

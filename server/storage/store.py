@@ -42,7 +42,9 @@ from server.storage.database import WRITE
 from server.storage.tables import (
     auditorium,
     booking,
+    booking_item,
     booking_seat,
+    booking_transition,
     layout,
     layout_seat,
     layout_table,
@@ -305,6 +307,8 @@ class _Batch:
         self.events: list[Event] = []
         self.bookings: list[dict[str, object]] = []
         self.sold: list[dict[str, object]] = []
+        self.items: list[dict[str, object]] = []
+        self.transitions: list[dict[str, object]] = []
         self.blocks: dict[str, str] = {}  # seat -> reason
         self.unblocks: set[str] = set()
 
@@ -332,12 +336,19 @@ class _Batch:
                 "customer_email": new_booking.customer_email,
                 "total_cents": plan.total_cents,
                 "currency": self.currency,
+                "status": "confirmed",
                 "created_at": self.now,
+                "confirmed_at": self.now,
             }
         )
+        self.transitions.append(
+            {"booking_id": booking_id, "position": 1, "status": "confirmed", "actor": plan.session_id, "at": self.now}
+        )
         self.sold += [
-            {"showtime_id": self.showtime_id, "seat_code": seat, "booking_id": booking_id, "price_cents": price}
-            for seat, price in plan.sell.items()
+            {"showtime_id": self.showtime_id, "seat_code": seat, "booking_id": booking_id} for seat in plan.sell
+        ]
+        self.items += [
+            {"booking_id": booking_id, "seat_code": seat, "price_cents": price} for seat, price in plan.sell.items()
         ]
         return booking_id
 
@@ -373,6 +384,8 @@ class _Batch:
             (seat_hold, holds),
             (booking, self.bookings),
             (booking_seat, self.sold),
+            (booking_item, self.items),
+            (booking_transition, self.transitions),
             (seat_block, blocks),
         ):
             if rows:
@@ -430,7 +443,10 @@ _DELETE_HOLDS = delete(seat_hold).where(
     seat_hold.c.showtime_id == bindparam("showtime_id"), seat_hold.c.seat_code.in_(bindparam("seats", expanding=True))
 )
 _SET_SEQ = update(showtime).where(showtime.c.id == bindparam("showtime_id")).values(seq=bindparam("new_seq"))
-_INSERT = {table.name: insert(table) for table in (seat_hold, booking, booking_seat, seat_block, seat_event)}
+_INSERT = {
+    table.name: insert(table)
+    for table in (seat_hold, booking, booking_seat, booking_item, booking_transition, seat_block, seat_event)
+}
 
 
 async def _prices(conn: AsyncConnection, showtime_id: str) -> dict[str, int]:

@@ -23,12 +23,16 @@ from sqlalchemy import (
 __all__ = [
     "auditorium",
     "booking",
+    "booking_item",
     "booking_seat",
+    "booking_transition",
+    "idempotency_key",
     "layout",
     "layout_category",
     "layout_seat",
     "layout_section",
     "layout_table",
+    "lease",
     "metadata",
     "seat_block",
     "seat_event",
@@ -36,6 +40,9 @@ __all__ = [
     "showtime",
     "showtime_price",
     "venue",
+    "webhook_attempt",
+    "webhook_delivery",
+    "webhook_event",
 ]
 
 metadata = MetaData()
@@ -200,6 +207,8 @@ seat_block = Table(
 )
 
 # A seat held by a session until `expiresAt`. The primary key makes a seat holdable by one session only.
+# `createdAt` is when the session first held the seat: re-locking keeps it, and no hold outlives
+# `createdAt` + MAX_HOLD_SECONDS.
 seat_hold = Table(
     "seat_hold",
     metadata,
@@ -216,31 +225,60 @@ seat_hold = Table(
     Index("seat_hold_showtime_id_session_id_idx", "showtime_id", "session_id"),
 )
 
+# A sale: `pending` (seats taken, awaiting payment until `paymentDueAt`), `confirmed`, `cancelled` or
+# `expired`. Its seats and their prices at the time are its items; `transitions` log every status change.
 booking = Table(
     "booking",
     metadata,
     Column("id", Text, primary_key=True),
     Column("showtime_id", Text, nullable=False),
     Column("session_id", Text, nullable=False),
+    Column("status", Text, nullable=False, server_default=text("'confirmed'")),
     Column("customer_name", Text, nullable=False),
     Column("customer_email", Text, nullable=False),
+    Column("customer_phone", Text),
+    Column("notes", Text),
+    Column("order_reference", Text),
     Column("total_cents", Integer, nullable=False),
     Column("currency", Text, nullable=False),
+    Column("payment_due_at", BigInteger),
+    Column("payment_reference", Text),
+    Column("payment_provider", Text),
+    Column("cancel_reason", Text),
     Column("created_at", BigInteger, nullable=False),
+    Column("confirmed_at", BigInteger),
+    Column("cancelled_at", BigInteger),
+    Column("expired_at", BigInteger),
     ForeignKeyConstraint(
         ["showtime_id"], ["showtime.id"], name="booking_showtime_id_fkey", ondelete="RESTRICT", onupdate="CASCADE"
     ),
-    Index("booking_showtime_id_idx", "showtime_id"),
+    Index("booking_showtime_id_status_idx", "showtime_id", "status"),
+    Index("booking_status_payment_due_at_idx", "status", "payment_due_at"),
+    Index("booking_order_reference_idx", "order_reference"),
+    Index("booking_customer_email_idx", "customer_email"),
 )
 
-# A seat sold in a booking. The primary key is the database's own guarantee that no seat is sold twice.
+# A seat of a booking at the price it was sold at, kept whatever becomes of the booking.
+booking_item = Table(
+    "booking_item",
+    metadata,
+    Column("booking_id", Text, nullable=False),
+    Column("seat_code", Text, nullable=False),
+    Column("price_cents", Integer, nullable=False),
+    PrimaryKeyConstraint("booking_id", "seat_code"),
+    ForeignKeyConstraint(
+        ["booking_id"], ["booking.id"], name="booking_item_booking_id_fkey", ondelete="RESTRICT", onupdate="CASCADE"
+    ),
+)
+
+# A seat taken by a pending or confirmed booking; the row goes when the booking is cancelled or expires.
+# The primary key is the database's own guarantee that no seat is sold twice.
 booking_seat = Table(
     "booking_seat",
     metadata,
     Column("showtime_id", Text, nullable=False),
     Column("seat_code", Text, nullable=False),
     Column("booking_id", Text, nullable=False),
-    Column("price_cents", Integer, nullable=False),
     PrimaryKeyConstraint("showtime_id", "seat_code"),
     ForeignKeyConstraint(
         ["showtime_id"], ["showtime.id"], name="booking_seat_showtime_id_fkey", ondelete="RESTRICT", onupdate="CASCADE"
@@ -249,6 +287,26 @@ booking_seat = Table(
         ["booking_id"], ["booking.id"], name="booking_seat_booking_id_fkey", ondelete="RESTRICT", onupdate="CASCADE"
     ),
     Index("booking_seat_booking_id_idx", "booking_id"),
+)
+
+# Every status change of a booking, in order: who made it (a session or `admin`), and why.
+booking_transition = Table(
+    "booking_transition",
+    metadata,
+    Column("booking_id", Text, nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("detail", Text),
+    Column("at", BigInteger, nullable=False),
+    PrimaryKeyConstraint("booking_id", "position"),
+    ForeignKeyConstraint(
+        ["booking_id"],
+        ["booking.id"],
+        name="booking_transition_booking_id_fkey",
+        ondelete="RESTRICT",
+        onupdate="CASCADE",
+    ),
 )
 
 # The log of seat changes per showtime, in `seq` order, kept so reconnecting clients can catch up.
@@ -266,4 +324,90 @@ seat_event = Table(
         ["showtime_id"], ["showtime.id"], name="seat_event_showtime_id_fkey", ondelete="RESTRICT", onupdate="CASCADE"
     ),
     Index("seat_event_created_at_idx", "created_at"),
+)
+
+# The first response to a request sent with an idempotency key, per scope (a session, or `admin`).
+# `statusCode` and `response` are null while the first request is still being answered.
+idempotency_key = Table(
+    "idempotency_key",
+    metadata,
+    Column("scope", Text, nullable=False),
+    Column("key", Text, nullable=False),
+    Column("fingerprint", Text, nullable=False),
+    Column("status_code", Integer),
+    Column("response", Text),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    PrimaryKeyConstraint("scope", "key"),
+    Index("idempotency_key_expires_at_idx", "expires_at"),
+)
+
+# The webhook outbox: an event written in the same transaction as the change it reports, delivered later.
+# `position` is its booking's transition it reports (0 for a seat event): a booking's events go out in that
+# order. `body` is the exact JSON that is signed and sent.
+webhook_event = Table(
+    "webhook_event",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("position", Integer, nullable=False),
+    Column("type", Text, nullable=False),
+    Column("booking_id", Text),
+    Column("showtime_id", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Index("webhook_event_booking_id_position_idx", "booking_id", "position"),
+    Index("webhook_event_created_at_idx", "created_at"),
+)
+
+# The delivery of one event to one endpoint: `pending` until `delivered`, or `failed` once retries ran out.
+webhook_delivery = Table(
+    "webhook_delivery",
+    metadata,
+    Column("event_id", Text, nullable=False),
+    Column("url", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("next_attempt_at", BigInteger, nullable=False),
+    Column("last_attempt_at", BigInteger),
+    Column("delivered_at", BigInteger),
+    PrimaryKeyConstraint("event_id", "url"),
+    ForeignKeyConstraint(
+        ["event_id"],
+        ["webhook_event.id"],
+        name="webhook_delivery_event_id_fkey",
+        ondelete="RESTRICT",
+        onupdate="CASCADE",
+    ),
+    Index("webhook_delivery_status_next_attempt_at_idx", "status", "next_attempt_at"),
+)
+
+# One attempt to deliver an event: the endpoint's status code, or the error when there was none.
+webhook_attempt = Table(
+    "webhook_attempt",
+    metadata,
+    Column("event_id", Text, nullable=False),
+    Column("url", Text, nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("at", BigInteger, nullable=False),
+    Column("status_code", Integer),
+    Column("error", Text),
+    Column("duration_ms", Integer, nullable=False),
+    PrimaryKeyConstraint("event_id", "url", "attempt"),
+    ForeignKeyConstraint(
+        ["event_id", "url"],
+        ["webhook_delivery.event_id", "webhook_delivery.url"],
+        name="webhook_attempt_event_id_url_fkey",
+        ondelete="RESTRICT",
+        onupdate="CASCADE",
+    ),
+    Index("webhook_attempt_at_idx", "at"),
+)
+
+# A named lease: which instance does a job that only one may do at a time (delivering webhooks), until when.
+lease = Table(
+    "lease",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("holder", Text, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
 )

@@ -1,5 +1,6 @@
 """Upgrading a database from before the venues migration: showtimes, holds, bookings, seat ids and prices made
-the old way (seat grids and categories per hall) survive, and seats lock and book on the upgraded database."""
+the old way (seat grids and categories per hall) survive the migrations since, and seats lock and book on the
+upgraded database."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from tests.e2e.test_rest_api import call
 from tests.services import create_database, drop_database
 
 VENUES = "20261130061644_venues"
+CHECKOUT = "20261130082208_checkout"  # moves each booking's seat prices to its items and confirms it
 FAR = 4_000_000_000_000  # a hold that has not lapsed yet
 
 OLD_DATA = [
@@ -63,7 +65,11 @@ async def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Asyn
 def history_before_venues(tmp_path: Path) -> Path:
     """A copy of prisma/ whose histories stop before the venues migration."""
     copy = tmp_path / "prisma-before-venues"
-    shutil.copytree(prisma_dir(), copy, ignore=shutil.ignore_patterns(VENUES))
+    shutil.copytree(
+        prisma_dir(),
+        copy,
+        ignore=lambda folder, names: [name for name in names if name[:8].isdigit() and name >= VENUES],
+    )
     assert not list(copy.rglob(VENUES))
     return copy
 
@@ -76,7 +82,7 @@ async def test_showtimes_holds_and_bookings_survive_the_venues_migration(empty_d
     async with engine.begin() as conn:
         for statement in OLD_DATA:
             await conn.execute(text(statement))
-    assert await apply_migrations(engine) == [VENUES]
+    assert await apply_migrations(engine) == [VENUES, CHECKOUT]
 
     store = SeatStore(engine)
     details = await store.showtime("old-show")
@@ -96,6 +102,13 @@ async def test_showtimes_holds_and_bookings_survive_the_venues_migration(empty_d
     booking = await store.booking("bk_old")
     assert booking is not None
     assert (booking.seat_ids, booking.total_cents) == (["B2"], 1900)
+    async with engine.connect() as conn:
+        items = (await conn.execute(text("SELECT seat_code, price_cents FROM booking_item"))).all()
+        logged = (await conn.execute(text("SELECT booking_id, status, at FROM booking_transition"))).all()
+        status = (await conn.execute(text("SELECT status, confirmed_at FROM booking"))).all()
+    assert [tuple(row) for row in items] == [("B2", 1900)]
+    assert [tuple(row) for row in logged] == [("bk_old", "confirmed", 2)]
+    assert [tuple(row) for row in status] == [("confirmed", 2)]
     await engine.dispose()
 
     server = SeatServer(conftest.test_settings(empty_database))

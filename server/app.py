@@ -24,6 +24,7 @@ from server.demo import ensure_demo_data
 from server.fanout import Fanout
 from server.http import Api, create_app
 from server.http_server import listen
+from server.messages import render_notice
 from server.metrics import Metrics
 from server.rejections import Refusals
 from server.seat_maps import SeatMaps
@@ -81,7 +82,7 @@ class SeatServer:
 
         self.metrics = metrics = Metrics()
         refusals = Refusals(metrics)
-        store = SeatStore(self.engine)
+        store = SeatStore(self.engine, render_notice if settings.webhooks.urls else None)
         fanout: Fanout[ServerConnection] = Fanout(
             store.events, WebSocketOutlet(), metrics, settings.limits.slow_consumer_buffer_bytes
         )

@@ -14,7 +14,7 @@ import pydantic_core
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from pydantic.alias_generators import to_camel
 
-from server.core.changes import Accepted, Event, Selection
+from server.core.changes import Accepted, Event, Notice, Selection
 from server.core.errors import ErrorCode, Rejection
 from server.core.records import BookingRecord, SeatMap, ShowtimeRecord, StatusView
 from server.core.seats import SeatState, SeatStatus
@@ -44,6 +44,7 @@ __all__ = [
     "ReadyStatus",
     "RequestId",
     "RowView",
+    "SeatNoticeView",
     "SeatStatusChange",
     "SeatStatusChanges",
     "SeatView",
@@ -59,9 +60,11 @@ __all__ = [
     "Unsubscribe",
     "Unsubscribed",
     "WebConfig",
+    "WebhookEventView",
     "ack",
     "client_message",
     "describe",
+    "render_notice",
 ]
 
 
@@ -533,6 +536,37 @@ class BookingView(Model):
             currency=record.currency,
             created_at=record.created_at,
         )
+
+
+class SeatNoticeView(Model):
+    """The seats a seat event is about."""
+
+    showtime_id: str
+    seat_ids: list[str]
+    reason: str | None = None  # seat.blocked
+
+
+class WebhookEventView(Model):
+    """The body of a webhook delivery (docs/webhooks.md)."""
+
+    id: str
+    type: str
+    created_at: int
+    data: BookingView | SeatNoticeView
+
+    @classmethod
+    def of(cls, event_id: str, notice: Notice) -> Self:
+        data: BookingView | SeatNoticeView
+        if notice.booking is not None:
+            data = BookingView.of(notice.booking)
+        else:
+            data = SeatNoticeView(showtime_id=notice.showtime_id, seat_ids=list(notice.seats), reason=notice.reason)
+        return cls(id=event_id, type=notice.type, created_at=notice.at, data=data)
+
+
+def render_notice(event_id: str, notice: Notice) -> str:
+    """The exact JSON a webhook delivers for ``notice``: written to the outbox, signed and sent as it is."""
+    return WebhookEventView.of(event_id, notice).to_json()
 
 
 class WebConfig(Model):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from server.core.proxies import Network, parse_networks
@@ -23,6 +23,7 @@ __all__ = [
     "SessionSettings",
     "Settings",
     "TransportSettings",
+    "WebhookSettings",
 ]
 
 
@@ -133,6 +134,24 @@ class BusSettings(Group):
     reconcile_interval_seconds: float = Field(default=2.0, gt=0)
 
 
+class WebhookSettings(Group):
+    """Where the shop's backend hears about bookings and blocked seats (docs/webhooks.md)."""
+
+    webhook_url: str = ""  # comma-separated endpoints; empty: no webhooks, and nothing is written to the outbox
+    webhook_secret: str = ""  # signs each delivery (Seat-Signature); required when webhook_url is set
+    webhook_retry_hours: float = Field(default=24, gt=0)  # a delivery is retried, with backoff, this long
+
+    @property
+    def urls(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(url.strip() for url in self.webhook_url.split(",") if url.strip()))
+
+    @model_validator(mode="after")
+    def _signed(self) -> WebhookSettings:
+        if self.urls and not self.webhook_secret:
+            raise ValueError("WEBHOOK_SECRET must be set when WEBHOOK_URL is: every delivery is signed with it")
+        return self
+
+
 class LogSettings(Group):
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"
@@ -149,6 +168,7 @@ class Settings(
     SeatSettings,
     LimitSettings,
     BusSettings,
+    WebhookSettings,
     LogSettings,
 ):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
@@ -179,6 +199,10 @@ class Settings(
     @cached_property
     def bus(self) -> BusSettings:
         return self._group(BusSettings)
+
+    @cached_property
+    def webhooks(self) -> WebhookSettings:
+        return self._group(WebhookSettings)
 
     @cached_property
     def logging(self) -> LogSettings:

@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 from server.core.errors import Rejection
+from server.core.records import BookingRecord
 from server.core.seats import Claim, Plan, SaleTerms, SeatChange
 
-__all__ = ["Accepted", "Change", "Committed", "Event", "NewBooking", "Rule", "Selection"]
+__all__ = ["Accepted", "Change", "Committed", "Event", "NewBooking", "Notice", "RenderNotice", "Rule", "Selection"]
 
 # A seat rule with everything bound but what it decides on: the claims and the showtime's current terms.
 Rule = Callable[[Mapping[str, Claim], SaleTerms], Rejection | Plan]
@@ -42,6 +43,28 @@ class Event:
     seq: int
     change: SeatChange
     at: int
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """What a webhook tells the shop, written to the outbox in the transaction of the change it reports.
+
+    ``booking`` is the booking as the change left it (booking events); ``seats`` and ``reason`` are the seats a
+    seat event is about. ``position`` orders a booking's events: its transition's place in its history (0 for
+    seat events).
+    """
+
+    type: str  # booking.pending, booking.confirmed, ..., seat.blocked, seat.unblocked
+    showtime_id: str
+    at: int
+    booking: BookingRecord | None = None
+    position: int = 0
+    seats: tuple[str, ...] = ()
+    reason: str | None = None
+
+
+# Turns a notice and its event id into the exact JSON body that is signed and sent.
+RenderNotice = Callable[[str, Notice], str]
 
 
 @dataclass(frozen=True, slots=True)

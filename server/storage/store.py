@@ -34,7 +34,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from server.core.changes import Change, Committed, Event, NewBooking
+from server.core.changes import Change, Committed, Event, NewBooking, Notice, RenderNotice
 from server.core.errors import Rejection
 from server.core.records import BookingRecord, ShowtimeDetails, ShowtimeRecord, Snapshot, TermsKey, terms_key
 from server.core.seats import Claim, Layout, Plan, SaleTerms, SeatChange, SeatState, SeatStatus, TableRule, apply_plan
@@ -54,6 +54,7 @@ from server.storage.tables import (
     showtime,
     showtime_price,
     venue,
+    webhook_event,
 )
 from server.storage.venues import load_layout
 
@@ -61,9 +62,13 @@ __all__ = ["SeatStore"]
 
 
 class SeatStore:
-    def __init__(self, engine: AsyncEngine) -> None:
+    """``render_notice``, when webhooks are configured, writes what each change tells the shop to the outbox
+    in the change's own transaction; without it nothing is written there."""
+
+    def __init__(self, engine: AsyncEngine, render_notice: RenderNotice | None = None) -> None:
         self.engine = engine
         self._writer = engine.execution_options(**WRITE)
+        self._render_notice = render_notice
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -126,7 +131,7 @@ class SeatStore:
             seats = {seat for change in changes for seat in change.seats}
             claims = await self._claims(conn, showtime_id, seats, {change.holder for change in changes})
             held = {s for s, c in claims.items() if c.state is SeatState.HELD}
-            batch = _Batch(showtime_id, seq, now, held, terms.currency)
+            batch = _Batch(showtime_id, seq, now, held, terms.currency, self._render_notice)
             outcomes: list[Rejection | Committed] = []
             for change in changes:
                 plan = change.rule(claims, terms)
@@ -297,9 +302,18 @@ class SeatStore:
 class _Batch:
     """The writes of the plans accepted in one transaction, numbered and then written in bulk."""
 
-    def __init__(self, showtime_id: str, seq: int, now: int, held: set[str], currency: str = "") -> None:
+    def __init__(
+        self,
+        showtime_id: str,
+        seq: int,
+        now: int,
+        held: set[str],
+        currency: str = "",
+        render_notice: RenderNotice | None = None,
+    ) -> None:
         self.held = held  # seats with a hold row when the transaction began
         self.currency = currency  # of the showtime, for its bookings
+        self.render_notice = render_notice
         self.showtime_id = showtime_id
         self.seq = seq  # the last seq handed out
         self.now = now
@@ -311,6 +325,7 @@ class _Batch:
         self.transitions: list[dict[str, object]] = []
         self.blocks: dict[str, str] = {}  # seat -> reason
         self.unblocks: set[str] = set()
+        self.notices: list[Notice] = []
 
     def add(self, plan: Plan, new_booking: NewBooking | None) -> Committed:
         events = [Event(self.showtime_id, self.seq + n, change, self.now) for n, change in enumerate(plan.changes, 1)]
@@ -319,6 +334,11 @@ class _Batch:
         self.touched.update(plan.release, plan.hold, plan.sell)
         self.blocks.update(plan.block)
         self.unblocks.update(plan.unblock)
+        if plan.block:
+            reason = next(iter(plan.block.values()))  # one request blocks its seats for one reason
+            self.notify(Notice("seat.blocked", self.showtime_id, self.now, seats=tuple(plan.block), reason=reason))
+        if plan.unblock:
+            self.notify(Notice("seat.unblocked", self.showtime_id, self.now, seats=plan.unblock))
         if not plan.sell:
             return Committed(plan, events)
         return Committed(plan, events, self._sell(plan, new_booking), self.currency)
@@ -352,8 +372,15 @@ class _Batch:
         ]
         return booking_id
 
+    def notify(self, notice: Notice) -> None:
+        """Tell the shop about ``notice`` through the outbox, when webhooks are configured."""
+        if self.render_notice is not None:
+            self.notices.append(notice)
+
     async def write(self, conn: AsyncConnection, claims: Mapping[str, Claim]) -> None:
         """Write the holds of every touched seat as ``claims`` now have them, the sales, events and seq."""
+        if self.notices and self.render_notice is not None:
+            await conn.execute(_INSERT["webhook_event"], [_outbox_row(n, self.render_notice) for n in self.notices])
         if not self.events and not self.touched:
             return
         if self.touched & self.held:  # a fresh lock has no old row to delete: save the round trip
@@ -445,8 +472,23 @@ _DELETE_HOLDS = delete(seat_hold).where(
 _SET_SEQ = update(showtime).where(showtime.c.id == bindparam("showtime_id")).values(seq=bindparam("new_seq"))
 _INSERT = {
     table.name: insert(table)
-    for table in (seat_hold, booking, booking_seat, booking_item, booking_transition, seat_block, seat_event)
-}
+    for table in (
+        seat_hold, booking, booking_seat, booking_item, booking_transition, seat_block, seat_event, webhook_event,
+    )
+}  # fmt: skip
+
+
+def _outbox_row(notice: Notice, render: RenderNotice) -> dict[str, object]:
+    event_id = "evt_" + secrets.token_hex(12)
+    return {
+        "id": event_id,
+        "position": notice.position,
+        "type": notice.type,
+        "booking_id": notice.booking.id if notice.booking else None,
+        "showtime_id": notice.showtime_id,
+        "body": render(event_id, notice),
+        "created_at": notice.at,
+    }
 
 
 async def _prices(conn: AsyncConnection, showtime_id: str) -> dict[str, int]:

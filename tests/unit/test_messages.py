@@ -6,7 +6,7 @@ import orjson
 import pytest
 from pydantic import ValidationError
 
-from server.core.changes import Accepted, Event
+from server.core.changes import Accepted, Event, Notice
 from server.core.errors import ErrorCode, Rejection
 from server.core.records import BookingRecord, StatusView
 from server.core.seats import SeatChange, SeatStatus
@@ -21,6 +21,7 @@ from server.messages import (
     Subscribe,
     client_message,
     describe,
+    render_notice,
 )
 
 
@@ -59,6 +60,15 @@ def test_a_booking_record_becomes_a_view_with_its_customer() -> None:
     view = wire(BookingView.of(record).to_json())
     assert view["customer"] == {"name": "Ada", "email": "ada@example.com"}
     assert "sessionId" not in view  # whose session booked is nobody else's business
+
+
+def test_a_webhook_body_carries_the_booking_or_the_seats_it_is_about() -> None:
+    record = BookingRecord("bk_1", "st", "s1", ["A1"], "Ada", "ada@example.com", 900, "EUR", 1000)
+    sold = wire(render_notice("evt_1", Notice("booking.confirmed", "st", 2000, booking=record, position=2)))
+    assert (sold["id"], sold["type"], sold["createdAt"]) == ("evt_1", "booking.confirmed", 2000)
+    assert sold["data"] == wire(BookingView.of(record).to_json())
+    blocked = wire(render_notice("evt_2", Notice("seat.blocked", "st", 3000, seats=("A1", "A2"), reason="camera")))
+    assert blocked["data"] == {"showtimeId": "st", "seatIds": ["A1", "A2"], "reason": "camera"}
 
 
 def test_an_error_has_no_request_id_unless_set_and_an_explicit_none_goes_out_as_null() -> None:

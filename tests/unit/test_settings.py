@@ -41,3 +41,10 @@ def test_demo_data_left_empty_is_derived_from_the_database(
 ) -> None:
     monkeypatch.setenv("DEMO_DATA", listed)
     assert Settings(_env_file=None).database.demo_data is demo_data
+
+
+def test_webhooks_need_a_secret_to_sign_with() -> None:
+    with pytest.raises(ValueError, match="WEBHOOK_SECRET"):
+        Settings(_env_file=None, webhook_url="http://shop.example/hooks")
+    settings = Settings(_env_file=None, webhook_url=" http://a.example/h, http://b.example/h,", webhook_secret="s")
+    assert settings.webhooks.urls == ("http://a.example/h", "http://b.example/h")

@@ -5,13 +5,25 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from server.core.changes import Change, Committed, NewBooking
 from server.core.errors import ErrorCode, Rejection
 from server.core.records import Snapshot
-from server.core.seats import Claim, Layout, SeatState, SeatStatus, plan_book, plan_expiry, plan_lock, plan_unlock
+from server.core.seats import (
+    Claim,
+    Layout,
+    SeatState,
+    SeatStatus,
+    plan_block,
+    plan_book,
+    plan_expiry,
+    plan_lock,
+    plan_unlock,
+)
 from server.storage.store import SeatStore
+from server.storage.tables import webhook_event
 from tests.unit.database import SHOWTIME, engine
 
 __all__ = ["engine"]
@@ -128,3 +140,27 @@ async def test_a_missing_showtime_is_an_error_for_writes_and_none_for_reads(engi
     assert (await store.layout("st_missing"), await store.showtime("st_missing")) == (None, None)
     assert await store.booking("bk_missing") is None
     assert await store.seqs(["st_missing", SHOWTIME]) == {SHOWTIME: 0}
+
+
+def block(*seats: str) -> Change:
+    return Change(seats, "admin", lambda claims, terms: plan_block(claims, seats, "camera"))
+
+
+async def test_a_blocked_seat_is_told_to_the_outbox_in_its_own_transaction(engine: AsyncEngine) -> None:
+    store = SeatStore(engine, render_notice=lambda event_id, notice: f"{event_id} {notice.type} {notice.seats}")
+    held, rejected, blocked = await store.change(SHOWTIME, [lock("s1", "A1"), block("A1"), block("A2", "A3")], NOW)
+    committed(held)
+    assert isinstance(rejected, Rejection)  # A1 is held: nothing of this block reaches the outbox
+    committed(blocked)
+    async with engine.connect() as conn:
+        rows = (await conn.execute(select(webhook_event))).all()
+    assert [(row.type, row.showtime_id, row.booking_id, row.position, row.created_at) for row in rows] == [
+        ("seat.blocked", SHOWTIME, None, 0, NOW)
+    ]
+    assert rows[0].body == f"{rows[0].id} seat.blocked ('A2', 'A3')"
+
+
+async def test_without_webhooks_nothing_is_written_to_the_outbox(engine: AsyncEngine) -> None:
+    committed((await SeatStore(engine).change(SHOWTIME, [block("A1")], NOW))[0])
+    async with engine.connect() as conn:
+        assert (await conn.execute(select(webhook_event))).all() == []

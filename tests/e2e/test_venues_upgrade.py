@@ -105,10 +105,10 @@ async def test_showtimes_holds_and_bookings_survive_the_venues_migration(empty_d
     async with engine.connect() as conn:
         items = (await conn.execute(text("SELECT seat_code, price_cents FROM booking_item"))).all()
         logged = (await conn.execute(text("SELECT booking_id, status, at FROM booking_transition"))).all()
-        status = (await conn.execute(text("SELECT status, confirmed_at FROM booking"))).all()
+        confirmed = (await conn.execute(text("SELECT status, confirmed_at FROM booking"))).all()
     assert [tuple(row) for row in items] == [("B2", 1900)]
     assert [tuple(row) for row in logged] == [("bk_old", "confirmed", 2)]
-    assert [tuple(row) for row in status] == [("confirmed", 2)]
+    assert [tuple(row) for row in confirmed] == [("confirmed", 2)]
     await engine.dispose()
 
     server = SeatServer(conftest.test_settings(empty_database))

@@ -10,6 +10,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from server.http import ENDPOINTS, Api, create_app
+from server.idempotency import Idempotency
 from server.metrics import Metrics
 from server.openapi import openapi_document
 from server.rejections import Refusals
@@ -17,6 +18,7 @@ from server.seat_maps import SeatMaps
 from server.service import SeatService
 from server.sessions import Sessions
 from server.settings import LimitSettings, SeatSettings, SessionSettings, TransportSettings
+from server.storage.idempotency import IdempotencyKeys
 from server.storage.store import SeatStore
 from tests.fakes import ManualClock
 from tests.unit.database import SHOWTIME, engine
@@ -52,7 +54,8 @@ async def client(engine: AsyncEngine, readiness: Readiness) -> AsyncIterator[Cli
     service = SeatService(SeatStore(engine), SEATS, lambda events: None, metrics, clock)
     sessions = Sessions(b"a-secret-of-sixteen-or-more", SessionSettings(), clock)
     api = Api(service, SeatMaps(service, LimitSettings(), clock), sessions, transport, SEATS, 8080, readiness)
-    app = create_app(api, transport, Refusals(metrics), metrics, MAX_BODY)
+    idempotency = Idempotency(IdempotencyKeys(engine), clock, SEATS.idempotency_ttl_seconds)
+    app = create_app(api, transport, Refusals(metrics), metrics, MAX_BODY, idempotency=idempotency)
     async with TestClient(TestServer(app, host="127.0.0.1")) as client:
         yield client
 

@@ -16,11 +16,13 @@ from websockets.http11 import Request
 
 from server.connections import ConnectionBudget
 from server.fanout import Fanout
+from server.idempotency import Idempotency
 from server.metrics import Metrics
 from server.rejections import Refusals
 from server.service import SeatService
 from server.sessions import Sessions
 from server.settings import LimitSettings, SeatSettings, SessionSettings, TransportSettings
+from server.storage.idempotency import IdempotencyKeys
 from server.storage.store import SeatStore
 from server.subscriptions import Subscriptions
 from server.websocket import PATH, SeatSocket, WebSocketOutlet, _request_id_of, _token
@@ -73,6 +75,7 @@ async def serve(engine: AsyncEngine, clock: ManualClock) -> AsyncIterator[Serve]
             service, Subscriptions(service, fanout, 10), fanout, sessions, Refusals(metrics), metrics, clock,
             TransportSettings(), limits, http_port=8000,
             connections=ConnectionBudget(limits.max_connections_per_ip, ceiling=1000).port(),
+            idempotency=Idempotency(IdempotencyKeys(engine), clock, ttl_seconds=3600),
         )  # fmt: skip
         server = await seat_socket.serve(socket.create_server(("127.0.0.1", 0)))
         servers.append(server)

@@ -146,3 +146,25 @@ async def test_the_handshake_refuses_other_paths_and_foreign_origins(serve: Serv
         response = refused.value.response
         assert (response.status_code, response.headers["Content-Type"]) == (status, "application/problem+json")
         assert orjson.loads(response.body)["code"] == code
+
+
+async def test_a_keyed_change_is_done_once_and_its_reply_sent_again_with_the_new_request_id(serve: Serve) -> None:
+    url = await serve()
+    buyer = await SeatClient.connect(url)
+    book = {"showtimeId": SHOWTIME, "seatIds": ["C1"], "customer": {"name": "Ada", "email": "ada@example.com"}}
+    locked = await buyer.request("lock", showtimeId=SHOWTIME, seatIds=["C1"], idempotencyKey="lock-1")
+    booked = await buyer.request("book", **book, idempotencyKey="book-1")
+    resumed = await SeatClient.connect(url, buyer.token)  # the reply was lost with the connection: retry
+    again = await resumed.request("book", **book, idempotencyKey="book-1")
+    assert booked["type"] == "ack"
+    assert again["requestId"] != booked["requestId"]
+    assert {**again, "requestId": booked["requestId"]} == booked  # the same booking, not a second one
+    relocked = await resumed.request("lock", showtimeId=SHOWTIME, seatIds=["C1"], idempotencyKey="lock-1")
+    assert {**relocked, "requestId": locked["requestId"]} == locked  # not seat_unavailable: nothing ran
+    reused = await resumed.request("lock", showtimeId=SHOWTIME, seatIds=["C2"], idempotencyKey="lock-1")
+    assert (reused["type"], reused["code"]) == ("error", "idempotency_key_reused")
+    stranger = await SeatClient.connect(url)  # another session: the key means nothing to it
+    refused = await stranger.request("book", **book, idempotencyKey="book-1")
+    assert (refused["type"], refused["code"]) == ("error", "not_lock_owner")
+    for client in (buyer, resumed, stranger):
+        await client.close()

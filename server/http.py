@@ -344,7 +344,8 @@ def _route(owner: Any, endpoint: Endpoint[Any], keys: Keys) -> RequestHandler:
         return _encoded(endpoint, result)
 
     async def handle_once(request: web.Request) -> web.StreamResponse:
-        key, scope = request.headers.get(IDEMPOTENCY_KEY), keys.scope_of(request)
+        key = request.headers.get(IDEMPOTENCY_KEY)
+        scope = None if key is None else keys.scope_of(request)
         if key is None or scope is None:  # no key; or no caller the handler accepts, which it tells
             return await handle(request)
         try:

@@ -344,15 +344,14 @@ def _route(owner: Any, endpoint: Endpoint[Any], keys: Keys) -> RequestHandler:
         return _encoded(endpoint, result)
 
     async def handle_once(request: web.Request) -> web.StreamResponse:
-        key = request.headers.get(IDEMPOTENCY_KEY)
-        scope = None if key is None else keys.scope_of(request)
-        if key is None or scope is None:  # no key; or no caller the handler accepts, which it tells
+        sent = request.headers.getall(IDEMPOTENCY_KEY, [])
+        scope = keys.scope_of(request) if sent else None
+        if scope is None:  # no key; or no caller the handler accepts, which it tells
             return await handle(request)
-        try:
-            KEY.validate_python(key)
-        except ValidationError:
-            malformed = f"{IDEMPOTENCY_KEY}: 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} printable characters"
-            raise ProblemError(Rejection(ErrorCode.INVALID_MESSAGE, malformed)) from None
+        key = sent[0]
+        if len(sent) > 1 or not _well_formed(key):  # repeated: which one would name the request?
+            malformed = f"send one {IDEMPOTENCY_KEY} of 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} printable characters"
+            raise ProblemError(Rejection(ErrorCode.INVALID_MESSAGE, malformed))
         body = await read_body(request, keys.transport)
 
         async def run() -> Answered[web.Response]:
@@ -376,6 +375,14 @@ def _route(owner: Any, endpoint: Endpoint[Any], keys: Keys) -> RequestHandler:
         return found
 
     return handle_once if endpoint.idempotent else handle
+
+
+def _well_formed(key: str) -> bool:
+    try:
+        KEY.validate_python(key)
+    except ValidationError:
+        return False
+    return True
 
 
 def _encoded(endpoint: Endpoint[Any], result: Model | Sequence[Model] | web.Response) -> web.Response:

@@ -199,6 +199,10 @@ async def test_a_malformed_key_is_a_bad_request_and_changes_nothing(client: Clie
     problem = await malformed.json(content_type=None)
     assert (malformed.status, problem["code"]) == (400, "invalid_message")
     assert "Idempotency-Key" in problem["message"]
+    twice = await client.post(
+        "/api/seat-locks", json=seats, headers=[*keyed(auth, "a").items(), ("Idempotency-Key", "b")]
+    )
+    assert twice.status == 400
     locked = await client.post("/api/seat-locks", json=seats, headers=keyed(auth, "x" * 255))
     assert locked.status == 200
 

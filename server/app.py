@@ -24,6 +24,7 @@ from server.demo import ensure_demo_data
 from server.fanout import Fanout
 from server.http import Api, create_app
 from server.http_server import listen
+from server.idempotency import Idempotency
 from server.messages import render_notice
 from server.metrics import Metrics
 from server.rejections import Refusals
@@ -32,6 +33,7 @@ from server.service import SeatService
 from server.sessions import Sessions, load_secret
 from server.settings import Settings
 from server.storage.database import create_engine, is_sqlite
+from server.storage.idempotency import IdempotencyKeys
 from server.storage.migrations import apply_migrations
 from server.storage.store import SeatStore
 from server.subscriptions import Subscriptions
@@ -92,20 +94,22 @@ class SeatServer:
         await self._bus.start()
 
         subscriptions = Subscriptions(service, fanout, settings.limits.max_subscriptions_per_connection)
+        idempotency = Idempotency(IdempotencyKeys(self.engine), clock, settings.seats.idempotency_ttl_seconds)
         seat_socket = SeatSocket(
             service, subscriptions, fanout, sessions, refusals, metrics, clock,
-            settings.transport, settings.limits, self.http_port, budget.port(),
+            settings.transport, settings.limits, self.http_port, budget.port(), idempotency,
         )  # fmt: skip
         self._seat_socket = seat_socket
         self._websocket: Server = await seat_socket.serve(websocket_socket)
         seat_maps = SeatMaps(service, settings.limits, clock)
         api = Api(service, seat_maps, sessions, settings.transport, settings.seats, self.websocket_port, self.readiness)
-        admin = AdminApi(service, sessions, settings.sessions.admin_api_key, settings.transport, settings.limits)
-        self._http = web.AppRunner(
-            create_app(
-                api, settings.transport, refusals, metrics, settings.limits.max_message_bytes, (admin, ADMIN_ENDPOINTS)
-            )
-        )
+        admin_key = settings.sessions.admin_api_key
+        admin = AdminApi(service, sessions, admin_key, settings.transport, settings.limits)
+        rest = create_app(
+            api, settings.transport, refusals, metrics, settings.limits.max_message_bytes,
+            (admin, ADMIN_ENDPOINTS), idempotency=idempotency, admin_key=admin_key,
+        )  # fmt: skip
+        self._http = web.AppRunner(rest)
         await self._http.setup()
         self._http_listener = await listen(self._http, http_socket, budget.port(), refusals, settings.transport)
         self._tasks = [

@@ -7,11 +7,12 @@ the OpenAPI document, so the document cannot drift from what is served.
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import math
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,21 +20,25 @@ from typing import Any, TypeVar
 from aiohttp import web
 from aiohttp.typedefs import Handler as RequestHandler
 from aiohttp.typedefs import Middleware
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from server.core.errors import ErrorCode, Rejection
+from server.core.idempotency import Stored, fingerprint, keeps
 from server.core.limits import origin_allowed
 from server.core.proxies import client_address
 from server.core.records import SeatMap
 from server.core.venues import Bounds
+from server.idempotency import Answered, Idempotency, Replayed
 from server.layout_file import layout_json_schema
 from server.messages import (
     MAX_ID_LENGTH,
+    MAX_IDEMPOTENCY_KEY_LENGTH,
     PRINTABLE,
     Ack,
     BookingRequest,
     BookingView,
     Health,
+    IdempotencyKey,
     Model,
     Problem,
     ReadyStatus,
@@ -49,12 +54,23 @@ from server.metrics import Metrics
 from server.openapi import Endpoint, openapi_document
 from server.rejections import Refusals
 from server.seat_maps import SeatMaps
-from server.service import Customer, SeatService
+from server.service import ADMIN, Customer, SeatService
 from server.sessions import Sessions
 from server.settings import SeatSettings, TransportSettings
 from server.websocket import PATH as WEBSOCKET_PATH
 
-__all__ = ["ENDPOINTS", "ProblemError", "Routes", "create_app", "parse_body", "printable", "read_body"]
+__all__ = [
+    "ENDPOINTS",
+    "IDEMPOTENCY_KEY",
+    "REPLAYED",
+    "Keys",
+    "ProblemError",
+    "Routes",
+    "create_app",
+    "parse_body",
+    "printable",
+    "read_body",
+]
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +82,9 @@ M = TypeVar("M", bound=BaseModel)
 Readiness = Callable[[], Awaitable[dict[str, str]]]  # each dependency's name and "ok" or what is wrong
 EndpointHandler = Callable[["Api", web.Request], Awaitable[Model | Sequence[Model] | web.Response | Rejection]]
 Routes = tuple[Any, Sequence[Endpoint[Any]]]  # a handler object, and the endpoints its methods serve
+IDEMPOTENCY_KEY = "Idempotency-Key"  # request header of idempotent endpoints (Endpoint.idempotent)
+REPLAYED = "Idempotent-Replayed"  # response header: "true" on a kept answer sent again
+KEY: TypeAdapter[str] = TypeAdapter(IdempotencyKey)
 
 
 class ProblemError(Exception):
@@ -255,18 +274,18 @@ ENDPOINTS: tuple[Endpoint[EndpointHandler], ...] = (
     ),
     Endpoint(
         "POST", "/api/seat-locks", "Hold seats, all or none", Api.lock, Ack,
-        body=SeatsRequest, authenticated=True,
+        body=SeatsRequest, authenticated=True, idempotent=True,
         errors=(*SEAT_ERRORS, ErrorCode.SEAT_UNAVAILABLE, ErrorCode.HOLD_LIMIT_REACHED),
         operation_id="lockSeats", tag="seats",
     ),
     Endpoint(
         "DELETE", "/api/seat-locks", "Release held seats", Api.unlock, Ack,
-        body=SeatsRequest, authenticated=True, errors=(*SEAT_ERRORS, ErrorCode.NOT_LOCK_OWNER),
+        body=SeatsRequest, authenticated=True, idempotent=True, errors=(*SEAT_ERRORS, ErrorCode.NOT_LOCK_OWNER),
         operation_id="unlockSeats", tag="seats",
     ),
     Endpoint(
         "POST", "/api/bookings", "Book seats this session holds", Api.book, Ack, HTTPStatus.CREATED,
-        body=BookingRequest, authenticated=True, errors=(*SEAT_ERRORS, ErrorCode.NOT_LOCK_OWNER),
+        body=BookingRequest, authenticated=True, idempotent=True, errors=(*SEAT_ERRORS, ErrorCode.NOT_LOCK_OWNER),
         operation_id="createBooking", tag="bookings",
     ),
     Endpoint(
@@ -298,17 +317,79 @@ ENDPOINTS: tuple[Endpoint[EndpointHandler], ...] = (
 )  # fmt: skip
 
 
-def _route(api: Any, endpoint: Endpoint[Any]) -> RequestHandler:
+@dataclass(frozen=True, slots=True)
+class Keys:
+    """What endpoints taking an Idempotency-Key need: where keys are kept, and whose scope a request is in."""
+
+    idempotency: Idempotency
+    sessions: Sessions
+    admin_key: bytes
+    transport: TransportSettings
+    refusals: Refusals
+
+    def scope_of(self, request: web.Request) -> str | None:
+        """``admin`` for the operator's key, else the session of the bearer token; None for neither."""
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        token = token.strip() if scheme.lower() == "bearer" else ""
+        if self.admin_key and hmac.compare_digest(token.encode(), self.admin_key):
+            return ADMIN
+        return self.sessions.verify(token) if token else None
+
+
+def _route(owner: Any, endpoint: Endpoint[Any], keys: Keys) -> RequestHandler:
     async def handle(request: web.Request) -> web.StreamResponse:
-        result = await endpoint.handler(api, request)
+        result = await endpoint.handler(owner, request)
         if isinstance(result, Rejection):
             raise ProblemError(result)
-        if isinstance(result, web.Response):  # already encoded (the seat map)
-            return result
-        text = result.to_json() if isinstance(result, Model) else "[" + ",".join(i.to_json() for i in result) + "]"
-        return web.Response(status=endpoint.status, text=text, content_type="application/json")
+        return _encoded(endpoint, result)
 
-    return handle
+    async def handle_once(request: web.Request) -> web.StreamResponse:
+        sent = request.headers.getall(IDEMPOTENCY_KEY, [])
+        scope = keys.scope_of(request) if sent else None
+        if scope is None:  # no key; or no caller the handler accepts, which it tells
+            return await handle(request)
+        key = sent[0]
+        if len(sent) > 1 or not _well_formed(key):  # repeated: which one would name the request?
+            malformed = f"send one {IDEMPOTENCY_KEY} of 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} printable characters"
+            raise ProblemError(Rejection(ErrorCode.INVALID_MESSAGE, malformed))
+        body = await read_body(request, keys.transport)
+
+        async def run() -> Answered[web.Response]:
+            result = await endpoint.handler(owner, request)
+            if not isinstance(result, Rejection):
+                response = _encoded(endpoint, result)
+                return Answered(response, Stored(response.status, response.text or ""))
+            problem = keys.refusals.problem(result)
+            kept = Stored(problem.status, problem.to_json()) if keeps(result.code) else None
+            return Answered(problem_response(problem), kept)
+
+        found = await keys.idempotency.once(scope, key, fingerprint(request.method, request.path, body), run)
+        if isinstance(found, Rejection):
+            raise ProblemError(found)
+        if isinstance(found, Replayed):
+            stored = found.answer
+            json = "application/json" if stored.status_code < HTTPStatus.BAD_REQUEST else "application/problem+json"
+            return web.Response(
+                status=stored.status_code, text=stored.body, content_type=json, headers={REPLAYED: "true"}
+            )
+        return found
+
+    return handle_once if endpoint.idempotent else handle
+
+
+def _well_formed(key: str) -> bool:
+    try:
+        KEY.validate_python(key)
+    except ValidationError:
+        return False
+    return True
+
+
+def _encoded(endpoint: Endpoint[Any], result: Model | Sequence[Model] | web.Response) -> web.Response:
+    if isinstance(result, web.Response):  # already encoded (the seat map)
+        return result
+    text = result.to_json() if isinstance(result, Model) else "[" + ",".join(i.to_json() for i in result) + "]"
+    return web.Response(status=endpoint.status, text=text, content_type="application/json")
 
 
 def problems(refusals: Refusals) -> Middleware:
@@ -357,13 +438,13 @@ def cors(transport: TransportSettings, refusals: Refusals) -> Middleware:
                 return problem_response(refusals.problem(refused))
             response: web.StreamResponse = web.Response(status=HTTPStatus.NO_CONTENT)
             response.headers["Access-Control-Allow-Methods"] = "GET, POST, DELETE"
-            response.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type"
+            response.headers["Access-Control-Allow-Headers"] = f"Authorization, Content-Type, {IDEMPOTENCY_KEY}"
             response.headers["Access-Control-Max-Age"] = "600"
         else:
             response = await handler(request)
         if allowed:
             response.headers["Access-Control-Allow-Origin"] = origin or ""
-            response.headers["Access-Control-Expose-Headers"] = "Retry-After"
+            response.headers["Access-Control-Expose-Headers"] = f"Retry-After, {REPLAYED}"
         if origin is not None:
             response.headers["Vary"] = ", ".join(filter(None, (response.headers.get("Vary"), "Origin")))
         return response
@@ -380,13 +461,22 @@ def _origin_allowed(request: web.Request, origin: str, transport: TransportSetti
 
 
 def create_app(
-    api: Api, transport: TransportSettings, refusals: Refusals, metrics: Metrics, max_body: int, *more: Routes
+    api: Api,
+    transport: TransportSettings,
+    refusals: Refusals,
+    metrics: Metrics,
+    max_body: int,
+    *more: Routes,
+    idempotency: Idempotency,
+    admin_key: str = "",
 ) -> web.Application:
+    """The REST app: ``api``'s endpoints and ``more`` tables; ``admin_key`` scopes the operator's idempotency keys."""
     app = web.Application(middlewares=[cors(transport, refusals), problems(refusals)], client_max_size=max_body)
+    keys = Keys(idempotency, api.sessions, admin_key.encode(), transport, refusals)
     tables: tuple[Routes, ...] = ((api, ENDPOINTS), *more)
     for owner, endpoints in tables:
         for endpoint in endpoints:
-            app.router.add_route(endpoint.method, endpoint.path, _route(owner, endpoint))
+            app.router.add_route(endpoint.method, endpoint.path, _route(owner, endpoint, keys))
     document = openapi_document(endpoint for _, endpoints in tables for endpoint in endpoints)
     layout_schema = layout_json_schema()
 

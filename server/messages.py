@@ -21,6 +21,7 @@ from server.core.seats import SeatState, SeatStatus
 from server.core.venues import SeatFlag, Shape, TablePlan
 
 __all__ = [
+    "MAX_IDEMPOTENCY_KEY_LENGTH",
     "MAX_ID_LENGTH",
     "MAX_REQUEST_ID_LENGTH",
     "PRINTABLE",
@@ -36,6 +37,9 @@ __all__ = [
     "ErrorMessage",
     "FieldErrorView",
     "Health",
+    "IdempotencyKey",
+    "KeyedEnvelope",
+    "KeyedReply",
     "Lock",
     "Model",
     "Ping",
@@ -64,6 +68,7 @@ __all__ = [
     "ack",
     "client_message",
     "describe",
+    "keyed_reply",
     "render_notice",
 ]
 
@@ -86,10 +91,13 @@ def encodable(value: str) -> str:
 PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
 MAX_ID_LENGTH = 64  # characters of a showtime or booking id
 MAX_REQUEST_ID_LENGTH = 128
+MAX_IDEMPOTENCY_KEY_LENGTH = 255
 Text = AfterValidator(encodable)
 ShowtimeId = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH, pattern=PRINTABLE), Text]
 SeatId = Annotated[str, Field(min_length=1, max_length=16, pattern=PRINTABLE), Text]
 RequestId = Annotated[str, Field(max_length=MAX_REQUEST_ID_LENGTH), Text] | int
+# Names one request for retries (lock, unlock, book; the Idempotency-Key header over REST): see docs/protocol.md.
+IdempotencyKey = Annotated[str, Field(min_length=1, max_length=MAX_IDEMPOTENCY_KEY_LENGTH, pattern=PRINTABLE), Text]
 
 
 class Customer(Model):
@@ -138,15 +146,21 @@ class Unsubscribe(ClientEnvelope):
     showtime_id: ShowtimeId
 
 
-class Lock(ClientEnvelope, SeatsRequest):
+class KeyedEnvelope(ClientEnvelope):
+    """A change a client may retry: with the same ``idempotencyKey`` it is done once and answered alike."""
+
+    idempotency_key: IdempotencyKey | None = None
+
+
+class Lock(KeyedEnvelope, SeatsRequest):
     type: Literal["lock"]
 
 
-class Unlock(ClientEnvelope, SeatsRequest):
+class Unlock(KeyedEnvelope, SeatsRequest):
     type: Literal["unlock"]
 
 
-class Book(ClientEnvelope, BookingRequest):
+class Book(KeyedEnvelope, BookingRequest):
     type: Literal["book"]
 
 
@@ -328,6 +342,9 @@ ServerMessage = (
     | Pong
     | ErrorMessage
 )
+# The reply to a keyed change (lock, unlock, book), as kept for its idempotency key and read back to replay it.
+KeyedReply = Annotated[Ack | ErrorMessage, Field(discriminator="type")]
+keyed_reply: TypeAdapter[KeyedReply] = TypeAdapter(KeyedReply)
 
 
 # --- REST only ----------------------------------------------------------------------------------------------

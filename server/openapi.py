@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from server.core.errors import ErrorCode
-from server.messages import Problem
+from server.messages import MAX_IDEMPOTENCY_KEY_LENGTH, PRINTABLE, Problem
 from server.rejections import STATUS_OF
 
 __all__ = ["Endpoint", "openapi_document"]
@@ -35,6 +35,8 @@ class Endpoint(Generic[H]):
     many: bool = False  # the response is a JSON array of ``response``
     errors: tuple[ErrorCode, ...] = ()
     query: tuple[str, ...] = ()  # optional query parameters
+    # Takes an Idempotency-Key header: the same key and request again get the first answer, and nothing is redone.
+    idempotent: bool = False
     # What generated clients name the call (lockSeats) and the group they put it in (one of TAGS).
     operation_id: str = field(kw_only=True)
     tag: str = field(kw_only=True)
@@ -42,6 +44,26 @@ class Endpoint(Generic[H]):
 
 REF = "#/components/schemas/{model}"
 BODY_ERRORS = (ErrorCode.INVALID_MESSAGE, ErrorCode.MESSAGE_TOO_LARGE)
+KEY_ERRORS = (ErrorCode.INVALID_MESSAGE, ErrorCode.IDEMPOTENCY_KEY_REUSED, ErrorCode.IDEMPOTENCY_KEY_IN_USE)
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": (
+        "Names this request for retries, in the caller's scope (its session, or the operator's key), for "
+        "IDEMPOTENCY_TTL_SECONDS: the same key with the same request gets the first answer again (status and "
+        "body, with Idempotent-Replayed: true) and changes nothing; with another request it is refused "
+        "(idempotency_key_reused); while the first is still being answered, a retry waits for its answer "
+        "(idempotency_key_in_use if none comes within 10 s)"
+    ),
+    "schema": {"type": "string", "minLength": 1, "maxLength": MAX_IDEMPOTENCY_KEY_LENGTH, "pattern": PRINTABLE},
+}
+REPLAYED = {
+    "Idempotent-Replayed": {
+        "description": "true when this is the kept answer to an earlier request with the same Idempotency-Key",
+        "schema": {"type": "string", "enum": ["true"]},
+    }
+}
 TAGS = {
     "sessions": "Buyer sessions: the bearer token that changing calls need",
     "seats": "Holding and releasing seats",
@@ -92,6 +114,8 @@ def openapi_document(endpoints: Iterable[Endpoint[Any]]) -> dict[str, Any]:
 
 def _operation(endpoint: Endpoint[Any]) -> dict[str, Any]:
     response: dict[str, Any] = {"description": endpoint.status.phrase}
+    if endpoint.idempotent:
+        response["headers"] = REPLAYED
     if endpoint.response is not None:
         schema: dict[str, Any] = {"$ref": REF.format(model=endpoint.response.__name__)}
         if endpoint.many:
@@ -105,7 +129,8 @@ def _operation(endpoint: Endpoint[Any]) -> dict[str, Any]:
             {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
             for name in _path_parameters(endpoint.path)
         ]
-        + [{"name": name, "in": "query", "required": False, "schema": {"type": "string"}} for name in endpoint.query],
+        + [{"name": name, "in": "query", "required": False, "schema": {"type": "string"}} for name in endpoint.query]
+        + ([IDEMPOTENCY_KEY] if endpoint.idempotent else []),
         "responses": {str(int(endpoint.status)): response, **_problems(endpoint)},
     }
     if endpoint.body is not None:
@@ -123,6 +148,8 @@ def _problems(endpoint: Endpoint[Any]) -> dict[str, Any]:
     codes = list(endpoint.errors)
     if endpoint.body is not None:  # any body may be malformed or too large
         codes += [code for code in BODY_ERRORS if code not in codes]
+    if endpoint.idempotent:  # a malformed key, one used for another request, one whose answer is not ready
+        codes += [code for code in KEY_ERRORS if code not in codes]
     statuses = sorted({STATUS_OF[code] for code in codes})
     return {
         str(int(status)): {

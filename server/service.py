@@ -42,6 +42,7 @@ from server.layouts import LayoutCache
 from server.metrics import Metrics
 from server.settings import SeatSettings
 from server.storage import venues
+from server.storage.idempotency import IdempotencyKeys
 from server.storage.store import SeatStore
 from server.storage.venues import LayoutRecord, NewShowtime, ShowtimeTerms
 
@@ -108,6 +109,7 @@ class SeatService:
         self._seat_changes = RateLimiter(settings.seat_changes_per_second, settings.seat_change_burst)
         self._prune_interval_ms = prune_interval_ms
         self._next_prune = 0
+        self._keys = IdempotencyKeys(store.engine)
         self._serial = KeyedLock()
         self._layouts = LayoutCache(store.layout)
         self._group_commit = GroupCommit(self._commit, self._serial, self._announce)
@@ -192,13 +194,15 @@ class SeatService:
         return released
 
     async def maintain(self) -> None:
-        """One round of upkeep: release lapsed holds, and trim the event log now and then.
+        """One round of upkeep: release lapsed holds; now and then trim the event log and forget expired
+        idempotency keys.
 
         Every instance does this; that is harmless, since each hold is released in one transaction only.
         """
         await self.expire_lapsed_holds()
         if (now := self._clock.now()) >= self._next_prune:
             await self._store.prune_events(now - self._settings.event_log_retention_seconds * 1000)
+            await self._keys.prune(now)
             self._next_prune = now + self._prune_interval_ms
 
     # --- reads ---------------------------------------------------------------------------------------------

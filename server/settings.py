@@ -103,6 +103,8 @@ class SeatSettings(Group):
     # many and they are younger than the retention; otherwise a full snapshot.
     max_replay_events: int = Field(default=1000, ge=0)
     event_log_retention_seconds: int = Field(default=86_400, ge=60)
+    # How long a request's idempotency key (Idempotency-Key, idempotencyKey) keeps its answer for retries.
+    idempotency_ttl_seconds: int = Field(default=86_400, ge=60)
 
 
 class LimitSettings(Group):

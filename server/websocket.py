@@ -28,14 +28,17 @@ from server.connections import PortConnections
 from server.core.changes import Accepted
 from server.core.clock import Clock
 from server.core.errors import ErrorCode, Rejection
+from server.core.idempotency import Stored, fingerprint, keeps
 from server.core.limits import TokenBucket, origin_allowed
 from server.core.proxies import Network, client_address
 from server.fanout import Fanout
+from server.idempotency import Answered, Idempotency, Replayed
 from server.messages import (
     Ack,
     Book,
     ClientMessage,
     ConnectionEstablished,
+    ErrorMessage,
     Lock,
     Ping,
     Pong,
@@ -47,9 +50,10 @@ from server.messages import (
     Unsubscribed,
     client_message,
     describe,
+    keyed_reply,
 )
 from server.metrics import Metrics
-from server.rejections import Refusals
+from server.rejections import STATUS_OF, Refusals
 from server.service import Customer, SeatService
 from server.sessions import Sessions
 from server.settings import LimitSettings, TransportSettings
@@ -114,6 +118,7 @@ class SeatSocket:
         limits: LimitSettings,
         http_port: int,
         connections: PortConnections,
+        idempotency: Idempotency,
         hard_size_factor: int = 16,
         ack_wait_seconds: float = 2.0,
     ) -> None:
@@ -131,6 +136,7 @@ class SeatSocket:
         self._ack_wait = ack_wait_seconds  # at most, for the changes an ack follows (a gap is read in 0.2 s)
         self._proxies = transport.trusted_networks
         self._connections = connections  # one budget per address with the HTTP port
+        self._idempotency = idempotency  # lock, unlock and book with an idempotencyKey run once
         self._accepted: weakref.WeakSet[ServerConnection] = weakref.WeakSet()  # from TCP accept on
         metrics.watch(lambda: self._connections.count, fanout.subscription_count)
 
@@ -307,19 +313,43 @@ class SeatSocket:
             case Unsubscribe():
                 self._subscriptions.unsubscribe(client.connection, message.showtime_id)
                 return Unsubscribed(showtime_id=message.showtime_id)
-            case Lock():
-                return await self._ack(
-                    client, await self._service.lock(session_id, message.showtime_id, message.selection())
-                )
-            case Unlock():
-                unlocked = await self._service.unlock(session_id, message.showtime_id, message.selection())
-                return await self._ack(client, unlocked)
-            case Book():
-                customer = Customer(message.customer.name, message.customer.email)
-                booked = await self._service.book(session_id, message.showtime_id, message.selection(), customer)
-                return await self._ack(client, booked)
+            case Lock() | Unlock() | Book() if message.idempotency_key is not None:
+                return await self._change_once(client, message, message.idempotency_key)
+            case Lock() | Unlock() | Book():
+                return await self._change(client, message)
             case Ping():
                 return Pong(timestamp=self._clock.now())
+
+    async def _change(self, client: Client, message: Lock | Unlock | Book) -> Ack | Rejection:
+        session_id, selection = client.session_id, message.selection()
+        match message:
+            case Lock():
+                outcome = await self._service.lock(session_id, message.showtime_id, selection)
+            case Unlock():
+                outcome = await self._service.unlock(session_id, message.showtime_id, selection)
+            case Book():
+                customer = Customer(message.customer.name, message.customer.email)
+                outcome = await self._service.book(session_id, message.showtime_id, selection, customer)
+        return await self._ack(client, outcome)
+
+    async def _change_once(
+        self, client: Client, message: Lock | Unlock | Book, key: str
+    ) -> Ack | ErrorMessage | Rejection:
+        """A change with an idempotency key: done once per key in the session, its reply frame kept and sent
+        again (with the new message's requestId) to the same message with the same key."""
+        # The message as sent, but for what only names this attempt of it.
+        body = message.model_dump_json(by_alias=True, exclude={"request_id", "idempotency_key"}).encode()
+
+        async def run() -> Answered[Ack | ErrorMessage]:
+            reply = await self._change(client, message)
+            if isinstance(reply, Ack):
+                return Answered(reply, Stored(int(HTTPStatus.OK), reply.to_json()))
+            error = self._refusals.error_message(reply)
+            kept = Stored(int(STATUS_OF[reply.code]), error.to_json()) if keeps(reply.code) else None
+            return Answered(error, kept)
+
+        found = await self._idempotency.once(client.session_id, key, fingerprint("WS", message.type, body), run)
+        return keyed_reply.validate_json(found.answer.body, strict=False) if isinstance(found, Replayed) else found
 
 
 REQUEST_ID: TypeAdapter[str | int] = TypeAdapter(RequestId)

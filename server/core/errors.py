@@ -39,6 +39,8 @@ class ErrorCode(StrEnum):
     MESSAGE_TOO_LARGE = "message_too_large"
     NOT_READY = "not_ready"
     INTERNAL_ERROR = "internal_error"
+    IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
+    IDEMPOTENCY_KEY_IN_USE = "idempotency_key_in_use"
 
 
 @dataclass(frozen=True, slots=True)

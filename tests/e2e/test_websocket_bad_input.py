@@ -41,6 +41,12 @@ CASES: list[tuple[str, Any, str]] = [
     ("unlock a free seat", {"type": "unlock", "showtimeId": "{s}", "seatIds": ["A2", "A3"]}, "not_lock_owner"),
     ("book seats not held", {"type": "book", "showtimeId": "{s}", "seatIds": ["A2", "A3"], "customer": CUSTOMER}, "not_lock_owner"),
     ("book someone else's seat", {"type": "book", "showtimeId": "{s}", "seatIds": ["A1"], "customer": CUSTOMER}, "not_lock_owner"),
+    ("empty idempotency key", {"type": "lock", "showtimeId": "{s}", "seatIds": ["A3"], "idempotencyKey": ""}, "invalid_message"),
+    ("idempotency key too long", {"type": "lock", "showtimeId": "{s}", "seatIds": ["A3"], "idempotencyKey": "k" * 256}, "invalid_message"),
+    ("idempotency key not a string", {"type": "book", "showtimeId": "{s}", "seatIds": ["A2"], "customer": CUSTOMER, "idempotencyKey": 7}, "invalid_message"),
+    ("idempotency key with a control character", {"type": "unlock", "showtimeId": "{s}", "seatIds": ["A2"], "idempotencyKey": "a\x00b"}, "invalid_message"),
+    ("keyed lock of a held seat", {"type": "lock", "showtimeId": "{s}", "seatIds": ["A1"], "idempotencyKey": "k"}, "seat_unavailable"),
+    ("keyed book of seats not held", {"type": "book", "showtimeId": "{s}", "seatIds": ["A3"], "customer": CUSTOMER, "idempotencyKey": "k"}, "not_lock_owner"),
     ("huge frame", {"type": "lock", "showtimeId": "{s}", "seatIds": ["A3"], "pad": "x" * 100_000}, "message_too_large"),
 ]  # fmt: skip
 

@@ -16,6 +16,7 @@ from server.admin_http import ADMIN_ENDPOINTS, AdminApi, read_layout
 from server.core.errors import Rejection
 from server.core.venues import HallLayout
 from server.http import Api, create_app
+from server.idempotency import Idempotency
 from server.layout_file import dump_layout
 from server.metrics import Metrics
 from server.rejections import Refusals
@@ -23,6 +24,7 @@ from server.seat_maps import SeatMaps
 from server.service import SeatService
 from server.sessions import Sessions
 from server.settings import LimitSettings, SeatSettings, SessionSettings, TransportSettings
+from server.storage.idempotency import IdempotencyKeys
 from server.storage.seed import Category, grid_layout
 from server.storage.store import SeatStore
 from tests.fakes import ManualClock
@@ -54,7 +56,17 @@ async def client(engine: AsyncEngine) -> AsyncIterator[Client]:
     sessions = Sessions(b"a-secret-of-sixteen-or-more", SessionSettings(), clock)
     api = Api(service, SeatMaps(service, limits, clock), sessions, transport, seats, 8080, no_dependencies)
     admin = AdminApi(service, sessions, KEY, transport, limits)
-    app = create_app(api, transport, Refusals(metrics), metrics, 4096, (admin, ADMIN_ENDPOINTS))
+    idempotency = Idempotency(IdempotencyKeys(engine), clock, seats.idempotency_ttl_seconds)
+    app = create_app(
+        api,
+        transport,
+        Refusals(metrics),
+        metrics,
+        4096,
+        (admin, ADMIN_ENDPOINTS),
+        idempotency=idempotency,
+        admin_key=KEY,
+    )
     async with TestClient(TestServer(app, host="127.0.0.1")) as client:
         yield client
 

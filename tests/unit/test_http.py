@@ -6,10 +6,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient, TestServer, make_mocked_request
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from server.http import ENDPOINTS, Api, create_app
+from server.http import ENDPOINTS, Api, Keys, create_app
+from server.idempotency import Idempotency
 from server.metrics import Metrics
 from server.openapi import openapi_document
 from server.rejections import Refusals
@@ -17,6 +18,7 @@ from server.seat_maps import SeatMaps
 from server.service import SeatService
 from server.sessions import Sessions
 from server.settings import LimitSettings, SeatSettings, SessionSettings, TransportSettings
+from server.storage.idempotency import IdempotencyKeys
 from server.storage.store import SeatStore
 from tests.fakes import ManualClock
 from tests.unit.database import SHOWTIME, engine
@@ -52,7 +54,8 @@ async def client(engine: AsyncEngine, readiness: Readiness) -> AsyncIterator[Cli
     service = SeatService(SeatStore(engine), SEATS, lambda events: None, metrics, clock)
     sessions = Sessions(b"a-secret-of-sixteen-or-more", SessionSettings(), clock)
     api = Api(service, SeatMaps(service, LimitSettings(), clock), sessions, transport, SEATS, 8080, readiness)
-    app = create_app(api, transport, Refusals(metrics), metrics, MAX_BODY)
+    idempotency = Idempotency(IdempotencyKeys(engine), clock, SEATS.idempotency_ttl_seconds)
+    app = create_app(api, transport, Refusals(metrics), metrics, MAX_BODY, idempotency=idempotency)
     async with TestClient(TestServer(app, host="127.0.0.1")) as client:
         yield client
 
@@ -151,3 +154,81 @@ async def test_a_viewport_returns_only_the_seats_inside_it(client: Client) -> No
     for bad in ("1,2,3", "a,b,c,d", "0,0,-1,4", "0,0,nan,1"):
         refused = await client.get(f"/api/showtimes/{SHOWTIME}", params={"viewport": bad})
         assert (refused.status, (await refused.json())["code"]) == (400, "invalid_message")
+
+
+def keyed(auth: dict[str, str], key: str) -> dict[str, str]:
+    return {**auth, "Idempotency-Key": key}
+
+
+async def test_a_keyed_booking_is_made_once_and_its_answer_replayed_byte_for_byte(client: Client) -> None:
+    auth = await bearer(client)
+    await client.post("/api/seat-locks", json={"showtimeId": SHOWTIME, "seatIds": ["D1"]}, headers=auth)
+    body = {"showtimeId": SHOWTIME, "seatIds": ["D1"], "customer": {"name": "Ada", "email": "ada@example.com"}}
+    first = await client.post("/api/bookings", json=body, headers=keyed(auth, "k1"))
+    # The session's seat changes are spent (a burst of 2): a request that ran again would be rate limited.
+    again = await client.post("/api/bookings", json=body, headers=keyed(auth, "k1"))
+    assert (first.status, again.status) == (201, 201)
+    assert await again.read() == await first.read()
+    assert again.content_type == first.content_type == "application/json"
+    assert (first.headers.get("Idempotent-Replayed"), again.headers["Idempotent-Replayed"]) == (None, "true")
+    other = {**body, "seatIds": ["D2"]}
+    reused = await client.post("/api/bookings", json=other, headers=keyed(auth, "k1"))
+    assert (reused.status, (await reused.json(content_type=None))["code"]) == (422, "idempotency_key_reused")
+
+
+async def test_a_refusal_is_kept_but_a_rate_limit_is_not(client: Client) -> None:
+    auth = await bearer(client)
+    body = {"showtimeId": SHOWTIME, "seatIds": ["D3"], "customer": {"name": "Ada", "email": "ada@example.com"}}
+    refused = await client.post("/api/bookings", json=body, headers=keyed(auth, "early"))
+    assert refused.status == 403  # not_lock_owner: D3 is not held
+    await client.post("/api/seat-locks", json={"showtimeId": SHOWTIME, "seatIds": ["D3"]}, headers=auth)
+    replayed = await client.post("/api/bookings", json=body, headers=keyed(auth, "early"))
+    assert (replayed.status, replayed.content_type) == (403, "application/problem+json")
+    assert await replayed.read() == await refused.read()
+    limited = await client.post("/api/bookings", json=body, headers=keyed(auth, "late"))
+    assert (limited.status, limited.headers["Retry-After"]) == (429, "1")
+    retried = await client.post("/api/bookings", json=body, headers=keyed(auth, "late"))
+    assert (retried.status, "Idempotent-Replayed" in retried.headers) == (429, False)  # ran again
+
+
+@pytest.mark.parametrize("key", ["", "x" * 256, "tab\there"])
+async def test_a_malformed_key_is_a_bad_request_and_changes_nothing(client: Client, key: str) -> None:
+    auth = await bearer(client)
+    seats = {"showtimeId": SHOWTIME, "seatIds": ["D4"]}
+    malformed = await client.post("/api/seat-locks", json=seats, headers=keyed(auth, key))
+    problem = await malformed.json(content_type=None)
+    assert (malformed.status, problem["code"]) == (400, "invalid_message")
+    assert "Idempotency-Key" in problem["message"]
+    twice = await client.post(
+        "/api/seat-locks", json=seats, headers=[*keyed(auth, "a").items(), ("Idempotency-Key", "b")]
+    )
+    assert twice.status == 400
+    locked = await client.post("/api/seat-locks", json=seats, headers=keyed(auth, "x" * 255))
+    assert locked.status == 200
+
+
+async def test_a_request_refused_before_it_ran_leaves_its_key_unused(client: Client) -> None:
+    auth = await bearer(client)
+    seats = {"showtimeId": SHOWTIME, "seatIds": ["D5"]}
+    anonymous = await client.post("/api/seat-locks", json=seats, headers={"Idempotency-Key": "k"})
+    assert anonymous.status == 401
+    broken = await client.post("/api/seat-locks", data=b"{not json", headers=keyed(auth, "k"))
+    assert broken.status == 400
+    locked = await client.post("/api/seat-locks", json=seats, headers=keyed(auth, "k"))
+    assert (locked.status, "Idempotent-Replayed" in locked.headers) == (200, False)
+
+
+async def test_keys_are_scoped_to_the_session_or_the_operators_key(engine: AsyncEngine) -> None:
+    sessions = Sessions(b"a-secret-of-sixteen-or-more", SessionSettings(), ManualClock())
+    keys = Keys(Idempotency(IdempotencyKeys(engine), ManualClock(), 60), sessions, b"op-key", TransportSettings(),
+                Refusals(Metrics()))  # fmt: skip
+    session, _ = sessions.start()
+
+    def scope(authorization: str) -> str | None:
+        return keys.scope_of(make_mocked_request("POST", "/api/bookings", headers={"Authorization": authorization}))
+
+    assert scope(f"Bearer {session.token}") == session.id
+    assert scope("bearer op-key") == "admin"
+    assert scope("Bearer op-key-not") is None
+    assert scope("Basic op-key") is None
+    assert scope("") is None

@@ -3,6 +3,7 @@ the served table what client generators need to name and group the calls."""
 
 from __future__ import annotations
 
+import dataclasses
 from http import HTTPStatus
 from typing import Any
 
@@ -116,3 +117,27 @@ def test_admin_operations_need_the_operator_key_and_refuse_buyers() -> None:
     assert {(p["name"], p["in"]) for p in query} == {
         ("format", "query"), ("venueId", "query"), ("venueName", "query"), ("hallId", "query"), ("hallName", "query"),
     }  # fmt: skip
+
+
+def test_an_idempotent_operation_documents_the_key_its_errors_and_the_replay_header() -> None:
+    keyed = dataclasses.replace(TABLE[2], idempotent=True)
+    create = openapi_document((keyed,))["paths"]["/things"]["post"]
+    header = create["parameters"][-1]
+    assert (header["name"], header["in"], header["required"]) == ("Idempotency-Key", "header", False)
+    assert header["schema"]["maxLength"] == 255
+    assert set(create["responses"]) == {"201", "400", "409", "413", "422"}
+    assert create["responses"]["409"] == problem("seat_unavailable, idempotency_key_in_use")
+    assert create["responses"]["422"] == problem("idempotency_key_reused")
+    assert set(create["responses"]["201"]["headers"]) == {"Idempotent-Replayed"}
+    plain = openapi_document(TABLE)["paths"]["/things"]["post"]
+    assert plain["parameters"] == []
+    assert "headers" not in plain["responses"]["201"]
+
+
+def test_the_changes_a_buyer_may_retry_take_an_idempotency_key() -> None:
+    keyed = {
+        operation["operationId"]
+        for operation in OPERATIONS
+        if any(parameter["name"] == "Idempotency-Key" for parameter in operation["parameters"])
+    }
+    assert keyed == {"lockSeats", "unlockSeats", "createBooking"}

@@ -12,6 +12,7 @@ from server.core.records import BookingRecord, ShowtimeDetails, StatusView
 from server.metrics import Metrics
 from server.service import Customer, Replay, SeatService
 from server.settings import SeatSettings
+from server.storage.idempotency import IdempotencyKeys
 from server.storage.store import SeatStore
 from tests.fakes import ManualClock
 from tests.unit.database import SHOWTIME, engine
@@ -143,3 +144,19 @@ async def test_a_status_view_says_when_its_first_hold_lapses(engine: AsyncEngine
 async def test_showtimes_are_listed(engine: AsyncEngine) -> None:
     listed = await service(engine, ManualClock(), Published()).showtimes()
     assert [(s.id, s.title, s.seat_count, s.currency) for s in listed] == [(SHOWTIME, "Unit", 20, "EUR")]
+
+
+async def test_upkeep_forgets_expired_idempotency_keys_now_and_then(engine: AsyncEngine) -> None:
+    clock = ManualClock()
+    seats, keys = service(engine, clock, Published()), IdempotencyKeys(engine)
+    await keys.claim("s1", "lapsed", "fp", clock.now() - 10, clock.now())
+    await keys.claim("s1", "live", "fp", clock.now(), clock.now() + 1)
+    await seats.maintain()
+    assert await keys.find("s1", "lapsed") is None
+    assert await keys.find("s1", "live") is not None
+    clock.advance(1)
+    await seats.maintain()  # within the prune interval: kept for the next round
+    assert await keys.find("s1", "live") is not None
+    clock.advance(60_000)
+    await seats.maintain()
+    assert await keys.find("s1", "live") is None

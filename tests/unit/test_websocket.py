@@ -16,11 +16,13 @@ from websockets.http11 import Request
 
 from server.connections import ConnectionBudget
 from server.fanout import Fanout
+from server.idempotency import Idempotency
 from server.metrics import Metrics
 from server.rejections import Refusals
 from server.service import SeatService
 from server.sessions import Sessions
 from server.settings import LimitSettings, SeatSettings, SessionSettings, TransportSettings
+from server.storage.idempotency import IdempotencyKeys
 from server.storage.store import SeatStore
 from server.subscriptions import Subscriptions
 from server.websocket import PATH, SeatSocket, WebSocketOutlet, _request_id_of, _token
@@ -73,6 +75,7 @@ async def serve(engine: AsyncEngine, clock: ManualClock) -> AsyncIterator[Serve]
             service, Subscriptions(service, fanout, 10), fanout, sessions, Refusals(metrics), metrics, clock,
             TransportSettings(), limits, http_port=8000,
             connections=ConnectionBudget(limits.max_connections_per_ip, ceiling=1000).port(),
+            idempotency=Idempotency(IdempotencyKeys(engine), clock, ttl_seconds=3600),
         )  # fmt: skip
         server = await seat_socket.serve(socket.create_server(("127.0.0.1", 0)))
         servers.append(server)
@@ -143,3 +146,25 @@ async def test_the_handshake_refuses_other_paths_and_foreign_origins(serve: Serv
         response = refused.value.response
         assert (response.status_code, response.headers["Content-Type"]) == (status, "application/problem+json")
         assert orjson.loads(response.body)["code"] == code
+
+
+async def test_a_keyed_change_is_done_once_and_its_reply_sent_again_with_the_new_request_id(serve: Serve) -> None:
+    url = await serve()
+    buyer = await SeatClient.connect(url)
+    book = {"showtimeId": SHOWTIME, "seatIds": ["C1"], "customer": {"name": "Ada", "email": "ada@example.com"}}
+    locked = await buyer.request("lock", showtimeId=SHOWTIME, seatIds=["C1"], idempotencyKey="lock-1")
+    booked = await buyer.request("book", **book, idempotencyKey="book-1")
+    resumed = await SeatClient.connect(url, buyer.token)  # the reply was lost with the connection: retry
+    again = await resumed.request("book", **book, idempotencyKey="book-1")
+    assert booked["type"] == "ack"
+    assert again["requestId"] != booked["requestId"]
+    assert {**again, "requestId": booked["requestId"]} == booked  # the same booking, not a second one
+    relocked = await resumed.request("lock", showtimeId=SHOWTIME, seatIds=["C1"], idempotencyKey="lock-1")
+    assert {**relocked, "requestId": locked["requestId"]} == locked  # not seat_unavailable: nothing ran
+    reused = await resumed.request("lock", showtimeId=SHOWTIME, seatIds=["C2"], idempotencyKey="lock-1")
+    assert (reused["type"], reused["code"]) == ("error", "idempotency_key_reused")
+    stranger = await SeatClient.connect(url)  # another session: the key means nothing to it
+    refused = await stranger.request("book", **book, idempotencyKey="book-1")
+    assert (refused["type"], refused["code"]) == ("error", "not_lock_owner")
+    for client in (buyer, resumed, stranger):
+        await client.close()

@@ -4,14 +4,11 @@ concurrency, pruning."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 import pytest
-from aiohttp import web
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -24,6 +21,7 @@ from server.webhooks import LEASE, Webhooks
 from tests.fakes import ManualClock
 from tests.services import free_port
 from tests.unit.database import engine
+from tests.webhook_receiver import Receiver
 
 __all__ = ["engine"]
 
@@ -31,50 +29,11 @@ SECRET = "whsec_unit"
 HOUR = 3_600_000
 
 
-@dataclass
-class Receiver:
-    """A shop's endpoint: records each request; answers ``statuses`` in turn (then 200), after ``delay`` s."""
-
-    statuses: list[int] = field(default_factory=list)
-    delay: float = 0.0
-    received: list[tuple[dict[str, Any], dict[str, str], bytes]] = field(default_factory=list)
-    in_flight: int = 0
-    most_in_flight: int = 0
-    url: str = ""
-
-    async def handle(self, request: web.Request) -> web.Response:
-        body = await request.read()
-        self.received.append((orjson.loads(body), dict(request.headers), body))
-        self.in_flight += 1
-        self.most_in_flight = max(self.most_in_flight, self.in_flight)
-        try:
-            await asyncio.sleep(self.delay)
-        finally:
-            self.in_flight -= 1
-        return web.Response(status=self.statuses.pop(0) if self.statuses else 200)
-
-    def ids(self) -> list[str]:
-        return [event["id"] for event, _, _ in self.received]
-
-
-async def moved(request: web.Request) -> web.Response:
-    raise web.HTTPFound("/hooks")
-
-
 @pytest.fixture
 async def receiver() -> AsyncIterator[Receiver]:
-    receiver = Receiver()
-    app = web.Application()
-    app.router.add_post("/hooks", receiver.handle)
-    app.router.add_post("/moved", moved)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    receiver.url = f"http://127.0.0.1:{port}/hooks"
+    receiver = await Receiver().start()
     yield receiver
-    await runner.cleanup()
+    await receiver.stop()
 
 
 def settings(url: str, **overrides: Any) -> WebhookSettings:
@@ -128,7 +87,8 @@ async def test_an_event_arrives_as_written_and_signed(engine: AsyncEngine, recei
     body = await add_event(engine, "evt_1", clock.now())
     webhooks = make(clock)
     await poll(webhooks)
-    ((_, headers, raw),) = receiver.received
+    (request,) = receiver.received
+    headers, raw = request.headers, request.body
     assert raw == body.encode()
     assert headers["Content-Type"] == "application/json"
     assert headers["User-Agent"] == "seat-server-webhooks"

@@ -11,7 +11,6 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from itertools import pairwise
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -25,7 +24,7 @@ from server.storage.database import create_engine
 from server.storage.seed import create_showtime
 from server.storage.tables import lease, webhook_attempt, webhook_delivery, webhook_event
 from tests.cluster import Instance, start_instance, unique_prefix
-from tests.conftest import BACKENDS, Running, StartServer, eventually
+from tests.conftest import Running, StartServer, eventually
 from tests.fakes import ManualClock
 from tests.services import create_database, drop_database, free_port
 from tests.webhook_receiver import Receiver
@@ -43,15 +42,10 @@ FAST = {
 }
 
 
-@pytest.fixture(params=BACKENDS)
-async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+@pytest.fixture
+def database_url(empty_database_url: str) -> str:
     """A database of the test's own: the deliverer sends every event in its database, and holds its one lease."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'seats.db'}"
-        return
-    url = await create_database("seats_webhooks")
-    yield url
-    await drop_database(url)
+    return empty_database_url
 
 
 def received(receiver: Receiver, count: int) -> Callable[[], Awaitable[bool]]:

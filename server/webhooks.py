@@ -19,6 +19,7 @@ import socket
 from collections.abc import Callable
 
 import aiohttp
+from yarl import URL
 
 from server.core.clock import Clock
 from server.core.deliveries import DeliveryStatus, RetryPolicy, succeeded
@@ -69,6 +70,7 @@ class Webhooks:
         self._claim_ms = int(2 * settings.webhook_timeout_seconds * 1000)
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"  # this instance, in the lease
         self.holding = False  # whether this instance held the lease at its last look
+        self._caught_up = False  # whether, since taking the lease, every event of the window has its deliveries
         self._renew_at = 0  # while holding: when to renew the lease, a third into its term
         self._next_upkeep = 0
         self._inflight: set[asyncio.Task[None]] = set()
@@ -116,22 +118,22 @@ class Webhooks:
         """One look at the outbox: take or renew the lease, and if this instance holds it, make the deliveries
         of new events and start the attempts that are due."""
         now = self._clock.now()
-        since = now - SCAN_SLACK_MS
         if not (self.holding and now < self._renew_at):
             if not await self._store.take_lease(LEASE, self.holder, now, self._lease_ms):
                 if self.holding:
                     log.warning("webhook lease lost to another instance")
-                self.holding = False
+                self.holding = self._caught_up = False
                 self._metrics.webhook_lease.set(0)
                 self._metrics.webhook_backlog.set(0)
                 return
             self._renew_at = now + self._lease_ms // 3
             if not self.holding:
-                log.info("delivering webhooks to %s", ", ".join(self._urls))
-                since = now - self._policy.window_ms
+                log.info("delivering webhooks to %s", ", ".join(map(_shown, self._urls)))
             self.holding = True
             self._metrics.webhook_lease.set(1)
+        since = now - (SCAN_SLACK_MS if self._caught_up else self._policy.window_ms)
         await self._store.add_deliveries(self._urls, since)
+        self._caught_up = True
         if now >= self._next_upkeep:
             await self._store.abandon(self._urls, now - self._policy.window_ms)
             await self._store.prune(now - int(self._settings.webhook_retention_hours * 3_600_000), PRUNE_BATCH)
@@ -190,12 +192,18 @@ class Webhooks:
         answer = f"status {status_code}" if status_code is not None else error
         if outcome == "failed":
             log.warning(
-                "webhook %s to %s failed for good after %d attempts: %s", due.event_id, due.url, attempt.number, answer
-            )
+                "webhook %s to %s failed for good after %d attempts: %s",
+                due.event_id, _shown(due.url), attempt.number, answer,
+            )  # fmt: skip
         elif outcome == "retrying":
-            log.info("webhook %s to %s: attempt %d failed (%s)", due.event_id, due.url, attempt.number, answer)
+            log.info("webhook %s to %s: attempt %d failed (%s)", due.event_id, _shown(due.url), attempt.number, answer)
 
     def _describe(self, failure: Exception) -> str:
         if isinstance(failure, TimeoutError):
             return f"no answer within {self._settings.webhook_timeout_seconds:g}s"
         return f"{type(failure).__name__}: {failure}"[:MAX_ERROR_LENGTH]
+
+
+def _shown(url: str) -> str:
+    """An endpoint as logs show it: without the user and password it may carry."""
+    return str(URL(url).with_user(None))

@@ -163,8 +163,8 @@ async def new_showtime(database_url: str) -> str:
         await engine.dispose()
 
 
-def instance_settings(url: str) -> dict[str, str]:
-    settings = {"webhook_url": url, "webhook_secret": SECRET, "admin_api_key": KEY} | FAST
+def instance_settings(url: str, **overrides: str) -> dict[str, str]:
+    settings = {"webhook_url": url, "webhook_secret": SECRET, "admin_api_key": KEY} | FAST | overrides
     return {name.upper(): value for name, value in settings.items()}
 
 
@@ -249,7 +249,9 @@ async def test_two_instances_never_both_make_an_attempt_and_keep_each_bookings_o
         return 200
 
     receiver.answer = answer
-    settings = instance_settings(receiver.url)
+    # A claim lasts twice the timeout: long, so that however slow the machine, no attempt is made again because
+    # its first try seemed lost, and each count below is exact.
+    settings = instance_settings(receiver.url, webhook_timeout_seconds="10")
     prefix = unique_prefix()
     instances = [await start_instance(postgres_database, "", prefix, **settings) for _ in range(2)]
     try:

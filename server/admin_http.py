@@ -1,4 +1,4 @@
-"""The admin API: layouts, showtimes and blocked seats, for the operator's key alone.
+"""The admin API: layouts, showtimes, blocked seats and webhook deliveries, for the operator's key alone.
 
 ``Authorization: Bearer <ADMIN_API_KEY>``; no key, or a wrong one, is a 401, and a buyer's session token a
 403: buyer tokens never reach these handlers. Its endpoints join the REST app's table (``ADMIN_ENDPOINTS``).
@@ -7,6 +7,8 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import dataclasses
 import hmac
 import json
@@ -21,8 +23,11 @@ from server.admin_messages import (
     NewShowtimeRequest,
     ShowtimeChanges,
     ShowtimeSetup,
+    WebhookDeliveries,
+    WebhookDeliveryView,
 )
 from server.core.changes import Selection
+from server.core.deliveries import DeliveryStatus
 from server.core.errors import ErrorCode, FieldError, Rejection
 from server.core.venues import HallLayout
 from server.http import ProblemError, parse_body, printable, read_body
@@ -34,10 +39,13 @@ from server.service import Placement, ScheduledShowtime, SeatService
 from server.sessions import Sessions
 from server.settings import LimitSettings, TransportSettings
 from server.storage.venues import NewShowtime, ShowtimeTerms
+from server.storage.webhooks import DeliveryQuery, DeliveryRecord, WebhookStore
 
 __all__ = ["ADMIN_ENDPOINTS", "FORMATS", "AdminApi", "read_layout"]
 
 FORMATS = ("native", "pretix")
+DELIVERIES_PER_PAGE = 50  # GET /api/admin/webhooks/deliveries without ?limit=
+MAX_DELIVERIES_PER_PAGE = 200
 
 
 def read_layout(data: bytes, *, pretix: bool, max_seats: int) -> tuple[HallLayout | Rejection, str | None]:
@@ -58,9 +66,16 @@ def read_layout(data: bytes, *, pretix: bool, max_seats: int) -> tuple[HallLayou
 
 class AdminApi:
     def __init__(
-        self, service: SeatService, sessions: Sessions, key: str, transport: TransportSettings, limits: LimitSettings
+        self,
+        service: SeatService,
+        sessions: Sessions,
+        key: str,
+        transport: TransportSettings,
+        limits: LimitSettings,
+        webhooks: WebhookStore,
     ) -> None:
         self.service = service
+        self.webhooks = webhooks
         self.sessions = sessions
         self.key = key.encode()
         self.transport = transport
@@ -151,6 +166,33 @@ class AdminApi:
         body = parse_body(await read_body(request, self.transport), BlockRequest)
         return ack(await self.service.unblock(showtime_id, Selection(body.seat_ids, body.table_ids)))
 
+    # --- webhooks --------------------------------------------------------------------------------------
+
+    async def webhook_deliveries(self, request: web.Request) -> WebhookDeliveries | Rejection:
+        self.authorize(request)
+        query = request.query
+        status = query.get("status")
+        if status is not None and status not in set(DeliveryStatus):
+            return _invalid_query("status", "pending, delivered or failed")
+        for name in ("eventId", "bookingId"):
+            if name in query and not printable(query[name]):
+                return _invalid_query(name, "printable text of at most 64 characters")
+        limit = query.get("limit", str(DELIVERIES_PER_PAGE))
+        if not (limit.isascii() and limit.isdigit() and 1 <= int(limit) <= MAX_DELIVERIES_PER_PAGE):
+            return _invalid_query("limit", f"a whole number from 1 to {MAX_DELIVERIES_PER_PAGE}")
+        after = None
+        if "cursor" in query and (after := _read_cursor(query["cursor"])) is None:
+            return _invalid_query("cursor", "the nextCursor of a page of this list")
+        size = int(limit)
+        found = await self.webhooks.deliveries(
+            DeliveryQuery(size + 1, status, query.get("eventId"), query.get("bookingId"), after)
+        )  # one more than the page: whether there is a next page
+        page = found[:size]
+        return WebhookDeliveries(
+            deliveries=[WebhookDeliveryView.of(record) for record in page],
+            next_cursor=_cursor(page[-1]) if len(found) > size else None,
+        )
+
     @staticmethod
     def _showtime_id(request: web.Request) -> str:
         showtime_id = request.match_info["showtime_id"]
@@ -183,6 +225,23 @@ def _setup(outcome: ScheduledShowtime | Rejection) -> ShowtimeSetup | Rejection:
 
 def _invalid_query(name: str, message: str) -> Rejection:
     return Rejection(ErrorCode.INVALID_VALUE, f"{name}: {message}", errors=(FieldError(name, message),))
+
+
+def _cursor(record: DeliveryRecord) -> str:
+    """Where the next page starts: after this delivery in the list's order."""
+    key = json.dumps([record.created_at, record.event_id, record.url]).encode()
+    return base64.urlsafe_b64encode(key).decode().rstrip("=")
+
+
+def _read_cursor(text: str) -> tuple[int, str, str] | None:
+    try:
+        key = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+    except (ValueError, binascii.Error, RecursionError):
+        return None
+    match key:
+        case [int(created_at), str(event_id), str(url)] if 0 <= created_at < 2**63 and printable(event_id):
+            return (created_at, event_id, url) if "\x00" not in url else None
+    return None
 
 
 ADMIN_ERRORS = (ErrorCode.UNAUTHORIZED, ErrorCode.FORBIDDEN)
@@ -234,5 +293,12 @@ ADMIN_ENDPOINTS: tuple[Endpoint[Callable[..., object]], ...] = (
         "DELETE", "/api/admin/showtimes/{showtime_id}/blocks", "Put blocked seats back on sale (announced as unlocked)",
         AdminApi.unblock, Ack, body=BlockRequest, admin=True, errors=(*SEAT_ERRORS, ErrorCode.NOT_BLOCKED),
         operation_id="unblockSeats", tag="admin",
+    ),
+    Endpoint(
+        "GET", "/api/admin/webhooks/deliveries",
+        "Webhook deliveries, newest event first, each with its attempts; filter by status, eventId or bookingId",
+        AdminApi.webhook_deliveries, WebhookDeliveries, admin=True, errors=(*ADMIN_ERRORS, ErrorCode.INVALID_VALUE),
+        query=("status", "eventId", "bookingId", "limit", "cursor"), operation_id="listWebhookDeliveries",
+        tag="admin",
     ),
 )  # fmt: skip

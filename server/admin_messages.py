@@ -9,8 +9,19 @@ from pydantic import Field
 from server.messages import PRINTABLE, Model, SeatId, ShowtimeId, Text
 from server.service import ScheduledShowtime
 from server.storage.venues import LayoutRecord
+from server.storage.webhooks import Attempt, DeliveryRecord
 
-__all__ = ["BlockRequest", "CategoryRef", "LayoutView", "NewShowtimeRequest", "ShowtimeChanges", "ShowtimeSetup"]
+__all__ = [
+    "BlockRequest",
+    "CategoryRef",
+    "LayoutView",
+    "NewShowtimeRequest",
+    "ShowtimeChanges",
+    "ShowtimeSetup",
+    "WebhookAttemptView",
+    "WebhookDeliveries",
+    "WebhookDeliveryView",
+]
 
 Title = Annotated[str, Field(min_length=1, max_length=200, pattern=PRINTABLE), Text]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217")]
@@ -112,3 +123,62 @@ class BlockRequest(Model):
     seat_ids: list[SeatId] = Field(default_factory=list)
     table_ids: list[SeatId] = Field(default_factory=list)
     reason: Title = "blocked by the operator"
+
+
+class WebhookAttemptView(Model):
+    """One attempt to deliver an event: the receiver's status code, or the error when it gave none."""
+
+    attempt: int
+    at: int
+    status_code: int | None = None
+    error: str | None = None
+    duration_ms: int
+
+    @classmethod
+    def of(cls, attempt: Attempt) -> Self:
+        return cls(
+            attempt=attempt.number,
+            at=attempt.at,
+            status_code=attempt.status_code,
+            error=attempt.error,
+            duration_ms=attempt.duration_ms,
+        )
+
+
+class WebhookDeliveryView(Model):
+    """The delivery of one event to one endpoint, and every attempt made so far."""
+
+    event_id: str
+    type: str
+    booking_id: str | None = None
+    showtime_id: str
+    url: str
+    status: str = Field(description="pending, delivered or failed")
+    created_at: int = Field(description="when the event happened")
+    next_attempt_at: int | None = Field(None, description="pending deliveries: when the next attempt is due")
+    last_attempt_at: int | None = None
+    delivered_at: int | None = None
+    attempts: list[WebhookAttemptView]
+
+    @classmethod
+    def of(cls, record: DeliveryRecord) -> Self:
+        return cls(
+            event_id=record.event_id,
+            type=record.type,
+            booking_id=record.booking_id,
+            showtime_id=record.showtime_id,
+            url=record.url,
+            status=record.status,
+            created_at=record.created_at,
+            next_attempt_at=record.next_attempt_at,
+            last_attempt_at=record.last_attempt_at,
+            delivered_at=record.delivered_at,
+            attempts=[WebhookAttemptView.of(attempt) for attempt in record.attempts],
+        )
+
+
+class WebhookDeliveries(Model):
+    """A page of deliveries, newest event first."""
+
+    deliveries: list[WebhookDeliveryView]
+    next_cursor: str | None = Field(None, description="pass as ?cursor= for the next page; absent on the last")

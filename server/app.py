@@ -36,7 +36,9 @@ from server.storage.database import create_engine, is_sqlite
 from server.storage.idempotency import IdempotencyKeys
 from server.storage.migrations import apply_migrations
 from server.storage.store import SeatStore
+from server.storage.webhooks import WebhookStore
 from server.subscriptions import Subscriptions
+from server.webhooks import Webhooks
 from server.websocket import SeatSocket, WebSocketOutlet
 
 __all__ = ["SeatServer", "run"]
@@ -104,7 +106,8 @@ class SeatServer:
         seat_maps = SeatMaps(service, settings.limits, clock)
         api = Api(service, seat_maps, sessions, settings.transport, settings.seats, self.websocket_port, self.readiness)
         admin_key = settings.sessions.admin_api_key
-        admin = AdminApi(service, sessions, admin_key, settings.transport, settings.limits)
+        webhook_store = WebhookStore(self.engine)
+        admin = AdminApi(service, sessions, admin_key, settings.transport, settings.limits, webhook_store)
         rest = create_app(
             api, settings.transport, refusals, metrics, settings.limits.max_message_bytes,
             (admin, ADMIN_ENDPOINTS), idempotency=idempotency, admin_key=admin_key,
@@ -112,6 +115,10 @@ class SeatServer:
         self._http = web.AppRunner(rest)
         await self._http.setup()
         self._http_listener = await listen(self._http, http_socket, budget.port(), refusals, settings.transport)
+        # Only instances configured with endpoints deliver; each must have the same WEBHOOK_* settings.
+        self._webhooks = Webhooks(webhook_store, settings.webhooks, metrics, clock) if settings.webhooks.urls else None
+        if self._webhooks is not None:
+            await self._webhooks.start()
         self._tasks = [
             asyncio.create_task(_every(settings.seats.hold_sweep_interval_seconds, "maintenance", service.maintain)),
             asyncio.create_task(
@@ -147,6 +154,8 @@ class SeatServer:
         self._http_listener.close()
         await self._http.cleanup()
         await self._http_listener.wait_closed()
+        if self._webhooks is not None:
+            await self._webhooks.stop(self.shutdown_grace)
         await self._bus.stop()
         await self.service.close()
         self._restore_exception_handler()

@@ -47,6 +47,19 @@ class Metrics:
             "seat_database_seconds", "Database transactions, by operation", ["operation"],
             buckets=LATENCY_BUCKETS, registry=registry,
         )  # fmt: skip
+        self.webhook_deliveries = Counter(
+            "seat_webhook_deliveries",
+            "Webhook delivery attempts, by outcome: delivered (2xx), retrying (failed, tried again later), "
+            "failed (failed, given up)",
+            ["outcome"], registry=registry,
+        )  # fmt: skip
+        self.webhook_backlog = Gauge(
+            "seat_webhook_backlog", "Webhook deliveries pending, as the instance delivering last counted (0 elsewhere)",
+            registry=registry,
+        )  # fmt: skip
+        self.webhook_lease = Gauge(
+            "seat_webhook_lease", "1 while this instance holds the lease to deliver webhooks", registry=registry
+        )
 
     def watch(self, connections: Callable[[], float], subscriptions: Callable[[], float]) -> None:
         """Read the gauges from their owners when scraped, so they cannot drift."""

@@ -142,6 +142,15 @@ class WebhookSettings(Group):
     webhook_url: str = ""  # comma-separated endpoints; empty: no webhooks, and nothing is written to the outbox
     webhook_secret: str = ""  # signs each delivery (Seat-Signature); required when webhook_url is set
     webhook_retry_hours: float = Field(default=24, gt=0)  # a delivery is retried, with backoff, this long
+    webhook_backoff_seconds: float = Field(default=10, gt=0)  # the wait after a first failure; doubled after each
+    webhook_backoff_max_seconds: float = Field(default=3600, gt=0)  # and capped at this
+    webhook_timeout_seconds: float = Field(default=10, gt=0)  # one attempt, connecting included
+    webhook_concurrency: int = Field(default=8, ge=1)  # attempts in flight at once
+    webhook_poll_interval_seconds: float = Field(default=1.0, gt=0)  # how often the outbox is looked at
+    # The instance delivering holds a lease in the database this long, renewing it at every poll; when it dies,
+    # another instance takes over once the lease has run out.
+    webhook_lease_seconds: float = Field(default=15, gt=0)
+    webhook_retention_hours: float = Field(default=168, gt=0)  # delivered and failed events are then deleted
 
     @property
     def urls(self) -> tuple[str, ...]:
@@ -151,6 +160,12 @@ class WebhookSettings(Group):
     def _signed(self) -> WebhookSettings:
         if self.urls and not self.webhook_secret:
             raise ValueError("WEBHOOK_SECRET must be set when WEBHOOK_URL is: every delivery is signed with it")
+        if wrong := [url for url in self.urls if not url.startswith(("http://", "https://"))]:
+            raise ValueError(f"WEBHOOK_URL: each endpoint must be an http:// or https:// URL, not {wrong[0]!r}")
+        if self.webhook_lease_seconds <= 2 * self.webhook_poll_interval_seconds:
+            raise ValueError(
+                "WEBHOOK_LEASE_SECONDS must exceed twice WEBHOOK_POLL_INTERVAL_SECONDS: it is renewed then"
+            )
         return self
 
 

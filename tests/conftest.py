@@ -38,6 +38,18 @@ async def postgres_url() -> AsyncIterator[str]:
 
 
 @pytest.fixture(params=BACKENDS)
+async def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """An empty database of the test's own, for tests that build a schema from nothing or must see no one else's
+    rows."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    url = await create_database("seats_schema")
+    yield url
+    await drop_database(url)
+
+
+@pytest.fixture(params=BACKENDS)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'seats.db'}"

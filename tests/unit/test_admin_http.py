@@ -10,9 +10,11 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from server.admin_http import ADMIN_ENDPOINTS, AdminApi, read_layout
+from server.core.deliveries import DeliveryStatus
 from server.core.errors import Rejection
 from server.core.venues import HallLayout
 from server.http import Api, create_app
@@ -27,6 +29,8 @@ from server.settings import LimitSettings, SeatSettings, SessionSettings, Transp
 from server.storage.idempotency import IdempotencyKeys
 from server.storage.seed import Category, grid_layout
 from server.storage.store import SeatStore
+from server.storage.tables import webhook_event
+from server.storage.webhooks import Attempt, WebhookStore
 from tests.fakes import ManualClock
 from tests.unit.database import SHOWTIME, engine
 
@@ -55,7 +59,7 @@ async def client(engine: AsyncEngine) -> AsyncIterator[Client]:
     service = SeatService(SeatStore(engine), seats, lambda events: None, metrics, clock)
     sessions = Sessions(b"a-secret-of-sixteen-or-more", SessionSettings(), clock)
     api = Api(service, SeatMaps(service, limits, clock), sessions, transport, seats, 8080, no_dependencies)
-    admin = AdminApi(service, sessions, KEY, transport, limits)
+    admin = AdminApi(service, sessions, KEY, transport, limits, WebhookStore(engine))
     idempotency = Idempotency(IdempotencyKeys(engine), clock, seats.idempotency_ttl_seconds)
     app = create_app(
         api,
@@ -166,3 +170,49 @@ async def test_blocked_seats_come_back_on_sale_once(client: Client) -> None:
     assert (await call(client, "POST", "/api/admin/showtimes/st_none/blocks", 404, json={}))[
         "code"
     ] == "unknown_showtime"
+
+
+async def test_webhook_deliveries_are_listed_with_their_attempts_filtered_and_paged(
+    client: Client, engine: AsyncEngine
+) -> None:
+    store = WebhookStore(engine)
+    async with engine.begin() as conn:
+        await conn.execute(
+            insert(webhook_event),
+            [
+                {"id": f"evt_{n}", "position": n, "type": "booking.confirmed", "booking_id": "bk_1" if n else None,
+                 "showtime_id": SHOWTIME, "body": "{}", "created_at": 1000 + n}
+                for n in range(3)
+            ],
+        )  # fmt: skip
+    await store.add_deliveries(["http://shop.example/hooks"], since=0)
+    (due,) = await store.claim(["http://shop.example/hooks"], 2000, 3000, 1)  # the oldest: evt_0
+    await store.record(due, Attempt(1, 2000, None, "refused", 7), DeliveryStatus.PENDING, 9000)
+    path = "/api/admin/webhooks/deliveries"
+    listed = await call(client, "GET", path, 200)
+    assert [d["eventId"] for d in listed["deliveries"]] == ["evt_2", "evt_1", "evt_0"]
+    assert "nextCursor" not in listed
+    assert listed["deliveries"][2] == {
+        "eventId": "evt_0", "type": "booking.confirmed", "showtimeId": SHOWTIME, "url": "http://shop.example/hooks",
+        "status": "pending", "createdAt": 1000, "nextAttemptAt": 9000, "lastAttemptAt": 2000,
+        "attempts": [{"attempt": 1, "at": 2000, "error": "refused", "durationMs": 7}],
+    }  # fmt: skip
+    first = await call(client, "GET", path, 200, params={"limit": "2"})
+    rest = await call(client, "GET", path, 200, params={"limit": "2", "cursor": first["nextCursor"]})
+    assert [d["eventId"] for d in first["deliveries"] + rest["deliveries"]] == ["evt_2", "evt_1", "evt_0"]
+    assert "nextCursor" not in rest
+    by_event = await call(client, "GET", path, 200, params={"eventId": "evt_1"})
+    assert [d["bookingId"] for d in by_event["deliveries"]] == ["bk_1"]
+    assert (await call(client, "GET", path, 200, params={"bookingId": "bk_1"}))["deliveries"][0]["eventId"] == "evt_2"
+    assert (await call(client, "GET", path, 200, params={"status": "failed"}))["deliveries"] == []
+    assert await call(client, "GET", path, 401, headers={})
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("status", "lost"), ("limit", "0"), ("limit", "201"), ("limit", "ten"), ("limit", "\uff11"), ("cursor", "!!"),
+     ("cursor", "WzEsMl0"), ("cursor", "WyJ4IiwiZSIsInUiXQ"), ("eventId", "tab\there")],
+)  # fmt: skip
+async def test_a_bad_deliveries_query_is_named_in_a_422(client: Client, name: str, value: str) -> None:
+    refused = await call(client, "GET", "/api/admin/webhooks/deliveries", 422, params={name: value})
+    assert (refused["code"], refused["errors"][0]["path"]) == ("invalid_value", name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -48,3 +49,16 @@ def test_webhooks_need_a_secret_to_sign_with() -> None:
         Settings(_env_file=None, webhook_url="http://shop.example/hooks")
     settings = Settings(_env_file=None, webhook_url=" http://a.example/h, http://b.example/h,", webhook_secret="s")
     assert settings.webhooks.urls == ("http://a.example/h", "http://b.example/h")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "error"),
+    [
+        ({"webhook_url": "shop.example/hooks"}, "http:// or https://"),
+        ({"webhook_url": "http://a.example/h,ftp://b.example/h"}, "'ftp://b.example/h'"),
+        ({"webhook_lease_seconds": 2, "webhook_poll_interval_seconds": 1}, "WEBHOOK_LEASE_SECONDS"),
+    ],
+)
+def test_webhook_settings_that_cannot_work_stop_the_start(overrides: dict[str, Any], error: str) -> None:
+    with pytest.raises(ValueError, match=error):
+        Settings(_env_file=None, **{"webhook_url": "http://a.example/h", "webhook_secret": "s"} | overrides)

@@ -36,6 +36,7 @@ from server.messages import (
     Book,
     ClientMessage,
     ConnectionEstablished,
+    Extend,
     Lock,
     Ping,
     Pong,
@@ -311,6 +312,9 @@ class SeatSocket:
                 return await self._ack(
                     client, await self._service.lock(session_id, message.showtime_id, message.selection())
                 )
+            case Extend():
+                extended = await self._service.extend(session_id, message.showtime_id, message.selection())
+                return await self._ack(client, extended)
             case Unlock():
                 unlocked = await self._service.unlock(session_id, message.showtime_id, message.selection())
                 return await self._ack(client, unlocked)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from server.settings import Settings
 
@@ -41,3 +42,9 @@ def test_demo_data_left_empty_is_derived_from_the_database(
 ) -> None:
     monkeypatch.setenv("DEMO_DATA", listed)
     assert Settings(_env_file=None).database.demo_data is demo_data
+
+
+def test_a_hold_cap_shorter_than_one_hold_is_refused_by_name() -> None:
+    assert Settings(_env_file=None, hold_ttl_seconds=60, max_hold_seconds=60).seats.max_hold_seconds == 60
+    with pytest.raises(ValidationError, match=r"MAX_HOLD_SECONDS \(59\) must be at least HOLD_TTL_SECONDS \(60\)"):
+        Settings(_env_file=None, hold_ttl_seconds=60, max_hold_seconds=59)

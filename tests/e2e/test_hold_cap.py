@@ -6,8 +6,15 @@ Real clients and servers on SQLite and PostgreSQL, with the clock in the test's 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
+from typing import Any
 
+from sqlalchemy import select
+
+from server.core.seats import SeatStatus
 from server.service import Replay
+from server.storage.tables import seat_hold
+from tests.client import SeatClient
 from tests.conftest import StartServer
 from tests.fakes import ManualClock
 
@@ -75,9 +82,10 @@ async def test_a_capped_hold_waits_for_the_sweep_which_releases_it_once(start_se
     not_held = await holder.request("extend", showtimeId=showtime, seatIds=["B1"])
     assert (not_held["code"], not_held["conflictingSeats"]) == ("not_lock_owner", ["B1"])
 
-    sweeps = (first.server.service.expire_lapsed_holds(), second.server.service.expire_lapsed_holds())
-    assert sorted(await asyncio.gather(*sweeps)) == [0, 1]
-    assert await first.server.service.expire_lapsed_holds() == 0
+    # Both instances sweep at once, then one again; the log says what was released (the sweeps also release
+    # the lapsed holds other tests left in a shared database).
+    await asyncio.gather(first.server.service.expire_lapsed_holds(), second.server.service.expire_lapsed_holds())
+    await first.server.service.expire_lapsed_holds()
     replay = await first.server.service.replay(showtime, 0)
     assert isinstance(replay, Replay)
     assert [(e.change.seat, e.change.status.value) for e in replay.events] == [("B1", "locked"), ("B1", "unlocked")]
@@ -104,3 +112,79 @@ async def test_extend_refuses_seats_the_session_does_not_hold_all_or_nothing(sta
     await holder.request("subscribe", showtimeId=showtime)
     snapshot = await holder.next_pushed("current_seat_status")
     assert (snapshot["holdExpiresAt"], snapshot["lockedSeats"]) == ({"C1": clock.now() - 10_000 + TTL_MS}, ["C1", "C2"])
+
+
+async def test_at_the_cap_holders_rivals_and_two_sweepers_race_and_no_seat_is_held_twice(
+    start_server: StartServer,
+) -> None:
+    """At the cap, two instances sweep while holders lock their seats again, some against a rival: each seat has
+    one winner, and an old holder wins its seat back only after it was released."""
+    clock = ManualClock()
+    slow_sweep = CAPPED | {"hold_sweep_interval_seconds": 3600}  # the test plays the sweepers
+    first, second = await start_server(clock=clock, **slow_sweep), await start_server(clock=clock, **slow_sweep)
+    showtime = await first.showtime(rows=2, seats_per_row=10)
+    contested, alone = [f"A{n}" for n in range(1, 11)], [f"B{n}" for n in range(1, 11)]
+    seats = contested + alone
+    holders = [await (first, second)[n % 2].client() for n in range(len(seats))]
+    rivals = [await (second, first)[n % 2].client() for n in range(len(contested))]
+    for holder, seat in zip(holders, seats, strict=True):
+        assert (await holder.request("lock", showtimeId=showtime, seatIds=[seat]))["type"] == "ack"
+    for _ in range(2):
+        clock.advance(50_000)
+        extends = [
+            holder.request("extend", showtimeId=showtime, seatIds=[seat])
+            for holder, seat in zip(holders, seats, strict=True)
+        ]
+        assert {reply["type"] for reply in await asyncio.gather(*extends)} == {"ack"}
+    clock.advance(50_000)  # every hold at its cap
+
+    def lock(client: SeatClient, seat: str) -> Awaitable[dict[str, Any]]:
+        return client.request("lock", showtimeId=showtime, seatIds=[seat])
+
+    async def until_held(client: SeatClient, seat: str) -> list[dict[str, Any]]:
+        """Lock the seat again and again until it is had: nobody else wants it, so once it is released."""
+        replies = [await lock(client, seat)]
+        while replies[-1]["type"] != "ack" and len(replies) < 1000:
+            replies.append(await lock(client, seat))
+        return replies
+
+    pairs = zip(holders[: len(contested)], rivals, contested, strict=True)
+    once = [(client, seat) for holder, rival, seat in pairs for client in (holder, rival)]
+    racing: list[Awaitable[Any]] = [
+        *(lock(client, seat) for client, seat in once),
+        *(until_held(holder, seat) for holder, seat in zip(holders[len(contested) :], alone, strict=True)),
+        first.server.service.expire_lapsed_holds(),
+        second.server.service.expire_lapsed_holds(),
+    ]
+    outcomes = await asyncio.gather(*racing)
+    replies, retried = outcomes[: len(once)], outcomes[len(once) : len(once) + len(alone)]
+
+    replay = await first.server.service.replay(showtime, 0)
+    assert isinstance(replay, Replay)
+    released = {e.change.seat: e.seq for e in replay.events if e.change.status is SeatStatus.UNLOCKED}
+    assert len(released) == sum(e.change.status is SeatStatus.UNLOCKED for e in replay.events)  # once at most
+    winners: dict[str, SeatClient] = {}
+    for (client, seat), reply in zip(once, replies, strict=True):
+        if reply["type"] == "ack":
+            assert seat not in winners, f"{seat} was won twice"
+            assert reply["expiresAt"] == clock.now() + TTL_MS  # a fresh hold, whoever won it
+            winners[seat] = client
+        else:
+            assert (reply["code"], reply["conflictingSeats"]) == ("seat_unavailable", [seat])
+    for holder, seat, tries in zip(holders[len(contested) :], alone, retried, strict=True):
+        assert [reply.get("code") for reply in tries] == ["seat_unavailable"] * (len(tries) - 1) + [None]
+        assert tries[-1]["expiresAt"] == clock.now() + TTL_MS
+        winners[seat] = holder
+    assert set(winners) == set(seats)  # a rival's unless its old holder was first after the sweep
+    for holder, seat in zip(holders, seats, strict=True):
+        if winners[seat] is holder:
+            relocked = max(
+                e.seq for e in replay.events if e.change.seat == seat and e.change.status is SeatStatus.LOCKED
+            )
+            assert released[seat] < relocked, f"{seat} was held again by its holder before it was released"
+    async with first.server.engine.connect() as conn:
+        rows = await conn.execute(
+            select(seat_hold.c.seat_code, seat_hold.c.session_id).where(seat_hold.c.showtime_id == showtime)
+        )
+        held = {seat: session for seat, session in rows}
+    assert held == {seat: client.session_id for seat, client in winners.items()}

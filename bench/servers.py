@@ -198,6 +198,7 @@ async def running_server(
         "SECRET_KEY": "bench-" + secrets.token_hex(8),
         "DEMO_DATA": "false",
         "HOLD_TTL_SECONDS": str(HOLD_TTL_SECONDS),
+        "MAX_HOLD_SECONDS": str(HOLD_TTL_SECONDS),  # it may be no shorter
         "LOG_LEVEL": "INFO",
         **LIFTED_LIMITS,
     }

@@ -340,10 +340,15 @@ async function release(seatIds) {
 async function extendHold() {
   const seatIds = page.grid.mine().map((seat) => seat.id);
   if (seatIds.length === 0) return;
-  const ack = await send("lock", seatIds); // holding seats again extends the hold
+  const ack = await send("extend", seatIds);
   if (!ack) return;
   for (const id of ack.seatIds) page.expiries.set(id, ack.expiresAt);
-  toast(`Your seats are held for another ${countdown(ack.expiresAt - page.connection.serverNow())}.`, "success");
+  const left = ack.expiresAt - page.connection.serverNow();
+  // Clearly less than a whole hold more (our idea of the server's time may be off a little): the server
+  // capped it at the longest a hold may last.
+  const capped = left < (page.config.holdTtlSeconds - 5) * 1000;
+  const last = capped ? " That is the longest a hold may last: book before it runs out." : "";
+  toast(`Your seats are held for another ${countdown(left)}.${last}`, "success");
   renderSelection();
 }
 

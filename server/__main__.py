@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
 from server.admin_http import FORMATS, read_layout
@@ -74,7 +75,7 @@ def main(argv: list[str] | None = None) -> None:
     creating.add_argument("--id", help="the showtime's id (default: made up)")
     args = parser.parse_args(argv)
 
-    settings = Settings()
+    settings = _settings()
     configure_logging(settings.logging)
     if args.command == "seed" and (args.rows < 1 or args.seats_per_row < 1):
         parser.error("--rows and --seats-per-row must be at least 1")
@@ -92,6 +93,20 @@ def main(argv: list[str] | None = None) -> None:
     except (OSError, SQLAlchemyError) as error:
         # Unreachable database, port in use, unreadable file: say what and stop, without a traceback.
         sys.exit(f"cannot start: {error}")
+
+
+def _settings() -> Settings:
+    """The settings, or exit saying what is wrong with them, by name (never their values: SECRET_KEY is one)."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        problems = (
+            f"{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}"
+            if e["loc"]
+            else e["msg"].removeprefix("Value error, ")
+            for e in error.errors(include_input=False, include_url=False)
+        )
+        sys.exit("invalid settings: " + "; ".join(problems))
 
 
 def instant(text: str) -> int:

@@ -35,6 +35,7 @@ __all__ = [
     "CurrentSeatStatus",
     "Customer",
     "ErrorMessage",
+    "Extend",
     "FieldErrorView",
     "Health",
     "IdempotencyKey",
@@ -156,6 +157,12 @@ class Lock(KeyedEnvelope, SeatsRequest):
     type: Literal["lock"]
 
 
+class Extend(KeyedEnvelope, SeatsRequest):
+    """Hold longer seats the session holds (a lock of them again, which never takes a seat it does not hold)."""
+
+    type: Literal["extend"]
+
+
 class Unlock(KeyedEnvelope, SeatsRequest):
     type: Literal["unlock"]
 
@@ -168,7 +175,7 @@ class Ping(ClientEnvelope):
     type: Literal["ping"]
 
 
-ClientMessage = Annotated[Subscribe | Unsubscribe | Lock | Unlock | Book | Ping, Field(discriminator="type")]
+ClientMessage = Annotated[Subscribe | Unsubscribe | Lock | Extend | Unlock | Book | Ping, Field(discriminator="type")]
 client_message: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
 
 
@@ -268,10 +275,10 @@ class SeatStatusChanges(ServerEnvelope):
 
 class Ack(ServerEnvelope):
     type: Literal["ack"] = "ack"
-    action: Literal["lock", "unlock", "book", "block", "unblock"]
+    action: Literal["lock", "extend", "unlock", "book", "block", "unblock"]
     showtime_id: str
     seat_ids: list[str]
-    expires_at: int | None = None  # lock
+    expires_at: int | None = None  # lock, extend: when the first of the holds lapses
     booking_id: str | None = None  # book
     total_cents: int | None = None  # book
     currency: str | None = None  # book

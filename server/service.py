@@ -25,11 +25,15 @@ from server.core.limits import RateLimiter
 from server.core.records import BookingRecord, ShowtimeDetails, ShowtimeRecord, StatusView, TermsKey
 from server.core.seats import (
     Claim,
+    HoldPolicy,
     Layout,
+    Plan,
+    SaleTerms,
     SeatState,
     plan_block,
     plan_book,
     plan_expiry,
+    plan_extend,
     plan_lock,
     plan_unblock,
     plan_unlock,
@@ -51,6 +55,8 @@ __all__ = ["ADMIN", "Customer", "Placement", "Replay", "ScheduledShowtime", "Sea
 log = logging.getLogger(__name__)
 
 Publish = Callable[[Sequence[Event]], None]
+# plan_lock or plan_extend
+HoldRule = Callable[[Mapping[str, Claim], SaleTerms, str, Sequence[str], int, HoldPolicy], Rejection | Plan]
 
 
 ADMIN = "admin"  # who acts for the operator: no rate limit, no per-request seat cap, whole tables not required
@@ -105,7 +111,11 @@ class SeatService:
         self._publish = publish
         self._clock = clock
         self._settings = settings
-        self._hold_ttl_ms = int(settings.hold_ttl_seconds * 1000)
+        self._holds = HoldPolicy(
+            ttl_ms=int(settings.hold_ttl_seconds * 1000),
+            max_ms=int(settings.max_hold_seconds * 1000),
+            max_seats=settings.max_held_seats_per_session,
+        )
         self._seat_changes = RateLimiter(settings.seat_changes_per_second, settings.seat_change_burst)
         self._prune_interval_ms = prune_interval_ms
         self._next_prune = 0
@@ -129,15 +139,12 @@ class SeatService:
     # --- changes -------------------------------------------------------------------------------------------
 
     async def lock(self, session_id: str, showtime_id: str, seats: Selection) -> Accepted | Rejection:
-        now = self._clock.now()
-        ttl, most = self._hold_ttl_ms, self._settings.max_held_seats_per_session
-        return await self._change(
-            "lock",
-            session_id,
-            showtime_id,
-            seats,
-            lambda chosen, layout: lambda claims, terms: plan_lock(claims, terms, session_id, chosen, now, ttl, most),
-        )
+        """Hold the seats, or hold them longer (never past ``MAX_HOLD_SECONDS`` after they were first held)."""
+        return await self._hold("lock", plan_lock, session_id, showtime_id, seats)
+
+    async def extend(self, session_id: str, showtime_id: str, seats: Selection) -> Accepted | Rejection:
+        """Hold longer seats the session holds, as locking them again does, without taking any it does not."""
+        return await self._hold("extend", plan_extend, session_id, showtime_id, seats)
 
     async def unlock(self, session_id: str, showtime_id: str, seats: Selection) -> Accepted | Rejection:
         return await self._change(
@@ -368,9 +375,21 @@ class SeatService:
 
     # --- inside ----------------------------------------------------------------------------------------------
 
+    async def _hold(
+        self, action: Literal["lock", "extend"], rule: HoldRule, session_id: str, showtime_id: str, seats: Selection
+    ) -> Accepted | Rejection:
+        now, policy = self._clock.now(), self._holds
+        return await self._change(
+            action,
+            session_id,
+            showtime_id,
+            seats,
+            lambda chosen, layout: lambda claims, terms: rule(claims, terms, session_id, chosen, now, policy),
+        )
+
     async def _change(
         self,
-        action: Literal["lock", "unlock", "book", "block", "unblock"],
+        action: Literal["lock", "extend", "unlock", "book", "block", "unblock"],
         session_id: str,
         showtime_id: str,
         selection: Selection,

@@ -7,7 +7,7 @@ them all at once from flat environment names (``HOLD_TTL_SECONDS``, not ``SEATS_
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Literal, TypeVar
+from typing import Literal, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -94,6 +94,8 @@ class SeatSettings(Group):
     """Holds, requests on seats, and the event log that lets clients catch up."""
 
     hold_ttl_seconds: float = Field(default=600, gt=0)
+    # No hold lasts longer after its session first held the seat, however often it is locked again or extended.
+    max_hold_seconds: float = Field(default=1800, gt=0)
     hold_sweep_interval_seconds: float = Field(default=1.0, gt=0)
     max_seats_per_request: int = Field(default=10, ge=1)
     max_held_seats_per_session: int = Field(default=20, ge=1)  # per showtime
@@ -105,6 +107,16 @@ class SeatSettings(Group):
     event_log_retention_seconds: int = Field(default=86_400, ge=60)
     # How long a request's idempotency key (Idempotency-Key, idempotencyKey) keeps its answer for retries.
     idempotency_ttl_seconds: int = Field(default=86_400, ge=60)
+
+    @model_validator(mode="after")
+    def _cap_covers_a_hold(self) -> Self:
+        if self.max_hold_seconds < self.hold_ttl_seconds:
+            raise ValueError(
+                f"MAX_HOLD_SECONDS ({self.max_hold_seconds:g}) must be at least HOLD_TTL_SECONDS "
+                f"({self.hold_ttl_seconds:g}): it caps how long a hold may be extended, so it cannot be shorter "
+                "than one hold"
+            )
+        return self
 
 
 class LimitSettings(Group):

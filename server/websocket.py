@@ -39,6 +39,7 @@ from server.messages import (
     ClientMessage,
     ConnectionEstablished,
     ErrorMessage,
+    Extend,
     Lock,
     Ping,
     Pong,
@@ -313,18 +314,20 @@ class SeatSocket:
             case Unsubscribe():
                 self._subscriptions.unsubscribe(client.connection, message.showtime_id)
                 return Unsubscribed(showtime_id=message.showtime_id)
-            case Lock() | Unlock() | Book() if message.idempotency_key is not None:
+            case Lock() | Extend() | Unlock() | Book() if message.idempotency_key is not None:
                 return await self._change_once(client, message, message.idempotency_key)
-            case Lock() | Unlock() | Book():
+            case Lock() | Extend() | Unlock() | Book():
                 return await self._change(client, message)
             case Ping():
                 return Pong(timestamp=self._clock.now())
 
-    async def _change(self, client: Client, message: Lock | Unlock | Book) -> Ack | Rejection:
+    async def _change(self, client: Client, message: Lock | Extend | Unlock | Book) -> Ack | Rejection:
         session_id, selection = client.session_id, message.selection()
         match message:
             case Lock():
                 outcome = await self._service.lock(session_id, message.showtime_id, selection)
+            case Extend():
+                outcome = await self._service.extend(session_id, message.showtime_id, selection)
             case Unlock():
                 outcome = await self._service.unlock(session_id, message.showtime_id, selection)
             case Book():
@@ -333,7 +336,7 @@ class SeatSocket:
         return await self._ack(client, outcome)
 
     async def _change_once(
-        self, client: Client, message: Lock | Unlock | Book, key: str
+        self, client: Client, message: Lock | Extend | Unlock | Book, key: str
     ) -> Ack | ErrorMessage | Rejection:
         """A change with an idempotency key: done once per key in the session, its reply frame kept and sent
         again (with the new message's requestId) to the same message with the same key."""

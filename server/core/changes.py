@@ -81,10 +81,10 @@ class Committed:
 class Accepted:
     """What an accepted lock, unlock or book did, as its requester is told."""
 
-    action: Literal["lock", "unlock", "book", "block", "unblock"]
+    action: Literal["lock", "extend", "unlock", "book", "block", "unblock"]
     showtime_id: str
     seat_ids: tuple[str, ...]
-    expires_at: int | None = None  # lock: when the holds lapse
+    expires_at: int | None = None  # lock, extend: when the first of the holds lapses
     booking_id: str | None = None  # book
     total_cents: int | None = None  # book
     currency: str | None = None  # book

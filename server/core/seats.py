@@ -18,6 +18,8 @@ from server.core.errors import ErrorCode, Rejection
 
 __all__ = [
     "Claim",
+    "Hold",
+    "HoldPolicy",
     "Layout",
     "Plan",
     "SaleTerms",
@@ -29,6 +31,7 @@ __all__ = [
     "plan_block",
     "plan_book",
     "plan_expiry",
+    "plan_extend",
     "plan_lock",
     "plan_unblock",
     "plan_unlock",
@@ -61,9 +64,28 @@ class Claim:
     state: SeatState  # HELD, BOOKED or BLOCKED, never AVAILABLE
     session_id: str  # who holds or bought it; empty for a block
     expires_at: int | None = None  # holds only
+    held_since: int | None = None  # holds only: when the session first held the seat; re-holding keeps it
 
     def is_live_hold(self, now: int) -> bool:
         return self.state is SeatState.HELD and self.expires_at is not None and self.expires_at > now
+
+
+@dataclass(frozen=True, slots=True)
+class HoldPolicy:
+    """How long holds last and how many a session may have. Each lock or extend holds a seat for ``ttl_ms``
+    more, but never past ``max_ms`` after the session first held it, so that no one can hoard a seat."""
+
+    ttl_ms: int
+    max_ms: int
+    max_seats: int  # held by one session in one showtime at once
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """A hold a plan writes: until when, and since when its session has held the seat."""
+
+    until: int
+    since: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,8 +130,7 @@ class Plan:
     """What an accepted request does: storage writes and the changes to broadcast, in order."""
 
     session_id: str  # who holds the seats in ``hold`` and buys those in ``sell``
-    hold: tuple[str, ...] = ()  # seats to hold, or hold again, until ``hold_until``
-    hold_until: int | None = None
+    hold: Mapping[str, Hold] = field(default_factory=dict)  # seat -> its hold, new or extended
     release: tuple[str, ...] = ()  # holds to delete
     sell: Mapping[str, int] = field(default_factory=dict)  # seat -> price in cents
     block: Mapping[str, str] = field(default_factory=dict)  # seat -> why it is blocked
@@ -119,6 +140,11 @@ class Plan:
     @property
     def total_cents(self) -> int:
         return sum(self.sell.values())
+
+    @property
+    def hold_until(self) -> int | None:
+        """When the first of the holds lapses: the one instant an ack can promise for all of its seats."""
+        return min((hold.until for hold in self.hold.values()), default=None)
 
 
 def select_seats(
@@ -159,14 +185,16 @@ def plan_lock(
     session_id: str,
     seats: Sequence[str],
     now: int,
-    ttl_ms: int,
-    max_held: int,
+    policy: HoldPolicy,
 ) -> Rejection | Plan:
-    """Hold every seat for ``session_id`` until ``now + ttl_ms``, or none of them.
+    """Hold every seat for ``session_id`` until ``now + policy.ttl_ms``, or none of them.
 
     A seat is free when nobody claims it or its hold has lapsed; a seat the session already holds is
-    re-held, which extends the hold without announcing anything. ``claims`` must include every hold of
-    the session in this showtime, so that it holds no more than ``max_held`` seats at once.
+    re-held, which extends the hold without announcing anything, but never past ``policy.max_ms`` after the
+    session first held it (the plan's holds may so lapse at different times). A hold of the session's own
+    that reached that cap is refused to it (``seat_unavailable``) until the sweeper has released it: the
+    seat goes back on sale before its holder may have it again. ``claims`` must include every hold of the
+    session in this showtime, so that it holds no more than ``policy.max_seats`` seats at once.
     """
     if not terms.on_sale(now):
         return Rejection(ErrorCode.SALES_CLOSED, "this showtime is not on sale now")
@@ -176,19 +204,45 @@ def plan_lock(
     taken = tuple(seat for seat in seats if not _free_for(claims.get(seat), session_id, now))
     if taken:
         return Rejection(ErrorCode.SEAT_UNAVAILABLE, f"not available: {', '.join(taken)}", taken)
+    capped = tuple(seat for seat in seats if _capped(claims.get(seat), session_id, now, policy.max_ms))
+    if capped:
+        return Rejection(
+            ErrorCode.SEAT_UNAVAILABLE,
+            f"held as long as a hold may last; free again once released: {', '.join(capped)}",
+            capped,
+        )
     requested = set(seats)
     held_besides = sum(1 for s, c in claims.items() if s not in requested and _held_by(c, session_id, now))
-    if held_besides + len(requested) > max_held:
+    if held_besides + len(requested) > policy.max_seats:
         return Rejection(
             ErrorCode.HOLD_LIMIT_REACHED,
-            f"a session may hold at most {max_held} seats of a showtime; it holds {held_besides} others",
+            f"a session may hold at most {policy.max_seats} seats of a showtime; it holds {held_besides} others",
         )
     changes = tuple(
         SeatChange(seat, SeatStatus.LOCKED, session_id)
         for seat in seats
         if not _held_by(claims.get(seat), session_id, now)
     )
-    return Plan(session_id, hold=tuple(seats), hold_until=now + ttl_ms, changes=changes)
+    holds = {seat: _hold(claims.get(seat), session_id, now, policy) for seat in seats}
+    return Plan(session_id, hold=holds, changes=changes)
+
+
+def plan_extend(
+    claims: Mapping[str, Claim],
+    terms: SaleTerms,
+    session_id: str,
+    seats: Sequence[str],
+    now: int,
+    policy: HoldPolicy,
+) -> Rejection | Plan:
+    """Extend holds the session has right now, exactly as locking them again would, all or none.
+
+    Unlike a lock it never takes a seat: one the session does not hold (lapsed holds included) is refused.
+    """
+    unheld = tuple(seat for seat in seats if not _held_by(claims.get(seat), session_id, now))
+    if unheld:
+        return Rejection(ErrorCode.NOT_LOCK_OWNER, f"not held by this session: {', '.join(unheld)}", unheld)
+    return plan_lock(claims, terms, session_id, seats, now, policy)
 
 
 def plan_unlock(claims: Mapping[str, Claim], session_id: str, seats: Sequence[str]) -> Rejection | Plan:
@@ -253,6 +307,25 @@ def _free_for(claim: Claim | None, session_id: str, now: int) -> bool:
     return claim.session_id == session_id or not claim.is_live_hold(now)
 
 
+def _capped(claim: Claim | None, session_id: str, now: int, max_ms: int) -> bool:
+    """Whether the session's own hold has lasted as long as a hold may: it is neither extended nor held
+    again before it is released."""
+    since = _own_hold_since(claim, session_id)
+    return since is not None and since + max_ms <= now
+
+
+def _hold(claim: Claim | None, session_id: str, now: int, policy: HoldPolicy) -> Hold:
+    """The hold a lock gives: a fresh one, or the session's own extended, still counted from when it began."""
+    since = _own_hold_since(claim, session_id)
+    since = now if since is None else since
+    return Hold(min(now + policy.ttl_ms, since + policy.max_ms), since)
+
+
+def _own_hold_since(claim: Claim | None, session_id: str) -> int | None:
+    """When the session's own hold of the seat (lapsed or not) began; None when it has none."""
+    return claim.held_since if claim is not None and _owns_hold(claim, session_id) else None
+
+
 def _held_by(claim: Claim | None, session_id: str, now: int) -> bool:
     return claim is not None and claim.session_id == session_id and claim.is_live_hold(now)
 
@@ -265,8 +338,8 @@ def apply_plan(claims: MutableMapping[str, Claim], plan: Plan) -> None:
     """Update ``claims`` to what they are once ``plan`` is carried out, so the next rule decides on them."""
     for seat in (*plan.release, *plan.unblock):
         claims.pop(seat, None)
-    for seat in plan.hold:
-        claims[seat] = Claim(SeatState.HELD, plan.session_id, plan.hold_until)
+    for seat, hold in plan.hold.items():
+        claims[seat] = Claim(SeatState.HELD, plan.session_id, hold.until, hold.since)
     for seat in plan.sell:
         claims[seat] = Claim(SeatState.BOOKED, plan.session_id)
     for seat in plan.block:

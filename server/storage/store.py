@@ -289,13 +289,13 @@ class SeatStore:
                 _CLAIMS_ON, {"showtime_id": showtime_id, "seats": list(seats), "holders": list(holders)}
             )
         claims: dict[str, Claim] = {}
-        for kind, code, session_id, expires_at in rows:
+        for kind, code, session_id, expires_at, held_since in rows:
             if kind == "b":
                 claims[code] = Claim(SeatState.BOOKED, session_id)
             elif kind == "x":
                 claims[code] = Claim(SeatState.BLOCKED, "")
             elif code not in claims:  # a sale outranks a stray hold, whatever order the rows come in
-                claims[code] = Claim(SeatState.HELD, session_id, expires_at)
+                claims[code] = Claim(SeatState.HELD, session_id, expires_at, held_since)
         return claims
 
 
@@ -378,7 +378,11 @@ class _Batch:
             self.notices.append(notice)
 
     async def write(self, conn: AsyncConnection, claims: Mapping[str, Claim]) -> None:
-        """Write the holds of every touched seat as ``claims`` now have them, the sales, events and seq."""
+        """Write the holds of every touched seat as ``claims`` now have them, the sales, events and seq.
+
+        A hold row's ``created_at`` is when its session first held the seat (``Claim.held_since``): a hold
+        extended is rewritten with the time it began, which is what caps how long it may last.
+        """
         if self.notices and self.render_notice is not None:
             await conn.execute(_INSERT["webhook_event"], [_outbox_row(n, self.render_notice) for n in self.notices])
         if not self.events and not self.touched:
@@ -391,7 +395,7 @@ class _Batch:
                 "seat_code": seat,
                 "session_id": claim.session_id,
                 "expires_at": claim.expires_at,
-                "created_at": self.now,
+                "created_at": claim.held_since,
             }
             for seat in sorted(self.touched)
             if (claim := claims.get(seat)) is not None and claim.state is SeatState.HELD
@@ -440,14 +444,18 @@ def _claims_query(filtered: bool) -> Select[Any]:
     plus every hold of the ``:holders``."""
     showtime_id: BindParameter[str] = bindparam("showtime_id")
     holds = select(
-        literal("h").label("kind"), seat_hold.c.seat_code, seat_hold.c.session_id, seat_hold.c.expires_at
+        literal("h").label("kind"),
+        seat_hold.c.seat_code,
+        seat_hold.c.session_id,
+        seat_hold.c.expires_at,
+        seat_hold.c.created_at,
     ).where(seat_hold.c.showtime_id == showtime_id)
     sold = (
-        select(literal("b").label("kind"), booking_seat.c.seat_code, booking.c.session_id, null())
+        select(literal("b").label("kind"), booking_seat.c.seat_code, booking.c.session_id, null(), null())
         .join(booking, booking.c.id == booking_seat.c.booking_id)
         .where(booking_seat.c.showtime_id == showtime_id)
     )
-    blocked = select(literal("x").label("kind"), seat_block.c.seat_code, literal(""), null()).where(
+    blocked = select(literal("x").label("kind"), seat_block.c.seat_code, literal(""), null(), null()).where(
         seat_block.c.showtime_id == showtime_id
     )
     if filtered:
@@ -506,7 +514,7 @@ def _event(row: Row[Any]) -> Event:
 
 
 def _hold_claim(row: Row[Any]) -> Claim:
-    return Claim(SeatState.HELD, row.session_id, row.expires_at)
+    return Claim(SeatState.HELD, row.session_id, row.expires_at, row.created_at)
 
 
 def _summary(row: Row[Any]) -> ShowtimeRecord:

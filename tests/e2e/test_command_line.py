@@ -122,6 +122,27 @@ async def test_seed_refuses_nonsense_sizes(tmp_path: Path) -> None:
     assert "at least 1" in stderr
 
 
+@pytest.mark.parametrize(
+    ("settings", "reason"),
+    [
+        (
+            {"HOLD_TTL_SECONDS": "600", "MAX_HOLD_SECONDS": "60"},
+            "MAX_HOLD_SECONDS (60) must be at least HOLD_TTL_SECONDS (600)",
+        ),
+        ({"HTTP_PORT": "eighty"}, "HTTP_PORT: Input should be a valid integer"),
+    ],
+)
+async def test_invalid_settings_stop_the_start_saying_why_without_their_values(
+    tmp_path: Path, settings: dict[str, str], reason: str
+) -> None:
+    secret = "do-not-print-this-secret"
+    code, _, stderr = await run(tmp_path, SECRET_KEY=secret, **settings)
+    assert code == 1
+    assert stderr.startswith(f"invalid settings: {reason}")
+    assert len(stderr.splitlines()) == 1  # one line, no traceback
+    assert secret not in stderr
+
+
 async def test_postgresql_without_a_secret_key_refuses_to_start_with_a_reason(tmp_path: Path) -> None:
     code, _, stderr = await run(tmp_path, DATABASE_URL="postgresql://postgres@127.0.0.1:1/none")
     assert code != 0

@@ -35,6 +35,7 @@ from tests.browser import (
 )
 from tests.conftest import Running, StartServer, eventually
 from tests.e2e.test_socket_faults import database_outage
+from tests.fakes import ManualClock
 from tests.services import free_port
 
 # The page talks to the server only; the storage backend makes no difference to it.
@@ -424,6 +425,28 @@ async def test_a_hold_counts_down_and_expires(start_server: StartServer, buyers:
     await expect(a.countdown).to_have_text(re.compile(r"^0:0[0-3]$"))
     await a.expect_seat("B1", "available", timeout=10_000)
     await expect(a.messages).to_contain_text("Your hold on B1 ran out")
+
+
+async def test_keep_holding_extends_up_to_the_longest_hold_and_says_so(
+    start_server: StartServer, buyers: Buyers
+) -> None:
+    clock = ManualClock()
+    running = await start_server(clock=clock, hold_ttl_seconds=60, max_hold_seconds=90)
+    showtime = await running.showtime()
+    a = await open_buyer(buyers, "a", running, showtime)
+    await a.hold("B1")
+    keep = a.page.locator("#extend")
+    await keep.click()
+    told = a.page.locator("#messages .toast span").last
+    await expect(told).to_have_text(re.compile(r"^Your seats are held for another (1:00|0:5\d)\.$"))
+
+    clock.advance(45_000)
+    someone = await running.client()  # a change, whose timestamp tells the page the server's time
+    await someone.request("lock", showtimeId=showtime, seatIds=["C1"])
+    await a.expect_seat("C1", "held")
+    await keep.click()
+    await expect(told).to_have_text(re.compile(r"^Your seats are held for another 0:4\d\. That is the longest a hold"))
+    await expect(a.countdown).to_have_text(re.compile(r"^0:[0-4]\d$"))  # counting down from the cap
 
 
 async def test_the_seat_map_works_with_the_keyboard(running: Running, buyers: Buyers) -> None:

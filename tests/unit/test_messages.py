@@ -15,6 +15,7 @@ from server.messages import (
     BookingView,
     CurrentSeatStatus,
     ErrorMessage,
+    Extend,
     Lock,
     SeatStatusChange,
     SeatStatusChanges,
@@ -53,6 +54,16 @@ def test_an_ack_carries_only_the_fields_its_action_has() -> None:
     assert (booked["bookingId"], booked["totalCents"], booked["currency"], "expiresAt" in booked) == (
         "bk_1", 900, "EUR", False,
     )  # fmt: skip
+
+
+def test_extend_names_seats_and_tables_like_lock_and_its_ack_says_when_holds_lapse() -> None:
+    message = client_message.validate_json(
+        '{"type": "extend", "showtimeId": "st", "seatIds": ["A1"], "tableIds": ["T1"]}'
+    )
+    assert isinstance(message, Extend)
+    assert (message.selection().seat_ids, message.selection().table_ids) == (["A1"], ["T1"])
+    extended = wire(Ack.of(Accepted("extend", "st", ("A1",), expires_at=5000)).to_json())
+    assert extended == {"type": "ack", "action": "extend", "showtimeId": "st", "seatIds": ["A1"], "expiresAt": 5000}
 
 
 def test_a_booking_record_becomes_a_view_with_its_customer() -> None:

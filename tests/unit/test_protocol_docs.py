@@ -20,7 +20,7 @@ server_message: TypeAdapter[ServerMessage] = TypeAdapter(ServerMessage)
 def test_every_message_type_has_an_example() -> None:
     messages = [body for kind, body in EXAMPLES if kind in ("client", "server")]
     documented = {re.search(r'"type": "(\w+)"', body).group(1) for body in messages}  # type: ignore[union-attr]
-    expected = {"subscribe", "unsubscribe", "lock", "unlock", "book", "ping"} | {
+    expected = {"subscribe", "unsubscribe", "lock", "extend", "unlock", "book", "ping"} | {
         "connection_established", "subscribed", "unsubscribed", "current_seat_status",
         "seat_status_change", "seat_status_changes", "ack", "pong", "error",
     }  # fmt: skip

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from server.settings import Settings
 
@@ -62,3 +63,9 @@ def test_webhooks_need_a_secret_to_sign_with() -> None:
 def test_webhook_settings_that_cannot_work_stop_the_start(overrides: dict[str, Any], error: str) -> None:
     with pytest.raises(ValueError, match=error):
         Settings(_env_file=None, **{"webhook_url": "http://a.example/h", "webhook_secret": "s"} | overrides)
+
+
+def test_a_hold_cap_shorter_than_one_hold_is_refused_by_name() -> None:
+    assert Settings(_env_file=None, hold_ttl_seconds=60, max_hold_seconds=60).seats.max_hold_seconds == 60
+    with pytest.raises(ValidationError, match=r"MAX_HOLD_SECONDS \(59\) must be at least HOLD_TTL_SECONDS \(60\)"):
+        Settings(_env_file=None, hold_ttl_seconds=60, max_hold_seconds=59)

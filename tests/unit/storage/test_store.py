@@ -13,6 +13,7 @@ from server.core.errors import ErrorCode, Rejection
 from server.core.records import Snapshot
 from server.core.seats import (
     Claim,
+    HoldPolicy,
     Layout,
     SeatState,
     SeatStatus,
@@ -23,17 +24,18 @@ from server.core.seats import (
     plan_unlock,
 )
 from server.storage.store import SeatStore
-from server.storage.tables import webhook_event
+from server.storage.tables import seat_hold, webhook_event
 from tests.unit.database import SHOWTIME, engine
 
 __all__ = ["engine"]
 
 NOW = 1_000_000
 TTL = 60_000
+HOLDS = HoldPolicy(ttl_ms=TTL, max_ms=3 * TTL, max_seats=10)
 
 
 def lock(session: str, *seats: str, now: int = NOW) -> Change:
-    return Change(seats, session, lambda claims, terms: plan_lock(claims, terms, session, seats, now, TTL, max_held=10))
+    return Change(seats, session, lambda claims, terms: plan_lock(claims, terms, session, seats, now, HOLDS))
 
 
 def unlock(session: str, *seats: str) -> Change:
@@ -67,13 +69,37 @@ async def test_a_batch_is_decided_in_order_each_change_seeing_the_ones_before(en
     assert snapshot.seq == 4
     assert snapshot.claims == {
         "A1": Claim(SeatState.BOOKED, "s1"),
-        "A2": Claim(SeatState.HELD, "s1", NOW + TTL),
-        "A3": Claim(SeatState.HELD, "s2", NOW + TTL),
+        "A2": Claim(SeatState.HELD, "s1", NOW + TTL, NOW),
+        "A3": Claim(SeatState.HELD, "s2", NOW + TTL, NOW),
     }
     assert sale.booking_id is not None
     record = await store.booking(sale.booking_id)
     assert record is not None
     assert (record.seat_ids, record.session_id, record.total_cents) == (["A1"], "s1", 1200)
+
+
+async def test_a_hold_locked_again_keeps_when_it_began_in_its_row(engine: AsyncEngine) -> None:
+    store = SeatStore(engine)
+    await store.change(SHOWTIME, [lock("s1", "B1")], NOW)
+    await store.change(SHOWTIME, [lock("s1", "B1", "B2", now=NOW + TTL // 2)], NOW + TTL // 2)
+    rows = await _hold_rows(engine)
+    assert rows == {"B1": (NOW, NOW + TTL // 2 + TTL), "B2": (NOW + TTL // 2, NOW + TTL // 2 + TTL)}
+    # In the same batch as another change of the seat, and read back as the rules see it.
+    late = NOW + 5 * TTL // 2
+    relocked, _ = await store.change(SHOWTIME, [lock("s1", "B1", now=late), unlock("s1", "B2")], late)
+    assert committed(relocked).plan.hold_until == NOW + 3 * TTL  # capped
+    assert (await store.snapshot(SHOWTIME)).claims == {"B1": Claim(SeatState.HELD, "s1", NOW + 3 * TTL, NOW)}
+    # Taken over once lapsed, it is the new holder's from then on.
+    (taken,) = await store.change(SHOWTIME, [lock("s2", "B1", now=NOW + 3 * TTL)], NOW + 3 * TTL)
+    committed(taken)
+    assert (await _hold_rows(engine))["B1"] == (NOW + 3 * TTL, NOW + 4 * TTL)
+
+
+async def _hold_rows(engine: AsyncEngine) -> dict[str, tuple[int, int]]:
+    """Each hold row's created_at and expires_at, as stored."""
+    query = select(seat_hold.c.seat_code, seat_hold.c.created_at, seat_hold.c.expires_at)
+    async with engine.connect() as conn:
+        return {code: (created, expires) for code, created, expires in await conn.execute(query)}
 
 
 async def test_a_batch_that_accepts_nothing_writes_nothing(engine: AsyncEngine) -> None:

@@ -23,10 +23,10 @@ from pathlib import Path
 
 from bench.config import FULL, QUICK, Config
 from bench.report import Results, render
-from bench.runs import run_instances, run_layout_scenario, run_lock_scenarios, run_single
+from bench.runs import run_audience_scenario, run_instances, run_layout_scenario, run_lock_scenarios, run_single
 from bench.servers import PROJECT_ROOT, DatabaseKind, postgres_reachable, redis_reachable
 
-SCENARIOS = ("fanout", "memory", "storm", "locks", "instances", "layout")
+SCENARIOS = ("fanout", "memory", "storm", "locks", "instances", "layout", "audience")
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -51,6 +51,7 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, Config]:
     parser.add_argument("--seconds", type=float, help="duration of each lock run")
     parser.add_argument("--workers", type=int, help="load-generator processes")
     parser.add_argument("--readers", type=int, help="concurrent seat map reads per wave (layout scenario)")
+    parser.add_argument("--audience-subscribers", type=int, help="subscribers told the audience (audience scenario)")
     parser.add_argument(
         "--postgres-url",
         default=os.environ.get("BENCH_POSTGRES_URL", DEFAULT_POSTGRES_URL),
@@ -97,6 +98,7 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, Config]:
         databases=databases,
         workers=args.workers or base.workers,
         layout_readers=args.readers or base.layout_readers,
+        audience_subscribers=args.audience_subscribers or base.audience_subscribers,
     )
     return args, config
 
@@ -149,6 +151,8 @@ async def main_async(args: argparse.Namespace, config: Config) -> int:
             await run_instances(args, config, Path(scratch), results)
         if "layout" in args.scenarios:
             await run_layout_scenario(args, config, Path(scratch), results)
+        if "audience" in args.scenarios:
+            await run_audience_scenario(args, config, Path(scratch), results)
     print(f"## Benchmark results{' (quick: correctness only, timings meaningless)' if args.quick else ''}\n")
     print(f"Machine: {machine()}  ")
     print(f"Server: {revision(args.server_source)}  \nRun took {time.monotonic() - started:.0f} s.\n")

@@ -38,6 +38,9 @@ class Config:
     seats_per_row: int = 100
     warm_up_subscribers: int = 100
     warm_up_changes: int = 10
+    # Audience: subscribers told the count, and the seconds of each of its four windows.
+    audience_subscribers: int = 10_000
+    audience_seconds: float = 10.0
 
     def changes_for(self, size: int) -> int:
         """The changes of the configured fan-out size nearest ``size``."""
@@ -85,4 +88,6 @@ QUICK = Config(
     layout_wave_seconds=0.2,
     warm_up_subscribers=10,
     warm_up_changes=2,
+    audience_subscribers=50,
+    audience_seconds=2.0,
 )

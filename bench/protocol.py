@@ -17,9 +17,14 @@ __all__ = ["Endpoint", "Subscriber", "changes_in", "open_subscribed", "subscribe
 Endpoint = tuple[str, int, str]
 
 
-def subscribe_frame(showtime_id: str, batch: bool = False) -> bytes:
-    """``batch`` asks for one ``seat_status_changes`` frame per commit; servers that do not know it ignore it."""
+def subscribe_frame(showtime_id: str, batch: bool = False, audience: bool = False) -> bytes:
+    """``batch`` asks for one ``seat_status_changes`` frame per commit; servers that do not know it ignore it.
+
+    The audience is declined unless asked for (the baselines have none, and the audience scenario measures it
+    on its own), so the fan-out and storm figures stay the cost of seat changes and subscribes alone.
+    """
     request: dict[str, object] = {"type": "subscribe", "showtimeId": showtime_id, "requestId": "sub"}
+    request["audience"] = audience
     if batch:
         request["batch"] = True
     return orjson.dumps(request)

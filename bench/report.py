@@ -6,6 +6,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from bench.audience import AudienceResult
 from bench.fanout import FanoutResult
 from bench.layout import LayoutResult
 from bench.locks import DRIVER, LockResult
@@ -39,6 +40,7 @@ class Results:
     memory: list[tuple[MemoryResult, ...]] = field(default_factory=list)  # (server, relay, node)
     instances: InstanceResults = field(default_factory=InstanceResults)
     layout: list[LayoutResult] = field(default_factory=list)
+    audience: list[AudienceResult] = field(default_factory=list)  # off steady, off churn, on steady, on churn
     clock_checks: int = 0
 
     def failures(self) -> list[str]:
@@ -58,6 +60,8 @@ class Results:
                 problems.extend(f"{where}: {error}" for error in lock_run.errors)
         for layout in self.layout:
             problems.extend(f"layout x{layout.readers}: {error}" for error in layout.errors)
+        for audience in self.audience:
+            problems.extend(f"audience x{audience.subscribers}: {error}" for error in audience.errors)
         return problems
 
 
@@ -182,6 +186,36 @@ def _layout(runs: list[LayoutResult]) -> list[str]:
     )
 
 
+def _audience(runs: list[AudienceResult]) -> list[str]:
+    header = ["Subscribers", "Audience messages", "Count", "Messages/s", "Per subscriber per s", "Server cores"]
+    header += ["Load generator cores", "Other processes' cores"]
+    rows = [
+        [
+            f"{run.subscribers:,}",
+            "on" if run.audience else "off",
+            "changes every interval" if run.churn else "steady",
+            f"{run.messages_per_second:,.0f}",
+            f"{run.messages_per_second / run.subscribers:.2f}",
+            f"{run.server_cores:.3f}",
+            f"{run.loadgen_cores:.2f}",
+            f"{run.others_cores:.2f}",
+        ]
+        for run in runs
+    ]
+    out = _section("Audience updates (one server on SQLite, AUDIENCE_INTERVAL_SECONDS=1)", header, rows)
+    churned = {run.audience: run for run in runs if run.churn}
+    if True in churned and False in churned and churned[True].messages_per_second:
+        on, off = churned[True], churned[False]
+        extra = on.server_cores - off.server_cores
+        per_message = extra / on.messages_per_second * 1e6
+        out += [
+            f"Cost of the updates (on - off, count changing): {extra:.3f} cores for {on.messages_per_second:,.0f}"
+            f" messages/s, {per_message:.1f} µs of server CPU per message.",
+            "",
+        ]
+    return out
+
+
 def render(results: Results) -> str:
     found = results.instances
     out = _fanout("Fan-out (server on SQLite / bare `websockets` relay / Node.js `ws`)", results.fanout)
@@ -192,6 +226,7 @@ def render(results: Results) -> str:
     out += _storm("Subscribe storm on PostgreSQL, clients split over the instances (two / one)", found.storm)
     out += _locks("Lock throughput on PostgreSQL, clients split over the instances (two / one)", found.locks)
     out += _layout(results.layout)
+    out += _audience(results.audience)
     out += _targets(results)
     out += _load_check(results)
     return "\n".join(out)

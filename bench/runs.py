@@ -4,7 +4,8 @@
   memory, read from the first fan-out run), then the subscribe storms;
 - :func:`run_lock_scenarios`: lock throughput on each database, beside the raw driver and Node.js;
 - :func:`run_instances`: one server and two (PostgreSQL + Redis), side by side: fan-out, storm, locks;
-- :func:`run_layout_scenario`: one buyer's locks on SQLite, alone and under waves of seat map reads.
+- :func:`run_layout_scenario`: one buyer's locks on SQLite, alone and under waves of seat map reads;
+- :func:`run_audience_scenario`: subscribers on SQLite told the audience or not, its count steady or not.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from bench.audience import INTERVAL, run_audience
 from bench.audit import read_ledger
 from bench.config import Config
 from bench.fanout import FanoutResult, FanoutTarget, change_plan, run_fanout
@@ -40,7 +42,14 @@ from bench.subscribers import subscriber_worker
 from bench.workers import WorkerPool
 from bench.workload import Workload, seat_ids
 
-__all__ = ["progress", "run_instances", "run_layout_scenario", "run_lock_scenarios", "run_single"]
+__all__ = [
+    "progress",
+    "run_audience_scenario",
+    "run_instances",
+    "run_layout_scenario",
+    "run_lock_scenarios",
+    "run_single",
+]
 
 FD_HEADROOM = 1024
 
@@ -236,3 +245,18 @@ async def run_layout_scenario(args: argparse.Namespace, config: Config, scratch:
                         config.layout_wave_seconds,
                     )
                 )
+
+
+async def run_audience_scenario(args: argparse.Namespace, config: Config, scratch: Path, results: Results) -> None:
+    subscribers, seconds = config.audience_subscribers, config.audience_seconds
+    joiners = round(seconds / (INTERVAL / 2)) + 2  # one every half interval under churn
+    with WorkerPool(config.workers, subscriber_worker, _fd_limit(subscribers + joiners)) as pool:
+        results.clock_checks += await pool.check_clock()
+        async with throwaway_database("sqlite", scratch, args.postgres_url) as database:
+            showtime_id = await seed_showtime(database, config.rows, config.seats_per_row, args.server_source)
+            async with running_server(database, scratch, args.server_source) as server:
+                progress(
+                    f"audience: {subscribers:,} subscribers, off then on, steady then with a join every "
+                    f"{INTERVAL / 2:g} s, {seconds:g} s each"
+                )
+                results.audience.extend(await run_audience(pool, server, showtime_id, subscribers, seconds))

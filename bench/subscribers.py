@@ -12,7 +12,8 @@ Every change must reach every connection exactly once and in ``seq`` order, with
 status: anything else is recorded as an error, and a missing delivery shows as a zero instant. A change
 counts as delivered whether it came alone or in a batched frame (``Connect.batch``).
 
-The subscribe storm's commands (:mod:`bench.viewers`) are served by the same processes.
+The subscribe storm's commands (:mod:`bench.viewers`) and the audience watchers' (:mod:`bench.watchers`) are
+served by the same processes.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import orjson
 
 from bench.protocol import Endpoint, changes_in, open_subscribed, subscribe_frame
 from bench.viewers import Settle, Storm, Viewers
+from bench.watchers import Heard, Unwatch, Watch, Watchers
 from bench.workers import CLOCK, STOP, Channel, answer_clock
 from bench.wsclient import WsClient
 
@@ -168,6 +170,7 @@ class _Group:
 async def subscriber_worker(channel: Channel, _index: int) -> None:
     groups: dict[str, _Group] = {}
     storms: dict[str, Viewers] = {}
+    watching: dict[str, Watchers] = {}
     try:
         while True:
             command = await channel.recv()
@@ -192,6 +195,18 @@ async def subscriber_worker(channel: Channel, _index: int) -> None:
                     viewers = storms.pop(command.group)
                     channel.send(await viewers.settle(command))
                     viewers.close()
+                case Watch():
+                    watchers = watching[command.group] = Watchers(command)
+                    try:
+                        await watchers.open()
+                        channel.send(("watching", command.group))
+                    except Exception as error:  # reported to the coordinator, which fails the run
+                        channel.send(RuntimeError(f"opening {command.group} watchers failed: {error!r}"))
+                case Heard():
+                    channel.send(watching[command.group].report())
+                case Unwatch():
+                    watching.pop(command.group).close()
+                    channel.send(("unwatched", command.group))
                 case (tag,) if tag == CLOCK:
                     answer_clock(channel)
                 case (tag,) if tag == STOP:
@@ -201,3 +216,5 @@ async def subscriber_worker(channel: Channel, _index: int) -> None:
             group.close()
         for viewers in storms.values():
             viewers.close()
+        for watchers in watching.values():
+            watchers.close()

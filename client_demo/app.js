@@ -20,6 +20,7 @@ const ui = {
   title: $("showtime-title"),
   details: $("showtime-details"),
   availability: $("availability"),
+  audience: $("audience"),
   mapFrame: $("map-frame"),
   mapStatus: $("map-status"),
   seatInfo: $("seat-info"),
@@ -93,6 +94,7 @@ async function boot() {
   connection.addEventListener("snapshot", (event) => onSnapshot(event.detail));
   connection.addEventListener("change", (event) => onChange(event.detail));
   connection.addEventListener("resync", (event) => onResync(event.detail));
+  connection.addEventListener("audience", (event) => onAudience(event.detail));
 
   fillPicker(showtimes);
   ui.picker.addEventListener("change", () => openShowtime(ui.picker.value));
@@ -151,6 +153,7 @@ async function openShowtime(id) {
   page.synced = false;
   page.expiries.clear();
   page.again.clear();
+  ui.audience.textContent = "";
   ui.picker.value = id;
   const url = new URL(window.location.href);
   url.searchParams.set("showtime", id);
@@ -197,6 +200,7 @@ function onConnectionState({ state, retryInMs, retrying }) {
     if (page.failed) openShowtime(page.failed);
   } else {
     page.synced = false;
+    ui.audience.textContent = ""; // told again on the next subscribe
     if (state !== "connecting") {
       page.wasOffline = true;
       setStale(true, state === "reconnecting" ? "Reconnecting…" : "Offline: the seat map may be out of date");
@@ -232,6 +236,13 @@ function onSnapshot(snapshot) {
     toast(`Back online. The seat map is up to date.${news}`, "success", "connection");
   }
   renderSelection();
+}
+
+/** How many people look at this showtime, this buyer included: told on subscribing, then when it changes. */
+function onAudience({ showtimeId, viewers }) {
+  if (showtimeId !== page.showtime?.id) return;
+  const who = viewers === 1 ? "Only you are" : `${viewers.toLocaleString()} people are`;
+  ui.audience.textContent = `${who} looking at this showtime`;
 }
 
 function onResync({ showtimeId, reason }) {

@@ -16,6 +16,7 @@
 //   session   {sessionId, resumed, hadToken}
 //   snapshot  a current_seat_status message
 //   change    a seat_status_change message, in seq order, never one the last snapshot already holds
+//   audience  an audience message: {showtimeId, viewers}, how many people look at a showtime (this tab included)
 //   resync    {showtimeId, reason}
 
 const TOKEN_KEY = "seat-demo:token";
@@ -233,6 +234,8 @@ export class SeatConnection extends EventTarget {
         return this.#onChange(message);
       case "unsubscribed":
         return this.#onUnsubscribed(message);
+      case "audience":
+        return this.#subscriptions.has(message.showtimeId) ? this.#emit("audience", message) : undefined;
       default:
         return undefined;
     }

@@ -17,6 +17,7 @@ from aiohttp import web
 from websockets.asyncio.server import Server, ServerConnection
 
 from server.admin_http import ADMIN_ENDPOINTS, AdminApi
+from server.audience import AudienceCounts
 from server.bus import Bus, LocalBus, RedisBus, reconcile
 from server.connections import ConnectionBudget, connection_ceiling, log_accept_errors, raise_file_limit
 from server.core.clock import Clock, SystemClock
@@ -90,12 +91,16 @@ class SeatServer:
         fanout: Fanout[ServerConnection] = Fanout(
             store.events, WebSocketOutlet(), metrics, settings.limits.slow_consumer_buffer_bytes
         )
-        self._bus = self._create_bus(fanout, store)
-        self.service = service = SeatService(store, settings.seats, self._bus.publish, metrics, clock)
+        audience = AudienceCounts(fanout, clock, settings.bus.audience_interval_seconds)
+        metrics.watch_audience(audience.everyone)
+        self._bus = bus = self._create_bus(fanout, store, audience)
+        self.service = service = SeatService(store, settings.seats, bus.publish, metrics, clock)
         self.fanout = fanout
-        await self._bus.start()
+        await bus.start()
 
-        subscriptions = Subscriptions(service, fanout, settings.limits.max_subscriptions_per_connection)
+        subscriptions = Subscriptions(
+            service, fanout, settings.limits.max_subscriptions_per_connection, viewers=audience.viewers
+        )
         idempotency = Idempotency(IdempotencyKeys(self.engine), clock, settings.seats.idempotency_ttl_seconds)
         seat_socket = SeatSocket(
             service, subscriptions, fanout, sessions, refusals, metrics, clock,
@@ -123,6 +128,9 @@ class SeatServer:
             asyncio.create_task(_every(settings.seats.hold_sweep_interval_seconds, "maintenance", service.maintain)),
             asyncio.create_task(
                 _every(settings.bus.reconcile_interval_seconds, "reconcile", lambda: reconcile(fanout, store.seqs))
+            ),
+            asyncio.create_task(
+                _every(settings.bus.audience_interval_seconds, "audience", lambda: _announce(bus, audience))
             ),
         ]
         self.running = True
@@ -167,12 +175,19 @@ class SeatServer:
             checks["redis"] = await self._probe(self._bus.ping())
         return checks
 
-    def _create_bus(self, fanout: Fanout[ServerConnection], store: SeatStore) -> Bus:
+    def _create_bus(
+        self, fanout: Fanout[ServerConnection], store: SeatStore, audience: AudienceCounts[ServerConnection]
+    ) -> Bus:
         bus = self.settings.bus
         if not bus.redis_url:
             return LocalBus(fanout.publish)
-        channel = f"{bus.redis_channel_prefix}:events"
-        return RedisBus(bus.redis_url, channel, fanout.publish, lambda: reconcile(fanout, store.seqs))
+        return RedisBus(
+            bus.redis_url,
+            bus.redis_channel_prefix,
+            fanout.publish,
+            lambda: reconcile(fanout, store.seqs),
+            audience.hear,
+        )
 
     async def _probe(self, check: Awaitable[None]) -> str:
         try:
@@ -201,6 +216,10 @@ async def _every(seconds: float, name: str, job: Callable[[], Awaitable[None]]) 
         except Exception:
             log.exception("%s failed; retrying in %.1fs", name, seconds)
         await asyncio.sleep(seconds)
+
+
+async def _announce(bus: Bus, audience: AudienceCounts[ServerConnection]) -> None:
+    bus.announce(audience.update())
 
 
 async def run(settings: Settings) -> None:

@@ -14,6 +14,10 @@ The changes one :meth:`Fanout.publish` brings for a showtime (a commit, or what 
 with) go out together: a ``seat_status_change`` per seat to ordinary subscribers, and one
 ``seat_status_changes`` frame to those that asked for ``batch``. Late joiners catch up with per-seat frames,
 which batch subscribers handle too.
+
+Audience counts (:mod:`server.audience`) take the same way out: each subscriber that wants them remembers
+the count it was told last, and is sent one only when the count differs, so a slow reader is dropped
+alike and a joiner greeted with the current count is not told it again.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from typing import Generic, Protocol, TypeVar
 
 from server.core.changes import Event
 from server.core.seats import Claim, SeatChange, SeatState, SeatStatus
-from server.messages import SeatStatusChange, SeatStatusChanges
+from server.messages import Audience, SeatStatusChange, SeatStatusChanges
 from server.metrics import Metrics
 
 __all__ = ["Channel", "Fanout", "FellBehind", "Outlet"]
@@ -79,6 +83,7 @@ class Channel(Generic[C]):
         self.delivered = delivered  # the highest seq delivered; everything at or below it went out in order
         self.subscribers: dict[C, int] = {}  # connection -> seq its snapshot covered
         self.batched: set[C] = set()  # the subscribers sent one frame per commit
+        self.audience: dict[C, int] = {}  # the subscribers told the audience -> the count they were told last
         self.ahead: dict[int, Event] = {}  # changes that arrived before the ones they follow
         self.recent: deque[tuple[int, str]] = deque(maxlen=history)  # last frames sent, for late joiners
         self.repair: asyncio.Task[None] | None = None
@@ -105,6 +110,21 @@ class Channel(Generic[C]):
     def remove(self, connection: C) -> None:
         self.subscribers.pop(connection, None)
         self.batched.discard(connection)
+        self.audience.pop(connection, None)
+
+    def tell(self, showtime_id: str, viewers: int) -> int:
+        """Send the audience to the subscribers that want it and were told another count; return how many."""
+        targets: list[C] = []
+        slow: list[C] = []
+        for connection, told in self.audience.items():
+            if told != viewers:
+                (slow if self.outlet.buffered(connection) > self.buffer_limit else targets).append(connection)
+        if targets:
+            self.outlet.send(targets, Audience(showtime_id=showtime_id, viewers=viewers).to_json())
+            for connection in targets:
+                self.audience[connection] = viewers
+        self._evict(slow)
+        return len(targets)
 
     def frames_after(self, covered: int) -> list[str]:
         """Frames of the changes a subscriber whose snapshot covered ``covered`` still needs."""
@@ -138,9 +158,7 @@ class Channel(Generic[C]):
             self.observe(event, len(targets) + sum(len(c) for skip, c in batched.items() if skip <= skipped))
         for skip, targets in batched.items():
             self.outlet.send(targets, SeatStatusChanges.joining(commit[0].showtime_id, frames[skip:]))
-        for connection in slow:
-            self.remove(connection)
-            self.evict(connection)
+        self._evict(slow)
         self.delivered = commit[-1].seq
         if self.claims is not None:
             for event in commit:
@@ -148,6 +166,11 @@ class Channel(Generic[C]):
         self.recent.extend((event.seq, frame) for event, frame in zip(commit, frames, strict=True))
         if self.waiting:
             self.wake(upto=self.delivered)
+
+    def _evict(self, slow: list[C]) -> None:
+        for connection in slow:
+            self.remove(connection)
+            self.evict(connection)
 
     def memory(self) -> tuple[int, dict[str, Claim]] | None:
         """The claims as of ``delivered``, if kept and nothing waits behind a gap."""
@@ -214,6 +237,27 @@ class Fanout(Generic[C]):
         channel.add(connection, max(covered, channel.delivered), batch)
         self._joined.setdefault(connection, set()).add(showtime_id)
         return missing
+
+    def greet(self, showtime_id: str, connection: C, viewers: int) -> str:
+        """Tell a subscriber that just joined the showtime's audience from now on; return the first ``audience``
+        frame, to send after the frames of its catch-up."""
+        self._channels[showtime_id].audience[connection] = viewers
+        return Audience(showtime_id=showtime_id, viewers=viewers).to_json()
+
+    def tell_audience(self, totals: Mapping[str, int]) -> None:
+        """Send each showtime's audience to its subscribers that want it, if it is not what they were told last."""
+        told = 0
+        for showtime_id, viewers in totals.items():  # not the channels: telling may evict, which may close one
+            channel = self._channels.get(showtime_id)
+            if channel is not None:
+                told += channel.tell(showtime_id, viewers)
+        if told:
+            self._metrics.messages_sent.labels("audience").inc(told)
+
+    def audience(self) -> dict[str, int]:
+        """This instance's subscribers of each showtime that has some (those that opted out of audience
+        messages count too: they are looking)."""
+        return {showtime_id: len(channel.subscribers) for showtime_id, channel in self._channels.items()}
 
     def seed(self, showtime_id: str, seq: int, claims: Mapping[str, Claim]) -> None:
         """Keep the showtime's claims in memory from a snapshot at ``seq``, if that is where its channel stands."""

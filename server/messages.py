@@ -26,6 +26,7 @@ __all__ = [
     "MAX_REQUEST_ID_LENGTH",
     "PRINTABLE",
     "Ack",
+    "Audience",
     "Book",
     "BookingRequest",
     "BookingView",
@@ -140,6 +141,8 @@ class Subscribe(ClientEnvelope):
     last_seq: Annotated[int, Field(ge=0)] | None = None
     # Live changes as one seat_status_changes frame per commit instead of one seat_status_change per seat.
     batch: bool = False
+    # How many people look at the showtime (audience messages); false: none of them (still counted).
+    audience: bool = True
 
 
 class Unsubscribe(ClientEnvelope):
@@ -273,6 +276,14 @@ class SeatStatusChanges(ServerEnvelope):
         return f'{{"type":"seat_status_changes","showtimeId":{showtime},"changes":[{",".join(change_frames)}]}}'
 
 
+class Audience(ServerEnvelope):
+    """How many subscribers the showtime has on all instances, the recipient included."""
+
+    type: Literal["audience"] = "audience"
+    showtime_id: str
+    viewers: int
+
+
 class Ack(ServerEnvelope):
     type: Literal["ack"] = "ack"
     action: Literal["lock", "extend", "unlock", "book", "block", "unblock"]
@@ -345,6 +356,7 @@ ServerMessage = (
     | CurrentSeatStatus
     | SeatStatusChange
     | SeatStatusChanges
+    | Audience
     | Ack
     | Pong
     | ErrorMessage

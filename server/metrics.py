@@ -21,6 +21,11 @@ class Metrics:
         self.subscriptions = Gauge(
             "seat_subscriptions", "Showtime subscriptions of open connections", registry=registry
         )
+        self.audience = Gauge(
+            "seat_audience",
+            "Subscriptions to all showtimes on all instances, as this instance last heard (the same on every instance)",
+            registry=registry,
+        )
         self.messages_received = Counter(
             "seat_messages_received", "Client messages received, by type", ["type"], registry=registry
         )
@@ -65,6 +70,10 @@ class Metrics:
         """Read the gauges from their owners when scraped, so they cannot drift."""
         self.connections.set_function(connections)
         self.subscriptions.set_function(subscriptions)
+
+    def watch_audience(self, audience: Callable[[], float]) -> None:
+        """Read ``seat_audience`` from the audience counts when scraped."""
+        self.audience.set_function(audience)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -146,6 +146,9 @@ class BusSettings(Group):
     redis_channel_prefix: str = "seats"
     # How often each instance checks the database for changes the bus did not bring (a safety net).
     reconcile_interval_seconds: float = Field(default=2.0, gt=0)
+    # How often each instance announces its subscriber counts and tells subscribers the audience if it changed
+    # (at most one audience message per subscription per interval). Alone, it counts its own subscribers.
+    audience_interval_seconds: float = Field(default=1.0, ge=0.05)
 
 
 class WebhookSettings(Group):

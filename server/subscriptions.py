@@ -10,8 +10,8 @@ no longer keep those (a flood of remote changes), the catch-up is read again.
 from __future__ import annotations
 
 import logging
-from collections.abc import Hashable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable, Mapping
+from dataclasses import dataclass, replace
 from typing import Generic, TypeVar
 
 from server.core.errors import ErrorCode, Rejection
@@ -46,11 +46,20 @@ class Joined:
 
 
 class Subscriptions(Generic[C]):
-    def __init__(self, service: SeatService, fanout: Fanout[C], max_per_connection: int, attempts: int = 5) -> None:
+    def __init__(
+        self,
+        service: SeatService,
+        fanout: Fanout[C],
+        max_per_connection: int,
+        attempts: int = 5,
+        viewers: Callable[[str], int] | None = None,
+    ) -> None:
         self._service = service
         self._fanout = fanout
         self._max_per_connection = max_per_connection
         self._attempts = attempts  # catch-ups read before giving up on a showtime flooded with changes
+        # A showtime's audience on all instances (server.audience); by default this instance's subscribers.
+        self._viewers = viewers or fanout.subscriber_count
 
     async def subscribe(
         self,
@@ -60,6 +69,7 @@ class Subscriptions(Generic[C]):
         last_seq: int | None = None,
         request_id: RequestId | None = None,
         batch: bool = False,
+        audience: bool = False,
     ) -> Joined | Dropped | Rejection:
         """Subscribe ``connection`` (again, to resync) and return what it must be sent before any broadcast.
 
@@ -67,7 +77,8 @@ class Subscriptions(Generic[C]):
         ``subscribed`` with recovered: true; otherwise ``subscribed`` and a full ``current_seat_status``.
         A resubscribe that fails leaves the connection unsubscribed, and says so (:class:`Dropped`).
         ``batch`` (which a resubscribe may change) asks for live changes one frame per commit; what the
-        catch-up replays still comes one ``seat_status_change`` per seat.
+        catch-up replays still comes one ``seat_status_change`` per seat. With ``audience``, the frames end
+        with the showtime's ``audience`` (the connection counted), and later counts follow (server.audience).
         """
         subscribed = self._fanout.subscriptions_of(connection)
         if showtime_id not in subscribed and len(subscribed) >= self._max_per_connection:
@@ -94,6 +105,9 @@ class Subscriptions(Generic[C]):
             # It left the fan-out for the catch-up: say so, or with no change coming it could not tell.
             notice = Unsubscribed(showtime_id=showtime_id, reason=caught_up.message).to_json()
             return Dropped(notice, caught_up)
+        if audience and isinstance(caught_up, Joined):
+            greeting = self._fanout.greet(showtime_id, connection, self._viewers(showtime_id))
+            return replace(caught_up, frames=[*caught_up.frames, greeting])
         return caught_up
 
     async def _catch_up(

@@ -303,6 +303,7 @@ class SeatSocket:
                     message.last_seq,
                     message.request_id,
                     message.batch,
+                    message.audience,
                 )
                 if isinstance(joined, Joined):
                     self._fanout.send(client.connection, joined.frames)

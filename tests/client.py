@@ -1,4 +1,8 @@
-"""A real WebSocket client for tests: requests matched to replies by requestId, broadcasts queued."""
+"""A real WebSocket client for tests: requests matched to replies by requestId, broadcasts queued.
+
+``audience`` messages come on their own timer, so they wait in a queue of their own (``audience``) rather
+than among the other pushed messages, whose order tests check.
+"""
 
 from __future__ import annotations
 
@@ -24,6 +28,7 @@ class SeatClient:
         self.session_id: str = hello["sessionId"]
         self.token: str = hello["token"]
         self.pushed: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.audience: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._reader = asyncio.create_task(self._read())
 
@@ -54,6 +59,14 @@ class SeatClient:
             if type is None or message["type"] == type:
                 return message
 
+    async def viewers(self, showtime_id: str, count: int, timeout: float = TIMEOUT) -> None:
+        """Return once an ``audience`` message says the showtime has ``count`` viewers; TimeoutError if none does."""
+        async with asyncio.timeout(timeout):
+            while True:
+                message = await self.audience.get()
+                if (message["showtimeId"], message["viewers"]) == (showtime_id, count):
+                    return
+
     async def changes(self, count: int) -> list[dict[str, Any]]:
         return [await self.next_pushed("seat_status_change") for _ in range(count)]
 
@@ -77,5 +90,7 @@ class SeatClient:
             future = self._pending.get(str(message.get("requestId")))
             if future is not None and not future.done():
                 future.set_result(message)
+            elif message.get("type") == "audience":
+                self.audience.put_nowait(message)
             else:
                 self.pushed.put_nowait(message)

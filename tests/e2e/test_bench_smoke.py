@@ -57,7 +57,7 @@ def test_quick_benchmark_runs_clean() -> None:
     )
     assert run.returncode == 0, f"python -m bench --quick exited {run.returncode}\n{run.stdout}\n{run.stderr}"
     assert "Double holds" in run.stdout
-    for scenario in ("Subscribe storm", "Node.js", "two instances over Redis", "Seat map reads"):
+    for scenario in ("Subscribe storm", "Node.js", "two instances over Redis", "Seat map reads", "Audience updates"):
         assert scenario in run.stdout
     assert "FAIL" not in run.stderr
 

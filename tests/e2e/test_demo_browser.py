@@ -501,6 +501,22 @@ async def test_the_seat_map_works_with_the_keyboard(running: Running, buyers: Bu
     await watcher.close()
 
 
+async def test_the_page_says_how_many_people_are_looking(start_server: StartServer, buyers: Buyers) -> None:
+    running = await start_server(audience_interval_seconds=0.2)
+    showtime = await running.showtime()
+    a = await open_buyer(buyers, "a", running, showtime)
+    await expect(a.page.locator("#audience")).to_have_text("Only you are looking at this showtime")
+    b = await open_buyer(buyers, "b", running, showtime)
+    for buyer in (a, b):
+        await expect(buyer.page.locator("#audience")).to_have_text("2 people are looking at this showtime")
+    app = await running.client()  # a buyer on another client that does not show the count: looking all the same
+    await app.request("subscribe", showtimeId=showtime, audience=False)
+    for buyer in (a, b):
+        await expect(buyer.page.locator("#audience")).to_have_text("3 people are looking at this showtime")
+    await b.page.close()
+    await expect(a.page.locator("#audience")).to_have_text("2 people are looking at this showtime")
+
+
 async def test_the_page_fits_a_phone(start_server: StartServer, buyers: Buyers) -> None:
     running = await start_server(demo_data=True)
     phone = await buyers.new(

@@ -8,7 +8,7 @@ import orjson
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from server.bus import LocalBus, decode, encode, reconcile
+from server.bus import LocalBus, decode, decode_counts, encode, encode_counts, reconcile
 from server.core.changes import Accepted, Event, Selection
 from server.core.seats import SeatChange, SeatStatus
 from server.fanout import Fanout
@@ -52,6 +52,30 @@ def test_a_malformed_message_raises_what_the_receiver_catches(data: bytes) -> No
 
 def test_the_wire_format_is_compact_positional_json() -> None:
     assert orjson.loads(encode("o", EVENTS[:1])) == ["o", [["st_1", 1, "A1", "locked", "s_a", 1000]]]
+
+
+def test_an_audience_announcement_decodes_to_what_was_encoded() -> None:
+    assert orjson.loads(encode_counts("o", {"st_1": 3})) == ["o", {"st_1": 3}]
+    assert decode_counts(encode_counts("o", {"st_1": 3, "st_2": 0})) == ("o", {"st_1": 3, "st_2": 0})
+    assert decode_counts(encode_counts("o", {})) == ("o", {})
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"not json",
+        b'["o"]',
+        b'["o", 5]',
+        b'["o", [1]]',
+        b'["o", {"st": -1}]',
+        b'["o", {"st": 1.5}]',
+        b'["o", {"st": "2"}]',
+        b'["o", {"st": true}]',
+    ],
+)
+def test_a_malformed_announcement_raises_what_the_receiver_catches(data: bytes) -> None:
+    with pytest.raises((ValueError, TypeError, AttributeError)):
+        decode_counts(data)
 
 
 async def test_the_local_bus_delivers_straight_to_this_instance() -> None:

@@ -34,3 +34,12 @@ def test_the_gauges_are_read_from_their_owners_at_each_scrape() -> None:
     assert {"seat_connections 3.0", "seat_subscriptions 7.0"} <= lines(metrics)
     open_connections[0] = 1
     assert "seat_connections 1.0" in lines(metrics)
+
+
+def test_the_audience_gauge_is_read_from_the_audience_counts_at_each_scrape() -> None:
+    metrics = Metrics()
+    audience = [12]
+    metrics.watch_audience(lambda: audience[0])
+    assert "seat_audience 12.0" in lines(metrics)
+    audience[0] = 4
+    assert "seat_audience 4.0" in lines(metrics)

@@ -22,7 +22,7 @@ def test_every_message_type_has_an_example() -> None:
     documented = {re.search(r'"type": "(\w+)"', body).group(1) for body in messages}  # type: ignore[union-attr]
     expected = {"subscribe", "unsubscribe", "lock", "extend", "unlock", "book", "ping"} | {
         "connection_established", "subscribed", "unsubscribed", "current_seat_status",
-        "seat_status_change", "seat_status_changes", "ack", "pong", "error",
+        "seat_status_change", "seat_status_changes", "audience", "ack", "pong", "error",
     }  # fmt: skip
     assert documented == expected
 

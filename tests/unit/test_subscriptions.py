@@ -166,6 +166,27 @@ async def test_a_replay_from_kept_frames_reads_nothing(engine: AsyncEngine) -> N
     assert node.store.reads == {"snapshot": 1}
 
 
+async def test_the_audience_greeting_ends_a_subscribe_that_asks_for_it_and_counts_the_subscriber(
+    engine: AsyncEngine,
+) -> None:
+    node = instance(engine, [])
+    quiet = await node.subscriptions.subscribe(FakeConnection("quiet"), "s_quiet", SHOWTIME)
+    assert isinstance(quiet, Joined)
+    assert [orjson.loads(frame)["type"] for frame in quiet.frames] == ["subscribed", "current_seat_status"]
+    await node.service.lock("s_other", SHOWTIME, Selection(["A1"]))
+    fresh = await node.subscriptions.subscribe(FakeConnection("fresh"), "s", SHOWTIME, audience=True)
+    replayed = await node.subscriptions.subscribe(FakeConnection("back"), "s", SHOWTIME, last_seq=0, audience=True)
+    assert isinstance(fresh, Joined)
+    assert isinstance(replayed, Joined)
+    kinds = [[orjson.loads(frame)["type"] for frame in joined.frames] for joined in (fresh, replayed)]
+    assert kinds == [
+        ["subscribed", "current_seat_status", "audience"],
+        ["seat_status_change", "subscribed", "audience"],
+    ]
+    greetings = [orjson.loads(joined.frames[-1]) for joined in (fresh, replayed)]
+    assert [(g["showtimeId"], g["viewers"]) for g in greetings] == [(SHOWTIME, 2), (SHOWTIME, 3)]
+
+
 async def test_the_memory_snapshot_equals_the_database_after_random_changes_from_two_instances(
     engine: AsyncEngine,
 ) -> None:

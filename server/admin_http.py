@@ -1,4 +1,4 @@
-"""The admin API: layouts, showtimes and blocked seats, for the operator's key alone.
+"""The admin API: layouts, showtimes, blocked seats and sales figures, for the operator's key alone.
 
 ``Authorization: Bearer <ADMIN_API_KEY>``; no key, or a wrong one, is a 401, and a buyer's session token a
 403: buyer tokens never reach these handlers. Its endpoints join the REST app's table (``ADMIN_ENDPOINTS``).
@@ -20,7 +20,9 @@ from server.admin_messages import (
     LayoutView,
     NewShowtimeRequest,
     ShowtimeChanges,
+    ShowtimeHeadline,
     ShowtimeSetup,
+    ShowtimeStats,
 )
 from server.core.changes import Selection
 from server.core.errors import ErrorCode, FieldError, Rejection
@@ -151,6 +153,17 @@ class AdminApi:
         body = parse_body(await read_body(request, self.transport), BlockRequest)
         return ack(await self.service.unblock(showtime_id, Selection(body.seat_ids, body.table_ids)))
 
+    # --- figures ---------------------------------------------------------------------------------------
+
+    async def showtime_stats(self, request: web.Request) -> ShowtimeStats | Rejection:
+        self.authorize(request)
+        found = await self.service.figures(self._showtime_id(request))
+        return found if isinstance(found, Rejection) else ShowtimeStats.of(found)
+
+    async def stats(self, request: web.Request) -> list[ShowtimeHeadline]:
+        self.authorize(request)
+        return [ShowtimeHeadline.of(figures) for figures in await self.service.all_figures()]
+
     @staticmethod
     def _showtime_id(request: web.Request) -> str:
         showtime_id = request.match_info["showtime_id"]
@@ -234,5 +247,15 @@ ADMIN_ENDPOINTS: tuple[Endpoint[Callable[..., object]], ...] = (
         "DELETE", "/api/admin/showtimes/{showtime_id}/blocks", "Put blocked seats back on sale (announced as unlocked)",
         AdminApi.unblock, Ack, body=BlockRequest, admin=True, errors=(*SEAT_ERRORS, ErrorCode.NOT_BLOCKED),
         operation_id="unblockSeats", tag="admin",
+    ),
+    Endpoint(
+        "GET", "/api/admin/showtimes/{showtime_id}/stats",
+        "A showtime's sales figures: seats by status and revenue, per category and section too, as of one seq",
+        AdminApi.showtime_stats, ShowtimeStats, admin=True, errors=SHOWTIME_ERRORS,
+        operation_id="getShowtimeStats", tag="admin",
+    ),
+    Endpoint(
+        "GET", "/api/admin/stats", "Every showtime's headline sales figures", AdminApi.stats, ShowtimeHeadline,
+        many=True, admin=True, errors=ADMIN_ERRORS, operation_id="listShowtimeStats", tag="admin",
     ),
 )  # fmt: skip

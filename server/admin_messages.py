@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Self
+import dataclasses
+from typing import Annotated, Any, Self
 
 from pydantic import Field
 
+from server.core.stats import SeatCounts, ShowtimeFigures
 from server.messages import PRINTABLE, Model, SeatId, ShowtimeId, Text
 from server.service import ScheduledShowtime
 from server.storage.venues import LayoutRecord
 
-__all__ = ["BlockRequest", "CategoryRef", "LayoutView", "NewShowtimeRequest", "ShowtimeChanges", "ShowtimeSetup"]
+__all__ = [
+    "BlockRequest",
+    "CategoryRef",
+    "LayoutView",
+    "NewShowtimeRequest",
+    "SeatFigures",
+    "ShowtimeChanges",
+    "ShowtimeHeadline",
+    "ShowtimeSetup",
+    "ShowtimeStats",
+]
 
 Title = Annotated[str, Field(min_length=1, max_length=200, pattern=PRINTABLE), Text]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217")]
@@ -112,3 +124,64 @@ class BlockRequest(Model):
     seat_ids: list[SeatId] = Field(default_factory=list)
     table_ids: list[SeatId] = Field(default_factory=list)
     reason: Title = "blocked by the operator"
+
+
+class SeatFigures(Model):
+    """Seats by status and the money: ``revenueCents`` of confirmed bookings, ``pendingRevenueCents`` of those
+    awaiting payment, in the showtime's currency. ``held`` counts live holds only: a lapsed one frees its seat."""
+
+    total_seats: int
+    available: int
+    held: int
+    pending: int
+    booked: int
+    blocked: int
+    revenue_cents: int
+    pending_revenue_cents: int
+
+
+class ShowtimeHeadline(SeatFigures):
+    """A showtime's figures, all as of its change ``seq``, read from the database (every instance's changes)."""
+
+    showtime_id: str
+    title: str
+    starts_at: int
+    currency: str
+    seq: int
+    bookings: int = Field(description="confirmed bookings")
+    average_seats_per_booking: float = Field(description="seats sold per confirmed booking; 0 before the first")
+
+    @classmethod
+    def of(cls, figures: ShowtimeFigures) -> Self:
+        return cls(**_headline(figures))
+
+
+class ShowtimeStats(ShowtimeHeadline):
+    """A showtime's figures with the same counts per category and per section (keyed by their ids)."""
+
+    by_category: dict[str, SeatFigures]
+    by_section: dict[str, SeatFigures]
+
+    @classmethod
+    def of(cls, figures: ShowtimeFigures) -> Self:
+        return cls(
+            **_headline(figures),
+            by_category={key: _seat_figures(counts) for key, counts in figures.by_category.items()},
+            by_section={key: _seat_figures(counts) for key, counts in figures.by_section.items()},
+        )
+
+
+def _seat_figures(counts: SeatCounts) -> SeatFigures:
+    return SeatFigures(**dataclasses.asdict(counts))
+
+
+def _headline(figures: ShowtimeFigures) -> dict[str, Any]:
+    return dataclasses.asdict(figures.counts) | {
+        "showtime_id": figures.showtime_id,
+        "title": figures.title,
+        "starts_at": figures.starts_at,
+        "currency": figures.currency,
+        "seq": figures.seq,
+        "bookings": figures.bookings,
+        "average_seats_per_booking": figures.average_seats_per_booking,
+    }

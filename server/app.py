@@ -88,6 +88,7 @@ class SeatServer:
         )
         self._bus = self._create_bus(fanout, store)
         self.service = service = SeatService(store, settings.seats, self._bus.publish, metrics, clock)
+        metrics.watch_sales(service.sales_totals, self.probe_timeout)
         self.fanout = fanout
         await self._bus.start()
 

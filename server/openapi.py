@@ -48,7 +48,7 @@ TAGS = {
     "bookings": "Turning held seats into bookings",
     "showtimes": "Showtimes and their seat maps",
     "operations": "Health, readiness, and where clients find the WebSocket",
-    "admin": "The operator's: layouts, showtimes and blocked seats (ADMIN_API_KEY)",
+    "admin": "The operator's: layouts, showtimes, blocked seats and sales figures (ADMIN_API_KEY)",
 }
 SECURITY_SCHEMES = {
     "sessionToken": {

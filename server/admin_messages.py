@@ -15,6 +15,7 @@ from server.storage.venues import LayoutRecord
 __all__ = [
     "BlockRequest",
     "CategoryRef",
+    "FiguresOf",
     "LayoutView",
     "NewShowtimeRequest",
     "SeatFigures",
@@ -140,14 +141,19 @@ class SeatFigures(Model):
     pending_revenue_cents: int
 
 
-class ShowtimeHeadline(SeatFigures):
-    """A showtime's figures, all as of its change ``seq``, read from the database (every instance's changes)."""
+class FiguresOf(Model):
+    """Which showtime figures are of, and the change ``seq`` they are all as of."""
 
     showtime_id: str
     title: str
     starts_at: int
     currency: str
     seq: int
+
+
+class ShowtimeHeadline(SeatFigures, FiguresOf):  # FiguresOf's fields first on the wire
+    """A showtime's figures, read from the database: what every instance's buyers did, as of one ``seq``."""
+
     bookings: int = Field(description="confirmed bookings")
     average_seats_per_booking: float = Field(description="seats sold per confirmed booking; 0 before the first")
 

@@ -45,7 +45,8 @@ class SeatStanding(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class SeatTally:
-    """``seats`` seats of one category and section that share the facts below, as the database counted them."""
+    """``seats`` seats that share the facts below (and a category and section, when the figures are broken down
+    by them), as the database counted them."""
 
     booking_status: str | None  # of the booking that has the seats (a pending or confirmed one), if any
     blocked: bool
@@ -84,6 +85,7 @@ class SeatCounts:
         return dataclasses.replace(
             self,
             total_seats=self.total_seats + tally.seats,
+            # each standing is counted in the field of its name
             **{standing.value: getattr(self, standing.value) + tally.seats},
             revenue_cents=self.revenue_cents + (tally.cents if standing is SeatStanding.BOOKED else 0),
             pending_revenue_cents=self.pending_revenue_cents + (tally.cents if standing is SeatStanding.PENDING else 0),

@@ -1,4 +1,5 @@
-"""The admin API: layouts, showtimes, blocked seats and webhook deliveries, for the operator's key alone.
+"""The admin API: layouts, showtimes, blocked seats, sales figures and webhook deliveries, for the operator's key
+alone.
 
 ``Authorization: Bearer <ADMIN_API_KEY>``; no key, or a wrong one, is a 401, and a buyer's session token a
 403: buyer tokens never reach these handlers. Its endpoints join the REST app's table (``ADMIN_ENDPOINTS``).
@@ -22,7 +23,9 @@ from server.admin_messages import (
     LayoutView,
     NewShowtimeRequest,
     ShowtimeChanges,
+    ShowtimeHeadline,
     ShowtimeSetup,
+    ShowtimeStats,
     WebhookDeliveries,
     WebhookDeliveryView,
 )
@@ -193,6 +196,17 @@ class AdminApi:
             next_cursor=_cursor(page[-1]) if len(found) > size else None,
         )
 
+    # --- figures ---------------------------------------------------------------------------------------
+
+    async def showtime_stats(self, request: web.Request) -> ShowtimeStats | Rejection:
+        self.authorize(request)
+        found = await self.service.figures(self._showtime_id(request))
+        return found if isinstance(found, Rejection) else ShowtimeStats.of(found)
+
+    async def stats(self, request: web.Request) -> list[ShowtimeHeadline]:
+        self.authorize(request)
+        return [ShowtimeHeadline.of(figures) for figures in await self.service.all_figures()]
+
     @staticmethod
     def _showtime_id(request: web.Request) -> str:
         showtime_id = request.match_info["showtime_id"]
@@ -300,5 +314,15 @@ ADMIN_ENDPOINTS: tuple[Endpoint[Callable[..., object]], ...] = (
         AdminApi.webhook_deliveries, WebhookDeliveries, admin=True, errors=(*ADMIN_ERRORS, ErrorCode.INVALID_VALUE),
         query=("status", "eventId", "bookingId", "limit", "cursor"), operation_id="listWebhookDeliveries",
         tag="admin",
+    ),
+    Endpoint(
+        "GET", "/api/admin/showtimes/{showtime_id}/stats",
+        "A showtime's sales figures: seats by status and revenue, per category and section too, as of one seq",
+        AdminApi.showtime_stats, ShowtimeStats, admin=True, errors=SHOWTIME_ERRORS,
+        operation_id="getShowtimeStats", tag="admin",
+    ),
+    Endpoint(
+        "GET", "/api/admin/stats", "Every showtime's headline sales figures", AdminApi.stats, ShowtimeHeadline,
+        many=True, admin=True, errors=ADMIN_ERRORS, operation_id="listShowtimeStats", tag="admin",
     ),
 )  # fmt: skip

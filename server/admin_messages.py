@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Self
+import dataclasses
+from typing import Annotated, Any, Self
 
 from pydantic import Field
 
+from server.core.stats import SeatCounts, ShowtimeFigures
 from server.messages import PRINTABLE, Model, SeatId, ShowtimeId, Text
 from server.service import ScheduledShowtime
 from server.storage.venues import LayoutRecord
@@ -14,10 +16,14 @@ from server.storage.webhooks import Attempt, DeliveryRecord
 __all__ = [
     "BlockRequest",
     "CategoryRef",
+    "FiguresOf",
     "LayoutView",
     "NewShowtimeRequest",
+    "SeatFigures",
     "ShowtimeChanges",
+    "ShowtimeHeadline",
     "ShowtimeSetup",
+    "ShowtimeStats",
     "WebhookAttemptView",
     "WebhookDeliveries",
     "WebhookDeliveryView",
@@ -182,3 +188,69 @@ class WebhookDeliveries(Model):
 
     deliveries: list[WebhookDeliveryView]
     next_cursor: str | None = Field(None, description="pass as ?cursor= for the next page; absent on the last")
+
+
+class SeatFigures(Model):
+    """Seats by status and the money: ``revenueCents`` of confirmed bookings, ``pendingRevenueCents`` of those
+    awaiting payment, in the showtime's currency. ``held`` counts live holds only: a lapsed one frees its seat."""
+
+    total_seats: int
+    available: int
+    held: int
+    pending: int
+    booked: int
+    blocked: int
+    revenue_cents: int
+    pending_revenue_cents: int
+
+
+class FiguresOf(Model):
+    """Which showtime figures are of, and the change ``seq`` they are all as of."""
+
+    showtime_id: str
+    title: str
+    starts_at: int
+    currency: str
+    seq: int
+
+
+class ShowtimeHeadline(SeatFigures, FiguresOf):  # FiguresOf's fields first on the wire
+    """A showtime's figures, read from the database: what every instance's buyers did, as of one ``seq``."""
+
+    bookings: int = Field(description="confirmed bookings")
+    average_seats_per_booking: float = Field(description="seats sold per confirmed booking; 0 before the first")
+
+    @classmethod
+    def of(cls, figures: ShowtimeFigures) -> Self:
+        return cls(**_headline(figures))
+
+
+class ShowtimeStats(ShowtimeHeadline):
+    """A showtime's figures with the same counts per category and per section (keyed by their ids)."""
+
+    by_category: dict[str, SeatFigures]
+    by_section: dict[str, SeatFigures]
+
+    @classmethod
+    def of(cls, figures: ShowtimeFigures) -> Self:
+        return cls(
+            **_headline(figures),
+            by_category={key: _seat_figures(counts) for key, counts in figures.by_category.items()},
+            by_section={key: _seat_figures(counts) for key, counts in figures.by_section.items()},
+        )
+
+
+def _seat_figures(counts: SeatCounts) -> SeatFigures:
+    return SeatFigures(**dataclasses.asdict(counts))
+
+
+def _headline(figures: ShowtimeFigures) -> dict[str, Any]:
+    return dataclasses.asdict(figures.counts) | {
+        "showtime_id": figures.showtime_id,
+        "title": figures.title,
+        "starts_at": figures.starts_at,
+        "currency": figures.currency,
+        "seq": figures.seq,
+        "bookings": figures.bookings,
+        "average_seats_per_booking": figures.average_seats_per_booking,
+    }

@@ -95,6 +95,7 @@ class SeatServer:
         metrics.watch_audience(audience.everyone)
         self._bus = bus = self._create_bus(fanout, store, audience)
         self.service = service = SeatService(store, settings.seats, bus.publish, metrics, clock)
+        metrics.watch_sales(service.sales_totals, self.probe_timeout)
         self.fanout = fanout
         await bus.start()
 

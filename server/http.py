@@ -485,7 +485,7 @@ def create_app(
         return web.json_response({**document, "servers": [{"url": f"{request.scheme}://{request.host}"}]})
 
     async def prometheus(request: web.Request) -> web.Response:
-        return web.Response(body=metrics.exposition(), content_type="text/plain", charset="utf-8")
+        return web.Response(body=await metrics.scrape(), content_type="text/plain", charset="utf-8")
 
     async def index(request: web.Request) -> web.FileResponse:
         return web.FileResponse(DEMO_DIR / "index.html")

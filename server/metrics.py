@@ -1,15 +1,29 @@
 """Prometheus metrics of one server instance, served at ``/metrics``.
 
 Each server has its own registry, so several instances in one process (as in the tests) stay apart.
+
+The sales totals are the exception to "of one instance": ``seat_bookings_total{status}`` and
+``seat_revenue_cents_total{currency}`` are read from the database at each scrape, so every instance reports
+the same figures, those of all instances and all showtimes together. A counter each instance bumped would
+count only its own sales, and restart from zero with it. They are gauges despite the ``_total`` in their
+names: a pending booking leaves ``pending`` when it is confirmed, and a refund takes revenue away.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from server.core.stats import SalesTotals
 
 __all__ = ["Metrics"]
+
+log = logging.getLogger(__name__)
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
 
@@ -66,6 +80,9 @@ class Metrics:
             "seat_webhook_lease", "1 while this instance holds the lease to deliver webhooks", registry=registry
         )
 
+        self._sales = SalesCollector()
+        registry.register(self._sales)
+
     def watch(self, connections: Callable[[], float], subscriptions: Callable[[], float]) -> None:
         """Read the gauges from their owners when scraped, so they cannot drift."""
         self.connections.set_function(connections)
@@ -75,5 +92,54 @@ class Metrics:
         """Read ``seat_audience`` from the audience counts when scraped."""
         self.audience.set_function(audience)
 
+    def watch_sales(self, read: Callable[[], Awaitable[SalesTotals]], timeout: float) -> None:
+        """Read the sales totals with ``read`` at each :meth:`scrape`, giving up after ``timeout`` seconds."""
+        self._sales.read, self._sales.timeout = read, timeout
+
+    async def scrape(self) -> bytes:
+        """The exposition, with the sales totals read just before."""
+        await self._sales.refresh()
+        return self.exposition()
+
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class SalesCollector(Collector):
+    """The sales totals last read from the database; none while the database does not answer."""
+
+    def __init__(self) -> None:
+        self.read: Callable[[], Awaitable[SalesTotals]] | None = None
+        self.timeout = 2.0  # seconds a read may take before the scrape goes on without the totals
+        self.totals: SalesTotals | None = None
+
+    async def refresh(self) -> None:
+        if self.read is None:
+            return
+        try:
+            async with asyncio.timeout(self.timeout):
+                self.totals = await self.read()
+        except Exception as error:  # the other metrics still tell the operator what is wrong
+            log.warning("sales totals not read: %r", error)
+            self.totals = None  # absent rather than stale
+
+    def describe(self) -> Iterable[Metric]:
+        return ()  # nothing to check against the registry's other names until the first read
+
+    def collect(self) -> Iterable[Metric]:
+        if self.totals is None:
+            return
+        bookings = GaugeMetricFamily(
+            "seat_bookings_total", "Bookings of all showtimes in the database, by status (every instance's)",
+            labels=["status"],
+        )  # fmt: skip
+        for status, count in self.totals.bookings.items():
+            bookings.add_metric([status], count)
+        revenue = GaugeMetricFamily(
+            "seat_revenue_cents_total",
+            "Revenue of the confirmed bookings of all showtimes in the database, in cents, by currency",
+            labels=["currency"],
+        )
+        for currency, cents in self.totals.revenue_cents.items():
+            revenue.add_metric([currency], cents)
+        yield from (bookings, revenue)

@@ -70,7 +70,7 @@ TAGS = {
     "bookings": "Turning held seats into bookings",
     "showtimes": "Showtimes and their seat maps",
     "operations": "Health, readiness, and where clients find the WebSocket",
-    "admin": "The operator's: layouts, showtimes, blocked seats and webhook deliveries (ADMIN_API_KEY)",
+    "admin": "The operator's: layouts, showtimes, blocked seats, sales figures and webhook deliveries (ADMIN_API_KEY)",
 }
 SECURITY_SCHEMES = {
     "sessionToken": {

@@ -39,13 +39,14 @@ from server.core.seats import (
     plan_unlock,
     select_seats,
 )
+from server.core.stats import SalesTotals, ShowtimeFigures
 from server.core.venues import HallLayout
 from server.group_commit import GroupCommit
 from server.keyed_lock import KeyedLock
 from server.layouts import LayoutCache
 from server.metrics import Metrics
 from server.settings import SeatSettings
-from server.storage import venues
+from server.storage import stats, venues
 from server.storage.idempotency import IdempotencyKeys
 from server.storage.store import SeatStore
 from server.storage.venues import LayoutRecord, NewShowtime, ShowtimeTerms
@@ -288,6 +289,21 @@ class SeatService:
         return found
 
     # --- the operator's --------------------------------------------------------------------------------
+
+    async def figures(self, showtime_id: str) -> ShowtimeFigures | Rejection:
+        """A showtime's sales figures now, per category and section too, as of one seq."""
+        with self._metrics.database_seconds.labels("figures").time():
+            found = await stats.read_showtime_figures(self._store.engine, showtime_id, self._clock.now())
+        return found if found is not None else Rejection(ErrorCode.UNKNOWN_SHOWTIME, f"no such showtime: {showtime_id}")
+
+    async def all_figures(self) -> list[ShowtimeFigures]:
+        """Every showtime's headline figures now."""
+        with self._metrics.database_seconds.labels("figures").time():
+            return await stats.all_showtime_figures(self._store.engine, self._clock.now())
+
+    async def sales_totals(self) -> SalesTotals:
+        """Every showtime's bookings by status and revenue by currency, from the database: all instances' sales."""
+        return await stats.read_sales_totals(self._store.engine)
 
     async def import_layout(self, hall: HallLayout, placement: Placement) -> LayoutRecord | Rejection:
         """Store a (validated) layout as the next version of its hall."""

@@ -49,7 +49,7 @@ from server.metrics import Metrics
 from server.openapi import Endpoint, openapi_document
 from server.rejections import Refusals
 from server.seat_maps import SeatMaps
-from server.service import Customer, SeatService
+from server.service import SeatService
 from server.sessions import Sessions
 from server.settings import SeatSettings, TransportSettings
 from server.websocket import PATH as WEBSOCKET_PATH
@@ -140,8 +140,7 @@ class Api:
 
     async def book(self, request: web.Request) -> Ack | Rejection:
         session_id, body = self.session_of(request), await self._body(request, BookingRequest)
-        customer = Customer(body.customer.name, body.customer.email)
-        return ack(await self.service.book(session_id, body.showtime_id, body.selection(), customer))
+        return ack(await self.service.book(session_id, body.showtime_id, body.selection(), body.new_booking()))
 
     async def _body(self, request: web.Request, model: type[M]) -> M:
         return parse_body(await read_body(request, self.transport), model)

@@ -50,7 +50,7 @@ from server.messages import (
 )
 from server.metrics import Metrics
 from server.rejections import Refusals
-from server.service import Customer, SeatService
+from server.service import SeatService
 from server.sessions import Sessions
 from server.settings import LimitSettings, TransportSettings
 from server.subscriptions import Dropped, Joined, Subscriptions
@@ -315,8 +315,8 @@ class SeatSocket:
                 unlocked = await self._service.unlock(session_id, message.showtime_id, message.selection())
                 return await self._ack(client, unlocked)
             case Book():
-                customer = Customer(message.customer.name, message.customer.email)
-                booked = await self._service.book(session_id, message.showtime_id, message.selection(), customer)
+                order = message.new_booking()
+                booked = await self._service.book(session_id, message.showtime_id, message.selection(), order)
                 return await self._ack(client, booked)
             case Ping():
                 return Pong(timestamp=self._clock.now())

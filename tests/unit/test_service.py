@@ -6,11 +6,11 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from server.core.changes import Accepted, Event, Selection
+from server.core.changes import Accepted, Customer, Event, NewBooking, Selection
 from server.core.errors import ErrorCode, Rejection
 from server.core.records import BookingRecord, ShowtimeDetails, StatusView
 from server.metrics import Metrics
-from server.service import Customer, Replay, SeatService
+from server.service import Replay, SeatService
 from server.settings import SeatSettings
 from server.storage.store import SeatStore
 from tests.fakes import ManualClock
@@ -18,7 +18,7 @@ from tests.unit.database import SHOWTIME, engine
 
 __all__ = ["engine"]
 
-ADA = Customer("Ada", "ada@example.com")
+ADA = NewBooking(Customer("Ada", "ada@example.com"))
 
 
 class Published(list[Event]):
@@ -37,15 +37,15 @@ async def test_lock_book_and_read_back(engine: AsyncEngine) -> None:
     assert locked == Accepted("lock", SHOWTIME, ("A1", "A2"), expires_at=clock.now() + 60_000, seq=2)
     booked = await seats.book("s1", SHOWTIME, Selection(["A1"]), ADA)
     assert isinstance(booked, Accepted)
-    assert (booked.total_cents, booked.currency) == (1200, "EUR")
+    assert booked.booking is not None
+    assert (booked.booking.total_cents, booked.booking.currency) == (1200, "EUR")
     assert [(e.seq, e.change.seat, e.change.status.value) for e in published] == [
         (1, "A1", "locked"), (2, "A2", "locked"), (3, "A1", "booked"),
     ]  # fmt: skip
-    assert booked.booking_id is not None
-    record = await seats.booking("s1", booked.booking_id)
+    record = await seats.booking("s1", booked.booking.id)
     assert isinstance(record, BookingRecord)
     assert (record.seat_ids, record.customer_name, record.total_cents) == (["A1"], "Ada", 1200)
-    foreign = await seats.booking("s2", booked.booking_id)
+    foreign = await seats.booking("s2", booked.booking.id)
     assert isinstance(foreign, Rejection)
     assert foreign.code is ErrorCode.NOT_FOUND  # someone else's booking is reported missing
     status = await seats.status("s1", SHOWTIME)
@@ -77,10 +77,10 @@ async def test_lapsed_holds_are_released_once_when_the_clock_passes_them(engine:
     seats = service(engine, clock, published, hold_ttl_seconds=10)
     await seats.lock("s1", SHOWTIME, Selection(["C1", "C2"]))
     clock.advance(9_999)
-    assert await seats.expire_lapsed_holds() == 0
+    assert await seats.expire_lapsed() == 0
     clock.advance(1)
-    assert await seats.expire_lapsed_holds() == 2
-    assert await seats.expire_lapsed_holds() == 0
+    assert await seats.expire_lapsed() == 2
+    assert await seats.expire_lapsed() == 0
     assert [e.change.status.value for e in published] == ["locked", "locked", "unlocked", "unlocked"]
     assert isinstance(await seats.lock("s2", SHOWTIME, Selection(["C1"])), Accepted)
 

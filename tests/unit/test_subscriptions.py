@@ -16,13 +16,13 @@ import orjson
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from server.core.changes import Event, Selection
+from server.core.changes import Customer, Event, NewBooking, Selection
 from server.core.errors import ErrorCode, Rejection
 from server.core.records import Snapshot
 from server.fanout import Fanout
 from server.messages import CurrentSeatStatus
 from server.metrics import Metrics
-from server.service import Customer, SeatService
+from server.service import SeatService
 from server.settings import SeatSettings
 from server.storage.store import SeatStore
 from server.subscriptions import Joined, Subscriptions
@@ -187,7 +187,7 @@ async def test_the_memory_snapshot_equals_the_database_after_random_changes_from
                 await node.service.unlock(session, SHOWTIME, seats)
             case 3:  # a sale follows a hold of the same seats
                 await node.service.lock(session, SHOWTIME, seats)
-                await node.service.book(session, SHOWTIME, seats, Customer("Ada", "ada@example.com"))
+                await node.service.book(session, SHOWTIME, seats, NewBooking(Customer("Ada", "ada@example.com")))
             case 4:
                 await node.service.block(SHOWTIME, seats, "broken")
             case _:

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from server.core.changes import Change, Committed, NewBooking
+from server.core.changes import Change, Committed, Customer, NewBooking
 from server.core.errors import ErrorCode, Rejection
 from server.core.records import Snapshot
 from server.core.seats import (
@@ -42,7 +42,7 @@ def unlock(session: str, *seats: str) -> Change:
 
 def book(session: str, layout: Layout, *seats: str) -> Change:
     rule = lambda claims, terms: plan_book(claims, terms, layout, session, seats, NOW)  # noqa: E731
-    return Change(seats, session, rule, NewBooking("Ada", "ada@example.com"))
+    return Change(seats, session, rule, NewBooking(Customer("Ada", "ada@example.com")))
 
 
 def committed(outcome: Rejection | Committed) -> Committed:
@@ -70,8 +70,8 @@ async def test_a_batch_is_decided_in_order_each_change_seeing_the_ones_before(en
         "A2": Claim(SeatState.HELD, "s1", NOW + TTL),
         "A3": Claim(SeatState.HELD, "s2", NOW + TTL),
     }
-    assert sale.booking_id is not None
-    record = await store.booking(sale.booking_id)
+    assert sale.booking is not None
+    record = await store.booking(sale.booking.id)
     assert record is not None
     assert (record.seat_ids, record.session_id, record.total_cents) == (["A1"], "s1", 1200)
 
@@ -88,10 +88,10 @@ async def test_a_hold_lapses_only_once_its_time_has_come(engine: AsyncEngine) ->
     await store.change(SHOWTIME, [lock("s1", "C1", "C2")], NOW)
     deadline = NOW + TTL
     assert await store.showtimes_with_lapsed_holds(deadline - 1) == []
-    early = await store.expire(SHOWTIME, deadline - 1, lambda claims: plan_expiry(claims, deadline - 1))
+    early = await store.expire(SHOWTIME, deadline - 1, lambda claims, bookings: plan_expiry(claims, deadline - 1))
     assert early.events == []
     assert await store.showtimes_with_lapsed_holds(deadline) == [SHOWTIME]
-    expired = await store.expire(SHOWTIME, deadline, lambda claims: plan_expiry(claims, deadline))
+    expired = await store.expire(SHOWTIME, deadline, lambda claims, bookings: plan_expiry(claims, deadline))
     assert [(e.seq, e.change.seat, e.change.status) for e in expired.events] == [
         (3, "C1", SeatStatus.UNLOCKED), (4, "C2", SeatStatus.UNLOCKED),
     ]  # fmt: skip

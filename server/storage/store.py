@@ -356,8 +356,10 @@ class _Batch:
         render_notice: RenderNotice | None = None,
         bookings: Mapping[str, BookingRecord] | None = None,
     ) -> None:
+        bookings = dict(bookings or {})
         self.held = {s for s, c in claims.items() if c.state is SeatState.HELD}  # seats with a hold row at the start
         self.sold = {s for s, c in claims.items() if c.state in _SOLD.values()}  # and those with a booking_seat row
+        self.sold |= {seat for b in bookings.values() if b.status.takes_seats for seat in b.items}
         self.currency = currency  # of the showtime, for its bookings
         self.render_notice = render_notice
         self.showtime_id = showtime_id
@@ -365,7 +367,7 @@ class _Batch:
         self.now = now
         self.touched: set[str] = set()  # seats whose hold is written again from the final claims
         self.events: list[Event] = []
-        self.bookings = dict(bookings or {})  # read in the transaction, or made in it; as the changes left them
+        self.bookings = bookings  # read in the transaction, or made in it; as the changes left them
         self.new: list[str] = []  # the bookings made
         self.moved: set[str] = set()  # the bookings read and moved on
         self.taken: dict[str, str | None] = {}  # seat -> the booking that claims it now, or None: booking_seat rows

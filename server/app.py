@@ -99,8 +99,11 @@ class SeatServer:
         self._seat_socket = seat_socket
         self._websocket: Server = await seat_socket.serve(websocket_socket)
         seat_maps = SeatMaps(service, settings.limits, clock)
-        api = Api(service, seat_maps, sessions, settings.transport, settings.seats, self.websocket_port, self.readiness)
-        admin = AdminApi(service, sessions, settings.sessions.admin_api_key, settings.transport, settings.limits)
+        key = settings.sessions.admin_api_key
+        api = Api(
+            service, seat_maps, sessions, settings.transport, settings.seats, self.websocket_port, self.readiness, key
+        )
+        admin = AdminApi(service, sessions, key, settings.transport, settings.limits)
         self._http = web.AppRunner(
             create_app(
                 api, settings.transport, refusals, metrics, settings.limits.max_message_bytes, (admin, ADMIN_ENDPOINTS)

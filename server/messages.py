@@ -68,6 +68,7 @@ __all__ = [
     "WebConfig",
     "WebhookEventView",
     "ack",
+    "booking_view",
     "client_message",
     "describe",
     "render_notice",
@@ -623,6 +624,11 @@ class BookingView(Model):
             expired_at=record.expired_at,
             transitions=[TransitionView.of(transition) for transition in record.transitions],
         )
+
+
+def booking_view(outcome: BookingRecord | Rejection) -> BookingView | Rejection:
+    """The reply to a read or a move of a booking: the booking, or the rejection as it came."""
+    return outcome if isinstance(outcome, Rejection) else BookingView.of(outcome)
 
 
 class SeatNoticeView(Model):

@@ -106,7 +106,10 @@ def test_authenticated_operations_name_the_buyer_token_and_document_the_challeng
     assert {schemes[name]["scheme"] for name in ("sessionToken", "adminKey")} == {"bearer"}
 
 
-EITHER = [{"sessionToken": []}, {"adminKey": []}]  # OpenAPI: any one of the requirements listed
+EITHER: list[dict[str, list[str]]] = [
+    {"sessionToken": []},
+    {"adminKey": []},
+]  # OpenAPI: any one of the requirements listed
 
 
 def test_a_booking_is_read_and_cancelled_by_its_buyer_or_the_shop_and_confirmed_by_the_shop_alone() -> None:

@@ -27,7 +27,7 @@ from server.admin_messages import (
 from server.core.bookings import BookingStatus
 from server.core.changes import Selection
 from server.core.errors import ErrorCode, FieldError, Rejection
-from server.core.records import BookingRecord
+from server.core.records import BookingRecord, BookingSearch
 from server.core.venues import HallLayout
 from server.http import FINISHED, ProblemError, bearer_token, booking_id_of, holds_key, parse_body, printable, read_body
 from server.layout_file import LayoutDocument, layout_document, load_layout
@@ -170,7 +170,9 @@ class AdminApi:
             return _invalid_query("status", f"one of {', '.join(BookingStatus)}, not {status!r}")
         if await self.service.state(showtime_id) is None:
             return Rejection(ErrorCode.UNKNOWN_SHOWTIME, f"no such showtime: {showtime_id}")
-        found = await self.service.bookings(showtime_id, None if status is None else BookingStatus(status))
+        found = await self.service.bookings(
+            BookingSearch(showtime_id, None if status is None else BookingStatus(status))
+        )
         return _listed(request, found, f"bookings-{showtime_id}")
 
     async def find_bookings(self, request: web.Request) -> list[BookingView] | web.Response | Rejection:
@@ -182,9 +184,8 @@ class AdminApi:
         for name, value in criteria.items():
             if not (0 < len(value) <= 254 and re.fullmatch(PRINTABLE, value)):
                 return _invalid_query(name, "1 to 254 printable characters")
-        found = await self.service.bookings(
-            criteria.get("showtimeId"), None, criteria.get("orderReference"), criteria.get("email")
-        )
+        search = BookingSearch(criteria.get("showtimeId"), None, criteria.get("orderReference"), criteria.get("email"))
+        found = await self.service.bookings(search)
         return _listed(request, found, "bookings")
 
     @staticmethod

@@ -34,7 +34,7 @@ from server.core.checkout import LATE, finished, plan_cancel, plan_confirm, plan
 from server.core.clock import Clock
 from server.core.errors import ErrorCode, FieldError, Rejection
 from server.core.limits import RateLimiter
-from server.core.records import BookingRecord, ShowtimeDetails, ShowtimeRecord, StatusView, TermsKey
+from server.core.records import BookingRecord, BookingSearch, ShowtimeDetails, ShowtimeRecord, StatusView, TermsKey
 from server.core.seats import (
     Claim,
     Layout,
@@ -318,15 +318,9 @@ class SeatService:
             return unknown()
         return found
 
-    async def bookings(
-        self,
-        showtime_id: str | None = None,
-        status: BookingStatus | None = None,
-        order_reference: str | None = None,
-        email: str | None = None,
-    ) -> list[BookingRecord]:
+    async def bookings(self, search: BookingSearch) -> list[BookingRecord]:
         """The operator's: the bookings matching every criterion given, oldest first."""
-        return await self._store.bookings(showtime_id, status, order_reference, email)
+        return await self._store.bookings(search)
 
     # --- the operator's --------------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from server.core.venues import HallLayout
 
 __all__ = [
     "BookingRecord",
+    "BookingSearch",
     "SeatMap",
     "ShowtimeDetails",
     "ShowtimeRecord",
@@ -106,6 +107,16 @@ class BookingRecord:
     @property
     def seat_ids(self) -> list[str]:
         return list(self.items)
+
+
+@dataclass(frozen=True, slots=True)
+class BookingSearch:
+    """Which bookings the operator is after: those matching every criterion given (None: any)."""
+
+    showtime_id: str | None = None
+    status: BookingStatus | None = None
+    order_reference: str | None = None
+    email: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

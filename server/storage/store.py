@@ -44,6 +44,7 @@ from server.core.checkout import advance
 from server.core.errors import Rejection
 from server.core.records import (
     BookingRecord,
+    BookingSearch,
     ShowtimeDetails,
     ShowtimeRecord,
     Snapshot,
@@ -278,21 +279,15 @@ class SeatStore:
         async with self.engine.connect() as conn:
             return (await _bookings(conn, booking.c.id == booking_id)).get(booking_id)
 
-    async def bookings(
-        self,
-        showtime_id: str | None = None,
-        status: BookingStatus | None = None,
-        order_reference: str | None = None,
-        email: str | None = None,
-    ) -> list[BookingRecord]:
-        """The bookings that match every criterion given, oldest first."""
+    async def bookings(self, search: BookingSearch) -> list[BookingRecord]:
+        """The bookings that match every criterion of ``search``, oldest first."""
         criteria = [
             column == value
             for column, value in (
-                (booking.c.showtime_id, showtime_id),
-                (booking.c.status, status),
-                (booking.c.order_reference, order_reference),
-                (booking.c.customer_email, email),
+                (booking.c.showtime_id, search.showtime_id),
+                (booking.c.status, search.status and search.status.value),
+                (booking.c.order_reference, search.order_reference),
+                (booking.c.customer_email, search.email),
             )
             if value is not None
         ]

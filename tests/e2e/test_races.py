@@ -40,6 +40,16 @@ async def connect_all(running: Running, count: int) -> list[SeatClient]:
     return clients
 
 
+def granted_once(clients: list[SeatClient], replies: list[dict[str, Any]]) -> dict[str, str]:
+    """Each seat the acks granted and to whom; no seat granted twice."""
+    granted: dict[str, str] = {}
+    for client, reply in zip(clients, replies, strict=True):
+        for seat in reply["seatIds"] if reply["type"] == "ack" else []:
+            assert seat not in granted, f"{seat} granted twice"
+            granted[seat] = client.session_id
+    return granted
+
+
 async def test_200_clients_lock_the_same_seats_and_exactly_one_wins_each(running: Running) -> None:
     showtime = await running.showtime(rows=2, seats_per_row=5)
     clients = await connect_all(running, RACERS)
@@ -82,12 +92,7 @@ async def test_disjoint_and_overlapping_requests_never_share_a_seat(running: Run
         )
     )
 
-    granted: dict[str, str] = {}
-    for client, reply in zip(clients, replies, strict=True):
-        if reply["type"] == "ack":
-            for seat in reply["seatIds"]:
-                assert seat not in granted, f"{seat} granted twice"
-                granted[seat] = client.session_id
+    granted = granted_once(clients, replies)
     for pick, reply in zip(wanted, replies, strict=True):
         if reply["type"] != "ack":
             assert reply["code"] == "seat_unavailable"
@@ -350,14 +355,8 @@ async def test_cancel_racing_new_locks_the_freed_seats_go_to_one_buyer_each(star
     )
 
     assert answer[0] == 200
-    granted: dict[str, str] = {}
-    for client, reply in zip(clients, replies, strict=True):
-        if reply["type"] == "ack":
-            for seat in reply["seatIds"]:
-                assert seat not in granted, f"{seat} granted twice"
-                granted[seat] = client.session_id
-        else:
-            assert reply["code"] == "seat_unavailable", reply
+    granted = granted_once(clients, replies)
+    assert {reply["code"] for reply in replies if reply["type"] != "ack"} <= {"seat_unavailable"}
     audited = await audit(running.server.engine, showtime, webhooks=True)
     assert audited.held == granted
     assert {"A1", "A2", "A3"} & granted.keys()  # the freed seats found buyers

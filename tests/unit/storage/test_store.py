@@ -13,7 +13,7 @@ from server.core.bookings import BookingStatus
 from server.core.changes import BookingChange, Change, Committed, Customer, NewBooking
 from server.core.checkout import plan_cancel, plan_confirm, plan_sweep
 from server.core.errors import ErrorCode, Rejection
-from server.core.records import BookingRecord, Snapshot, TransitionRecord
+from server.core.records import BookingRecord, BookingSearch, Snapshot, TransitionRecord
 from server.core.seats import (
     Claim,
     Layout,
@@ -354,9 +354,9 @@ async def test_bookings_are_found_by_showtime_status_reference_and_email(engine:
     assert layout is not None
     made = await pending_booking(store, "A3")
     await store.change(SHOWTIME, [lock("s1", "A4"), book("s1", layout, "A4")], NOW)
-    assert [b.id for b in await store.bookings(SHOWTIME, BookingStatus.PENDING)] == [made.id]
-    assert len(await store.bookings(SHOWTIME)) == 2
-    assert [b.id for b in await store.bookings(order_reference="ord-1")] == [made.id]
-    assert len(await store.bookings(email="ada@example.com")) == 2
-    assert await store.bookings(email="nobody@example.com") == []
-    assert await store.bookings("st_missing") == []
+    assert [b.id for b in await store.bookings(BookingSearch(SHOWTIME, BookingStatus.PENDING))] == [made.id]
+    assert len(await store.bookings(BookingSearch(SHOWTIME))) == 2
+    assert [b.id for b in await store.bookings(BookingSearch(order_reference="ord-1"))] == [made.id]
+    assert len(await store.bookings(BookingSearch(email="ada@example.com"))) == 2
+    assert await store.bookings(BookingSearch(email="nobody@example.com")) == []
+    assert await store.bookings(BookingSearch("st_missing")) == []

@@ -259,28 +259,28 @@ async def test_generated_tables_match_what_prisma_creates_from_every_construct(p
 def test_migrate_dev_writes_applies_and_twins_a_migration(project: Path) -> None:
     require_postgres()
     schema = project / "prisma" / "schema.prisma"
-    email = 'customerEmail String        @map("customer_email")\n'
+    email = 'customerEmail    String              @map("customer_email")\n'
     assert email in schema.read_text()
     schema.write_text(
-        schema.read_text().replace(email, f'{email}  customerPhone String?       @map("customer_phone")\n')
+        schema.read_text().replace(email, f'{email}  customerLocale   String?             @map("customer_locale")\n')
     )
     (project / ".env").write_text("DATABASE_URL=sqlite:///./dev.db\n")  # the server's spelling, from its .env
     sqlite_before = migration_names(project / "prisma" / "migrations")
 
-    done = prisma_in(project, "migrate", "dev", "--name", "add_phone")
+    done = prisma_in(project, "migrate", "dev", "--name", "add_locale")
 
     assert done.returncode == 0, done.stdout + done.stderr
     sqlite_after = migration_names(project / "prisma" / "migrations")
     [added] = set(sqlite_after) - set(sqlite_before)
-    assert added.endswith("_add_phone")
+    assert added.endswith("_add_locale")
     assert migration_names(project / "prisma" / "postgresql" / "migrations") == sqlite_after
     for history in ("migrations", "postgresql/migrations"):
         script = (project / "prisma" / history / added / "migration.sql").read_text()
-        assert re.search(r'ALTER TABLE "booking" ADD COLUMN\s+"customer_phone" TEXT;', script), script
+        assert re.search(r'ALTER TABLE "booking" ADD COLUMN\s+"customer_locale" TEXT;', script), script
     tables = (project / "server" / "storage" / "tables.py").read_text()
-    assert 'Column("customer_phone"' in tables, "the runtime's tables follow the schema"
+    assert 'Column("customer_locale"' in tables, "the runtime's tables follow the schema"
     with closing(sqlite3.connect(project / "dev.db")) as db:
-        assert "customer_phone" in [row[1] for row in db.execute("PRAGMA table_info(booking)")]
+        assert "customer_locale" in [row[1] for row in db.execute("PRAGMA table_info(booking)")]
         applied = db.execute("SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL")
         assert sorted(row[0] for row in applied) == sqlite_after
     check = subprocess.run(

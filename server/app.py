@@ -21,8 +21,9 @@ from server.bus import Bus, LocalBus, RedisBus, reconcile
 from server.connections import ConnectionBudget, connection_ceiling, log_accept_errors, raise_file_limit
 from server.core.clock import Clock, SystemClock
 from server.demo import ensure_demo_data
+from server.demo_http import DEMO_ENDPOINTS, DemoPayments
 from server.fanout import Fanout
-from server.http import Api, create_app
+from server.http import Api, Routes, create_app
 from server.http_server import listen
 from server.messages import render_notice
 from server.metrics import Metrics
@@ -101,13 +102,15 @@ class SeatServer:
         seat_maps = SeatMaps(service, settings.limits, clock)
         key = settings.sessions.admin_api_key
         api = Api(
-            service, seat_maps, sessions, settings.transport, settings.seats, self.websocket_port, self.readiness, key
-        )
+            service, seat_maps, sessions, settings.transport, settings.seats, self.websocket_port, self.readiness,
+            key, demo_payments=demo_data,
+        )  # fmt: skip
         admin = AdminApi(service, sessions, key, settings.transport, settings.limits)
+        tables: list[Routes] = [(admin, ADMIN_ENDPOINTS)]
+        if demo_data:  # the demo page's stand-in payment provider
+            tables.append((DemoPayments(api), DEMO_ENDPOINTS))
         self._http = web.AppRunner(
-            create_app(
-                api, settings.transport, refusals, metrics, settings.limits.max_message_bytes, (admin, ADMIN_ENDPOINTS)
-            )
+            create_app(api, settings.transport, refusals, metrics, settings.limits.max_message_bytes, *tables)
         )
         await self._http.setup()
         self._http_listener = await listen(self._http, http_socket, budget.port(), refusals, settings.transport)

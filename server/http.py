@@ -115,9 +115,11 @@ class Api:
         websocket_port: int,
         readiness: Readiness,
         admin_key: str = "",
+        demo_payments: bool = False,
     ) -> None:
         self.service = service
         self.admin_key = admin_key.encode()  # the operator's, who may read and cancel any booking
+        self.demo_payments = demo_payments  # the demo's payment endpoint is mounted
         self.seat_maps = seat_maps
         self.readiness = readiness
         self.sessions = sessions
@@ -210,6 +212,7 @@ class Api:
             websocket_url=url,
             hold_ttl_seconds=self.seats.hold_ttl_seconds,
             max_seats_per_request=self.seats.max_seats_per_request,
+            demo_payments=self.demo_payments,
         )
 
     async def health(self, request: web.Request) -> Health:

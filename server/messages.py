@@ -668,6 +668,8 @@ class WebConfig(Model):
     websocket_url: str
     hold_ttl_seconds: float
     max_seats_per_request: int
+    # The demo's stand-in payment provider is there (DEMO_DATA): book awaiting payment, then pay or cancel.
+    demo_payments: bool = False
 
 
 class Health(Model):

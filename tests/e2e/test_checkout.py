@@ -342,3 +342,26 @@ async def test_bad_checkout_requests_are_refused_with_their_code_and_change_noth
         before[0].histories[booking_id].append(before[0].statuses[booking_id])
         before[0].events[booking_id].append("booking.late_payment")
     assert after == before
+
+
+async def test_the_demo_pays_through_its_own_endpoint_only_with_demo_data(start_server: StartServer) -> None:
+    plain = await start(start_server)
+    assert (await call(plain, "GET", "/api/config"))[1]["demoPayments"] is False
+    status, problem = await call(plain, "POST", "/api/demo/bookings/bk_nope/pay", SHOP)
+    assert (status, problem["code"]) == (404, "not_found")
+
+    demo = await start(start_server, demo_data=True)
+    assert (await call(demo, "GET", "/api/config"))[1]["demoPayments"] is True
+    showtime = await demo.showtime()
+    token, booked = await book_pending(demo, showtime, ["B3"])
+    path = f"/bookings/{booked['bookingId']}"
+    _, stranger = await demo.session()
+    status, problem = await call(demo, "POST", f"/api/demo{path}/pay", stranger)
+    assert (status, problem["code"], problem["message"]) == (404, "not_found", "no such booking for this session")
+    status, paid = await call(demo, "POST", f"/api/demo{path}/pay", token)
+    assert status == 200, paid
+    assert (paid["status"], paid["provider"]) == ("confirmed", "demo")
+    assert paid["paymentReference"].startswith("demo_")
+    status, again = await call(demo, "POST", f"/api/demo{path}/pay", token)
+    assert (status, again["code"]) == (409, "booking_confirmed")
+    await audit(demo.server.engine, showtime, webhooks=True)

@@ -2,6 +2,10 @@
 //
 // Seat states come from the server only: a snapshot on (re)subscribe, then one seat_status_change per
 // change. Acks add what broadcasts do not carry (hold expiries, booking references).
+//
+// With the demo's stand-in payment provider (config demoPayments) booking is a checkout: the held seats
+// become a booking awaiting payment (its seats "paying" here, held to everyone else), paid or cancelled over
+// REST, or released by the server when the time to pay runs out.
 
 import { SeatConnection, SeatError } from "./connection.js";
 import { countdown, listOf, money, when } from "./format.js";
@@ -39,6 +43,12 @@ const ui = {
   confirmation: $("confirmation"),
   reference: $("booking-reference"),
   bookingSummary: $("booking-summary"),
+  payment: $("payment"),
+  paymentSeats: $("payment-seats"),
+  paymentAmount: $("payment-amount"),
+  paymentCountdown: $("payment-countdown"),
+  pay: $("pay"),
+  cancelBooking: $("cancel-booking"),
   mobileBar: $("mobile-bar"),
   mobileSummary: $("mobile-summary"),
   mobileCountdown: $("mobile-countdown"),
@@ -61,6 +71,8 @@ const page = {
   releasing: new Set(), // seats this page asked to release (so their unlock is not an expiry)
   expired: [], // seats whose hold just ran out, reported together
   retryAt: null, // when the connection tries again, for the banner's countdown
+  checkout: null, // the booking awaiting payment: {bookingId, showtimeId, seatIds, dueAt, totalCents, currency, customer}
+  cancelling: false, // the buyer asked to cancel it (so its seats coming free is no expiry)
   renderQueued: false,
 };
 
@@ -109,6 +121,8 @@ async function boot() {
     ui.name.focus({ preventScroll: true });
   });
   ui.extend.addEventListener("click", extendHold);
+  ui.pay.addEventListener("click", pay);
+  ui.cancelBooking.addEventListener("click", cancelBooking);
   ui.form.addEventListener("submit", (event) => {
     event.preventDefault();
     book();
@@ -228,6 +242,9 @@ function onSnapshot(snapshot) {
   if (snapshot.showtimeId !== page.showtime?.id) return;
   const changed = page.grid.applySnapshot(snapshot, { flash: page.wasOffline });
   page.expiries = new Map(Object.entries(snapshot.holdExpiresAt));
+  const paying = checkoutSeats();
+  if (paying.some((id) => page.grid.state(id) === "available")) paymentLapsed();
+  else for (const id of paying) if (page.grid.state(id) === "held") page.grid.setState(id, "paying");
   page.synced = true;
   setStale(false);
   if (page.wasOffline) {
@@ -257,11 +274,13 @@ function onChange({ showtimeId, seatId, status, sessionId }) {
   const grid = page.grid;
   if (showtimeId !== page.showtime?.id || !grid.has(seatId)) return;
   const mine = sessionId === page.connection.sessionId;
-  const state = { booked: "booked", blocked: "blocked", unlocked: "available" }[status] ?? (mine ? "mine" : "held");
   const before = grid.state(seatId);
+  const own = before === "paying" ? "paying" : "mine"; // locked again as its booking awaits payment
+  const state = { booked: "booked", blocked: "blocked", unlocked: "available" }[status] ?? (mine ? own : "held");
   grid.setState(seatId, state, { flash: !mine });
   if (state !== "mine") page.expiries.delete(seatId);
   if (before === "mine" && state === "available" && !page.releasing.has(seatId)) noteExpired(seatId);
+  if (before === "paying" && state === "available" && !page.cancelling) paymentLapsed();
   renderSoon();
 }
 
@@ -289,6 +308,11 @@ function noteExpired(seatId) {
 /** A seat pressed: hold or release it, or its whole table if the table is sold only as a whole. */
 function toggleSeat(seatId) {
   const seat = page.grid.seat(seatId);
+  if (seat.state === "paying") {
+    page.grid.nudge(seatId);
+    toast(`${seat.name} is in your booking: pay for it or cancel the booking.`, "info", "paying");
+    return;
+  }
   if (seat.state === "blocked") {
     page.grid.nudge(seatId);
     toast(`${seat.name} is not for sale.`, "info", "blocked");
@@ -379,22 +403,127 @@ async function book() {
   ui.book.disabled = true;
   ui.book.textContent = "Booking…";
   const customer = { name: ui.name.value, email: ui.email.value };
+  const payment = page.config.demoPayments ? { payment: "pending" } : {};
   const ack = await send(
     "book",
     seats.map((seat) => seat.id),
-    { customer },
+    { customer, ...payment },
   );
   renderSelection();
   if (!ack) return;
-  for (const id of ack.seatIds) page.grid.setState(id, "booked");
   for (const id of ack.seatIds) page.expiries.delete(id);
-  ui.reference.textContent = ack.bookingId;
+  const booking = { bookingId: ack.bookingId, seatIds: ack.seatIds, totalCents: ack.totalCents, customer };
+  if (ack.status === "pending") {
+    startPayment({ ...booking, showtimeId: ack.showtimeId, dueAt: ack.paymentDueAt, currency: ack.currency });
+    return;
+  }
+  for (const id of ack.seatIds) page.grid.setState(id, "booked");
+  confirmed(booking, ack.currency);
+  toast(`Booked! Your reference is ${ack.bookingId}.`, "success");
+}
+
+/** The booking is made and paid for: its reference and summary. */
+function confirmed({ bookingId, seatIds, totalCents, customer }, currency) {
+  ui.reference.textContent = bookingId;
   ui.bookingSummary.textContent =
-    `${listOf(ack.seatIds)} · ${money(ack.totalCents, ack.currency)} · ` + `for ${customer.name} <${customer.email}>`;
+    `${listOf(seatIds)} · ${money(totalCents, currency)} · ` + `for ${customer.name} <${customer.email}>`;
   ui.confirmation.hidden = false;
   ui.confirmation.focus();
-  toast(`Booked! Your reference is ${ack.bookingId}.`, "success");
   renderSelection();
+}
+
+// --- Paying (the demo's stand-in payment provider) ----------------------------------------------------
+
+function startPayment(checkout) {
+  page.checkout = checkout;
+  for (const id of checkout.seatIds) page.grid.setState(id, "paying");
+  ui.paymentSeats.textContent = listOf(checkout.seatIds);
+  ui.paymentAmount.textContent = money(checkout.totalCents, checkout.currency);
+  ui.pay.textContent = `Pay ${money(checkout.totalCents, checkout.currency)}`;
+  ui.form.hidden = true;
+  ui.payment.hidden = false;
+  ui.payment.focus();
+  renderSelection();
+}
+
+/** The seats of the booking awaiting payment, when it is of the showtime on screen. */
+function checkoutSeats() {
+  const checkout = page.checkout;
+  return checkout && checkout.showtimeId === page.showtime?.id ? checkout.seatIds : [];
+}
+
+function endPayment() {
+  page.checkout = null;
+  page.cancelling = false;
+  ui.payment.hidden = true;
+  ui.form.hidden = false;
+  renderSoon();
+}
+
+function paymentLapsed() {
+  endPayment();
+  toast("The time to pay ran out, so the seats went back on sale. Pick them again if still free.", "error");
+}
+
+async function pay() {
+  const checkout = page.checkout;
+  ui.pay.disabled = true;
+  ui.pay.textContent = "Paying…";
+  const { ok, body } = await postBooking(`/api/demo/bookings/${encodeURIComponent(checkout.bookingId)}/pay`);
+  ui.pay.disabled = false;
+  ui.pay.textContent = `Pay ${money(checkout.totalCents, checkout.currency)}`;
+  if (page.checkout !== checkout) return;
+  if (!ok && body.code !== "booking_confirmed") {
+    bookingRefused(body);
+    return;
+  }
+  for (const id of checkoutSeats()) page.grid.setState(id, "booked");
+  endPayment();
+  confirmed(checkout, checkout.currency);
+  toast(`Paid! Your booking ${checkout.bookingId} is confirmed.`, "success");
+}
+
+async function cancelBooking() {
+  const checkout = page.checkout;
+  page.cancelling = true;
+  ui.cancelBooking.disabled = true;
+  const path = `/api/bookings/${encodeURIComponent(checkout.bookingId)}/cancel`;
+  const { ok, body } = await postBooking(path, { reason: "cancelled by the buyer before paying" });
+  ui.cancelBooking.disabled = false;
+  if (page.checkout !== checkout) return;
+  if (!ok) {
+    page.cancelling = false;
+    bookingRefused(body);
+    return;
+  }
+  for (const id of checkoutSeats()) page.grid.setState(id, "available");
+  endPayment();
+  toast("Booking cancelled: the seats are free again.", "info");
+}
+
+/** A REST call about the booking, as this buyer's session: {ok, body}, never throwing. */
+async function postBooking(path, body = {}) {
+  try {
+    const response = await fetch(path, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Authorization: `Bearer ${page.connection.token}` },
+      body: JSON.stringify(body),
+    });
+    return { ok: response.ok, body: await response.json() };
+  } catch {
+    return { ok: false, body: { code: "offline", message: "The server could not be reached. Try again." } };
+  }
+}
+
+function bookingRefused({ code, message }) {
+  if (code === "booking_expired" || code === "booking_cancelled") {
+    endPayment();
+    const why = code === "booking_expired" ? "The time to pay ran out" : "The booking was cancelled";
+    toast(`${why}, so the seats went back on sale.`, "error");
+    page.connection.resync(page.showtime.id, "the booking awaiting payment is over");
+    return;
+  }
+  toast(message, "error");
 }
 
 /** Send a seat request; the ack, or null once the error has been explained to the buyer. */
@@ -601,8 +730,9 @@ function renderSelection() {
   ui.extend.disabled = !page.connection.connected;
   const ready = count > 0 && page.connection.connected && page.synced;
   ui.book.disabled = !ready || page.pending.size > 0;
+  const verb = page.config.demoPayments ? "Pay for" : "Book";
   ui.book.textContent = count
-    ? `Book ${count} seat${count === 1 ? "" : "s"} · ${money(totalCents, currency)}`
+    ? `${verb} ${count} seat${count === 1 ? "" : "s"} · ${money(totalCents, currency)}`
     : "Hold seats to book";
   ui.mobileBar.hidden = count === 0;
   ui.mobileSummary.textContent = count ? `${count} seat${count === 1 ? "" : "s"} · ${money(totalCents, currency)}` : "";
@@ -611,9 +741,14 @@ function renderSelection() {
   tick();
 }
 
-/** Twice a second: the hold countdown and the banner's retry countdown. */
+/** Twice a second: the hold and payment countdowns and the banner's retry countdown. */
 function tick() {
   if (page.connection && !page.connection.connected && page.retryAt) updateBanner();
+  if (page.checkout) {
+    const left = page.checkout.dueAt - page.connection.serverNow();
+    ui.paymentCountdown.textContent = countdown(left);
+    ui.paymentCountdown.dateTime = `PT${Math.max(0, Math.ceil(left / 1000))}S`;
+  }
   const grid = page.grid;
   if (!grid) return;
   const ends = grid

@@ -78,6 +78,11 @@ export class SeatConnection extends EventTarget {
     return this.state === "connected";
   }
 
+  /** This buyer's session token, for the REST calls the socket has no message for (pay, cancel). */
+  get token() {
+    return this.#storage.getItem(TOKEN_KEY);
+  }
+
   /** The server's clock now, as best we know it (hold expiries are in server time). */
   serverNow() {
     return Date.now() + this.#clockOffsetMs;

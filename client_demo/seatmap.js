@@ -18,6 +18,7 @@ import { money } from "./format.js";
 export const STATE_TEXT = {
   available: "available",
   mine: "held by you",
+  paying: "in your booking, awaiting payment",
   held: "held by someone else",
   booked: "booked",
   blocked: "not for sale",

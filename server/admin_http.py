@@ -1,5 +1,5 @@
-"""The admin API: layouts, showtimes, blocked seats, sales figures and webhook deliveries, for the operator's key
-alone.
+"""The admin API: layouts, showtimes, blocked seats, bookings, sales figures and webhook deliveries, for the
+operator's key alone.
 
 ``Authorization: Bearer <ADMIN_API_KEY>``; no key, or a wrong one, is a 401, and a buyer's session token a
 403: buyer tokens never reach these handlers. Its endpoints join the REST app's table (``ADMIN_ENDPOINTS``).
@@ -10,9 +10,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import csv
 import dataclasses
-import hmac
+import io
 import json
+import re
 from collections.abc import Callable
 from http import HTTPStatus
 
@@ -29,13 +31,15 @@ from server.admin_messages import (
     WebhookDeliveries,
     WebhookDeliveryView,
 )
+from server.core.bookings import BookingStatus
 from server.core.changes import Selection
 from server.core.deliveries import DeliveryStatus
 from server.core.errors import ErrorCode, FieldError, Rejection
+from server.core.records import BookingRecord, BookingSearch
 from server.core.venues import HallLayout
-from server.http import ProblemError, parse_body, printable, read_body
+from server.http import FINISHED, ProblemError, bearer_token, booking_id_of, holds_key, parse_body, printable, read_body
 from server.layout_file import LayoutDocument, layout_document, load_layout
-from server.messages import Ack, ack
+from server.messages import PRINTABLE, Ack, BookingView, ConfirmRequest, ack, booking_view
 from server.openapi import Endpoint
 from server.pretix import load_pretix_plan
 from server.service import Placement, ScheduledShowtime, SeatService
@@ -44,7 +48,7 @@ from server.settings import LimitSettings, TransportSettings
 from server.storage.venues import NewShowtime, ShowtimeTerms
 from server.storage.webhooks import DeliveryQuery, DeliveryRecord, WebhookStore
 
-__all__ = ["ADMIN_ENDPOINTS", "FORMATS", "AdminApi", "read_layout"]
+__all__ = ["ADMIN_ENDPOINTS", "FORMATS", "AdminApi", "bookings_csv", "read_layout"]
 
 FORMATS = ("native", "pretix")
 DELIVERIES_PER_PAGE = 50  # GET /api/admin/webhooks/deliveries without ?limit=
@@ -85,11 +89,9 @@ class AdminApi:
         self.limits = limits
 
     def authorize(self, request: web.Request) -> None:
-        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        token = token.strip() if scheme.lower() == "bearer" else ""
-        # compare_digest takes as long whatever the key's first wrong byte: the key cannot be guessed byte by byte.
-        if self.key and hmac.compare_digest(token.encode(), self.key):
+        if holds_key(request, self.key):
             return
+        token = bearer_token(request)
         if token and self.sessions.verify(token) is not None:
             raise ProblemError(Rejection(ErrorCode.FORBIDDEN, "a buyer's session token cannot call the admin API"))
         challenge = 'Bearer error="invalid_token"' if token else "Bearer"
@@ -207,6 +209,41 @@ class AdminApi:
         self.authorize(request)
         return [ShowtimeHeadline.of(figures) for figures in await self.service.all_figures()]
 
+    # --- bookings ---------------------------------------------------------------------------------------
+
+    async def confirm_booking(self, request: web.Request) -> BookingView | Rejection:
+        self.authorize(request)
+        booking_id = booking_id_of(request)
+        body = parse_body(await read_body(request, self.transport), ConfirmRequest)
+        return booking_view(await self.service.confirm(booking_id, body.payment_reference, body.provider))
+
+    async def showtime_bookings(self, request: web.Request) -> list[BookingView] | web.Response | Rejection:
+        """A showtime's bookings, all or those of one ``status``; CSV when the client accepts text/csv."""
+        self.authorize(request)
+        showtime_id = self._showtime_id(request)
+        status = request.query.get("status")
+        if status is not None and status not in set(BookingStatus):
+            return _invalid_query("status", f"one of {', '.join(BookingStatus)}, not {status!r}")
+        if await self.service.state(showtime_id) is None:
+            return Rejection(ErrorCode.UNKNOWN_SHOWTIME, f"no such showtime: {showtime_id}")
+        found = await self.service.bookings(
+            BookingSearch(showtime_id, None if status is None else BookingStatus(status))
+        )
+        return _listed(request, found, f"bookings-{showtime_id}")
+
+    async def find_bookings(self, request: web.Request) -> list[BookingView] | web.Response | Rejection:
+        """Bookings by the shop's order reference, the customer's email, or the showtime: every criterion given."""
+        self.authorize(request)
+        criteria = {name: request.query[name] for name in SEARCH if name in request.query}
+        if not criteria:
+            return _invalid_query(SEARCH[0], f"give at least one of {', '.join(SEARCH)}")
+        for name, value in criteria.items():
+            if not (0 < len(value) <= 254 and re.fullmatch(PRINTABLE, value)):
+                return _invalid_query(name, "1 to 254 printable characters")
+        search = BookingSearch(criteria.get("showtimeId"), None, criteria.get("orderReference"), criteria.get("email"))
+        found = await self.service.bookings(search)
+        return _listed(request, found, "bookings")
+
     @staticmethod
     def _showtime_id(request: web.Request) -> str:
         showtime_id = request.match_info["showtime_id"]
@@ -235,6 +272,46 @@ def _changer(body: ShowtimeChanges) -> Callable[[ShowtimeTerms], ShowtimeTerms]:
 
 def _setup(outcome: ScheduledShowtime | Rejection) -> ShowtimeSetup | Rejection:
     return outcome if isinstance(outcome, Rejection) else ShowtimeSetup.of(outcome)
+
+
+SEARCH = ("orderReference", "email", "showtimeId")
+# The columns of a CSV export: a booking's fields, its seats space-separated, its customer's flattened.
+CSV_COLUMNS = (
+    "id", "showtimeId", "status", "seatIds", "totalCents", "currency", "customerName", "customerEmail",
+    "customerPhone", "notes", "orderReference", "paymentDueAt", "paymentReference", "provider", "cancelReason",
+    "createdAt", "confirmedAt", "cancelledAt", "expiredAt",
+)  # fmt: skip
+FORMULA = ("=", "+", "-", "@", "\t", "\r")  # a cell a spreadsheet would run as a formula starts so
+
+
+def _listed(request: web.Request, found: list[BookingRecord], name: str) -> list[BookingView] | web.Response:
+    views = [BookingView.of(record) for record in found]
+    if "text/csv" not in request.headers.get("Accept", ""):
+        return views
+    headers = {"Content-Disposition": f'attachment; filename="{name}.csv"'}
+    return web.Response(text=bookings_csv(views), content_type="text/csv", charset="utf-8", headers=headers)
+
+
+def bookings_csv(views: list[BookingView]) -> str:
+    """Bookings as CSV with a header row (RFC 4180). Text a customer typed is defused: a cell that a spreadsheet
+    would take for a formula gets a leading apostrophe (OWASP's advice on CSV injection)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for view in views:
+        fields = view.model_dump(mode="json", by_alias=True)
+        customer = fields.pop("customer")
+        fields |= {"seatIds": " ".join(view.seat_ids), "customerName": customer["name"]}
+        fields |= {"customerEmail": customer["email"], "customerPhone": customer.get("phone")}
+        writer.writerow([_cell(fields.get(column)) for column in CSV_COLUMNS])
+    return out.getvalue()
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    text = str(value)
+    return "'" + text if isinstance(value, str) and text.startswith(FORMULA) else text
 
 
 def _invalid_query(name: str, message: str) -> Rejection:
@@ -324,5 +401,23 @@ ADMIN_ENDPOINTS: tuple[Endpoint[Callable[..., object]], ...] = (
     Endpoint(
         "GET", "/api/admin/stats", "Every showtime's headline sales figures", AdminApi.stats, ShowtimeHeadline,
         many=True, admin=True, errors=ADMIN_ERRORS, operation_id="listShowtimeStats", tag="admin",
+    ),
+    Endpoint(
+        "GET", "/api/admin/showtimes/{showtime_id}/bookings",
+        "A showtime's bookings, oldest first; ?status= one status; Accept: text/csv exports them",
+        AdminApi.showtime_bookings, BookingView, many=True, admin=True, csv=True,
+        errors=(*SHOWTIME_ERRORS, ErrorCode.INVALID_VALUE), query=("status",),
+        operation_id="listShowtimeBookings", tag="admin",
+    ),
+    Endpoint(
+        "GET", "/api/admin/bookings", "Find bookings by orderReference, email or showtimeId (all those given)",
+        AdminApi.find_bookings, BookingView, many=True, admin=True, csv=True,
+        errors=(*ADMIN_ERRORS, ErrorCode.INVALID_VALUE), query=SEARCH, operation_id="findBookings", tag="admin",
+    ),
+    Endpoint(
+        "POST", "/api/bookings/{booking_id}/confirm",
+        "Confirm a booking once paid (the shop's backend, on its payment provider's word)",
+        AdminApi.confirm_booking, BookingView, body=ConfirmRequest, admin=True, idempotent=True,
+        errors=(*ADMIN_ERRORS, ErrorCode.NOT_FOUND, *FINISHED), operation_id="confirmBooking", tag="bookings",
     ),
 )  # fmt: skip

@@ -22,8 +22,9 @@ from server.bus import Bus, LocalBus, RedisBus, reconcile
 from server.connections import ConnectionBudget, connection_ceiling, log_accept_errors, raise_file_limit
 from server.core.clock import Clock, SystemClock
 from server.demo import ensure_demo_data
+from server.demo_http import DEMO_ENDPOINTS, DemoPayments
 from server.fanout import Fanout
-from server.http import Api, create_app
+from server.http import Api, Routes, create_app
 from server.http_server import listen
 from server.idempotency import Idempotency
 from server.messages import render_notice
@@ -110,13 +111,19 @@ class SeatServer:
         self._seat_socket = seat_socket
         self._websocket: Server = await seat_socket.serve(websocket_socket)
         seat_maps = SeatMaps(service, settings.limits, clock)
-        api = Api(service, seat_maps, sessions, settings.transport, settings.seats, self.websocket_port, self.readiness)
-        admin_key = settings.sessions.admin_api_key
+        key = settings.sessions.admin_api_key
+        api = Api(
+            service, seat_maps, sessions, settings.transport, settings.seats, self.websocket_port, self.readiness,
+            key, demo_payments=demo_data,
+        )  # fmt: skip
         webhook_store = WebhookStore(self.engine)
-        admin = AdminApi(service, sessions, admin_key, settings.transport, settings.limits, webhook_store)
+        admin = AdminApi(service, sessions, key, settings.transport, settings.limits, webhook_store)
+        tables: list[Routes] = [(admin, ADMIN_ENDPOINTS)]
+        if demo_data:  # the demo page's stand-in payment provider
+            tables.append((DemoPayments(api), DEMO_ENDPOINTS))
         rest = create_app(
-            api, settings.transport, refusals, metrics, settings.limits.max_message_bytes,
-            (admin, ADMIN_ENDPOINTS), idempotency=idempotency, admin_key=admin_key,
+            api, settings.transport, refusals, metrics, settings.limits.max_message_bytes, *tables,
+            idempotency=idempotency, admin_key=key,
         )  # fmt: skip
         self._http = web.AppRunner(rest)
         await self._http.setup()

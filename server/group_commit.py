@@ -13,7 +13,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 
-from server.core.changes import Change, Committed
+from server.core.changes import BookingChange, Change, Committed
 from server.core.errors import ErrorCode, Rejection
 from server.keyed_lock import KeyedLock
 
@@ -22,7 +22,7 @@ __all__ = ["Commit", "GroupCommit"]
 log = logging.getLogger(__name__)
 
 # Decides changes of one showtime in one transaction: an outcome per change, in order.
-Commit = Callable[[str, Sequence[Change]], Awaitable[list[Rejection | Committed]]]
+Commit = Callable[[str, Sequence[Change | BookingChange]], Awaitable[list[Rejection | Committed]]]
 
 
 class GroupCommit:
@@ -37,10 +37,12 @@ class GroupCommit:
         self._serial = serial  # held per transaction and its announcement, so they stay in seq order
         self._announce = announce
         self._max_batch = max_batch
-        self._queued: defaultdict[str, list[tuple[Change, asyncio.Future[Rejection | Committed]]]] = defaultdict(list)
+        self._queued: defaultdict[str, list[tuple[Change | BookingChange, asyncio.Future[Rejection | Committed]]]] = (
+            defaultdict(list)
+        )
         self._drainers: dict[str, asyncio.Task[None]] = {}
 
-    async def decide(self, showtime_id: str, change: Change) -> Rejection | Committed:
+    async def decide(self, showtime_id: str, change: Change | BookingChange) -> Rejection | Committed:
         """Queue a change for the showtime's next transaction and wait for its outcome."""
         outcome: asyncio.Future[Rejection | Committed] = asyncio.get_running_loop().create_future()
         self._queued[showtime_id].append((change, outcome))

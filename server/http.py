@@ -22,6 +22,7 @@ from aiohttp.typedefs import Handler as RequestHandler
 from aiohttp.typedefs import Middleware
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from server.core.checkout import unknown
 from server.core.errors import ErrorCode, Rejection
 from server.core.idempotency import Stored, fingerprint, keeps
 from server.core.limits import origin_allowed
@@ -37,6 +38,7 @@ from server.messages import (
     Ack,
     BookingRequest,
     BookingView,
+    CancelRequest,
     Health,
     IdempotencyKey,
     Model,
@@ -48,25 +50,30 @@ from server.messages import (
     ShowtimeSummary,
     WebConfig,
     ack,
+    booking_view,
     describe,
 )
 from server.metrics import Metrics
 from server.openapi import Endpoint, openapi_document
 from server.rejections import Refusals
 from server.seat_maps import SeatMaps
-from server.service import ADMIN, Customer, SeatService
+from server.service import ADMIN, SeatService
 from server.sessions import Sessions
 from server.settings import SeatSettings, TransportSettings
 from server.websocket import PATH as WEBSOCKET_PATH
 
 __all__ = [
     "ENDPOINTS",
+    "FINISHED",
     "IDEMPOTENCY_KEY",
     "REPLAYED",
     "Keys",
     "ProblemError",
     "Routes",
+    "bearer_token",
+    "booking_id_of",
     "create_app",
+    "holds_key",
     "parse_body",
     "printable",
     "read_body",
@@ -117,8 +124,12 @@ class Api:
         seats: SeatSettings,
         websocket_port: int,
         readiness: Readiness,
+        admin_key: str = "",
+        demo_payments: bool = False,
     ) -> None:
         self.service = service
+        self.admin_key = admin_key.encode()  # the operator's, who may read and cancel any booking
+        self.demo_payments = demo_payments  # the demo's payment endpoint is mounted
         self.seat_maps = seat_maps
         self.readiness = readiness
         self.sessions = sessions
@@ -128,12 +139,11 @@ class Api:
         self.proxies = transport.trusted_networks
 
     def session_of(self, request: web.Request) -> str:
-        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        bearer = scheme.lower() == "bearer" and bool(token.strip())
-        session_id = self.sessions.verify(token.strip()) if bearer else None
+        token = bearer_token(request)
+        session_id = self.sessions.verify(token) if token else None
         if session_id is None:
             # RFC 6750 section 3: name the error only when a token was sent
-            challenge = 'Bearer error="invalid_token"' if bearer else "Bearer"
+            challenge = 'Bearer error="invalid_token"' if token else "Bearer"
             refused = Rejection(ErrorCode.UNAUTHORIZED, "send Authorization: Bearer <session token>")
             raise ProblemError(refused, {"WWW-Authenticate": challenge})
         return session_id
@@ -159,19 +169,23 @@ class Api:
 
     async def book(self, request: web.Request) -> Ack | Rejection:
         session_id, body = self.session_of(request), await self._body(request, BookingRequest)
-        customer = Customer(body.customer.name, body.customer.email)
-        return ack(await self.service.book(session_id, body.showtime_id, body.selection(), customer))
+        return ack(await self.service.book(session_id, body.showtime_id, body.selection(), body.new_booking()))
 
     async def _body(self, request: web.Request, model: type[M]) -> M:
         return parse_body(await read_body(request, self.transport), model)
 
+    def caller(self, request: web.Request) -> str:
+        """``ADMIN`` for the operator's key, else the session of a buyer's token; 401 for neither."""
+        return ADMIN if holds_key(request, self.admin_key) else self.session_of(request)
+
     async def get_booking(self, request: web.Request) -> BookingView | Rejection:
-        session_id = self.session_of(request)
-        booking_id = request.match_info["booking_id"]
-        if not printable(booking_id):
-            return Rejection(ErrorCode.NOT_FOUND, "no such booking for this session")
-        found = await self.service.booking(session_id, booking_id)
-        return found if isinstance(found, Rejection) else BookingView.of(found)
+        caller = self.caller(request)
+        return booking_view(await self.service.booking(caller, booking_id_of(request)))
+
+    async def cancel_booking(self, request: web.Request) -> BookingView | Rejection:
+        caller, booking_id = self.caller(request), booking_id_of(request)
+        body = await self._body(request, CancelRequest)
+        return booking_view(await self.service.cancel(caller, booking_id, body.reason))
 
     async def showtimes(self, request: web.Request) -> list[ShowtimeSummary]:
         return [ShowtimeSummary.of(record) for record in await self.service.showtimes()]
@@ -208,6 +222,7 @@ class Api:
             websocket_url=url,
             hold_ttl_seconds=self.seats.hold_ttl_seconds,
             max_seats_per_request=self.seats.max_seats_per_request,
+            demo_payments=self.demo_payments,
         )
 
     async def health(self, request: web.Request) -> Health:
@@ -253,11 +268,32 @@ def _viewport(text: str) -> Bounds | Rejection:
     return Bounds(x, y, width, height)
 
 
+def bearer_token(request: web.Request) -> str:
+    """The token of ``Authorization: Bearer <token>``; empty when there is none."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+def holds_key(request: web.Request, key: bytes) -> bool:
+    """Whether the request carries the operator's key (none is set: nobody does)."""
+    # compare_digest takes as long whatever the key's first wrong byte: the key cannot be guessed byte by byte.
+    return bool(key) and hmac.compare_digest(bearer_token(request).encode(), key)
+
+
+def booking_id_of(request: web.Request) -> str:
+    """The path's booking id; one that could name nothing is not found, like any unknown booking."""
+    booking_id = request.match_info["booking_id"]
+    if not printable(booking_id):
+        raise ProblemError(unknown())
+    return booking_id
+
+
 def printable(identifier: str) -> bool:
     """Whether a path's id could name anything: ids never hold control characters."""
     return len(identifier) <= MAX_ID_LENGTH and re.fullmatch(PRINTABLE, identifier) is not None
 
 
+FINISHED = (ErrorCode.BOOKING_EXPIRED, ErrorCode.BOOKING_CANCELLED, ErrorCode.BOOKING_CONFIRMED)
 SEAT_ERRORS = (
     ErrorCode.INVALID_MESSAGE,
     ErrorCode.UNAUTHORIZED,
@@ -289,9 +325,16 @@ ENDPOINTS: tuple[Endpoint[EndpointHandler], ...] = (
         operation_id="createBooking", tag="bookings",
     ),
     Endpoint(
-        "GET", "/api/bookings/{booking_id}", "A booking of this session", Api.get_booking, BookingView,
-        authenticated=True, errors=(ErrorCode.UNAUTHORIZED, ErrorCode.NOT_FOUND),
-        operation_id="getBooking", tag="bookings",
+        "GET", "/api/bookings/{booking_id}", "A booking: its status, seats and prices, customer, payment, history",
+        Api.get_booking, BookingView, authenticated=True, admin=True,
+        errors=(ErrorCode.UNAUTHORIZED, ErrorCode.NOT_FOUND), operation_id="getBooking", tag="bookings",
+    ),
+    Endpoint(
+        "POST", "/api/bookings/{booking_id}/cancel",
+        "Cancel a booking, its seats freed at once: the buyer its pending one; the shop any (a refund)",
+        Api.cancel_booking, BookingView, body=CancelRequest, authenticated=True, admin=True, idempotent=True,
+        errors=(ErrorCode.UNAUTHORIZED, ErrorCode.NOT_FOUND, *FINISHED, ErrorCode.RATE_LIMITED),
+        operation_id="cancelBooking", tag="bookings",
     ),
     Endpoint(
         "GET", "/api/showtimes", "All showtimes", Api.showtimes, ShowtimeSummary, many=True,

@@ -14,9 +14,11 @@ import pydantic_core
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from pydantic.alias_generators import to_camel
 
-from server.core.changes import Accepted, Event, Notice, Selection
+from server.core import changes
+from server.core.bookings import BookingStatus
+from server.core.changes import Accepted, Event, NewBooking, Notice, Selection
 from server.core.errors import ErrorCode, Rejection
-from server.core.records import BookingRecord, SeatMap, ShowtimeRecord, StatusView
+from server.core.records import BookingRecord, SeatMap, ShowtimeRecord, StatusView, TransitionRecord
 from server.core.seats import SeatState, SeatStatus
 from server.core.venues import SeatFlag, Shape, TablePlan
 
@@ -28,10 +30,13 @@ __all__ = [
     "Ack",
     "Audience",
     "Book",
+    "BookingItemView",
     "BookingRequest",
     "BookingView",
+    "CancelRequest",
     "Category",
     "ClientMessage",
+    "ConfirmRequest",
     "ConnectionEstablished",
     "CurrentSeatStatus",
     "Customer",
@@ -62,12 +67,14 @@ __all__ = [
     "ShowtimeSummary",
     "Subscribe",
     "Subscribed",
+    "TransitionView",
     "Unlock",
     "Unsubscribe",
     "Unsubscribed",
     "WebConfig",
     "WebhookEventView",
     "ack",
+    "booking_view",
     "client_message",
     "describe",
     "keyed_reply",
@@ -100,6 +107,9 @@ SeatId = Annotated[str, Field(min_length=1, max_length=16, pattern=PRINTABLE), T
 RequestId = Annotated[str, Field(max_length=MAX_REQUEST_ID_LENGTH), Text] | int
 # Names one request for retries (lock, unlock, book; the Idempotency-Key header over REST): see docs/protocol.md.
 IdempotencyKey = Annotated[str, Field(min_length=1, max_length=MAX_IDEMPOTENCY_KEY_LENGTH, pattern=PRINTABLE), Text]
+MAX_NOTES_LENGTH = 2000  # characters of a booking's notes or a cancellation's reason
+MULTILINE = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"  # printable, and line breaks and tabs
+Reference = Annotated[str, Field(min_length=1, max_length=200, pattern=PRINTABLE), Text]  # an order's, a payment's
 
 
 class Customer(Model):
@@ -107,6 +117,7 @@ class Customer(Model):
     email: Annotated[
         str, Field(max_length=254, pattern=r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+$")
     ]
+    phone: Annotated[str, Field(min_length=1, max_length=40, pattern=PRINTABLE), Text] | None = None
 
 
 # --- Request bodies, shared by socket messages and REST ---------------------------------------------------
@@ -125,6 +136,26 @@ class SeatsRequest(Model):
 
 class BookingRequest(SeatsRequest):
     customer: Customer
+    # "pending": the booking awaits payment until paymentDueAt (confirm it when paid); absent: confirmed at once.
+    payment: Literal["pending"] | None = None
+    notes: Annotated[str, Field(max_length=MAX_NOTES_LENGTH, pattern=MULTILINE), Text] | None = None
+    order_reference: Reference | None = None  # the shop's own
+
+    def new_booking(self) -> NewBooking:
+        customer = self.customer
+        buyer = changes.Customer(customer.name, customer.email, customer.phone)
+        return NewBooking(buyer, self.payment == "pending", self.notes, self.order_reference)
+
+
+class ConfirmRequest(Model):
+    """The shop was paid for a booking: the payment, by the provider's own reference."""
+
+    payment_reference: Reference
+    provider: Annotated[str, Field(min_length=1, max_length=64, pattern=PRINTABLE), Text]
+
+
+class CancelRequest(Model):
+    reason: Annotated[str, Field(min_length=1, max_length=MAX_NOTES_LENGTH, pattern=MULTILINE), Text] | None = None
 
 
 # --- Client to server ---------------------------------------------------------------------------------------
@@ -291,19 +322,29 @@ class Ack(ServerEnvelope):
     seat_ids: list[str]
     expires_at: int | None = None  # lock, extend: when the first of the holds lapses
     booking_id: str | None = None  # book
+    status: BookingStatus | None = None  # book: pending (awaiting payment) or confirmed
+    payment_due_at: int | None = None  # book, pending: when it expires unless confirmed
     total_cents: int | None = None  # book
     currency: str | None = None  # book
 
     @classmethod
     def of(cls, accepted: Accepted) -> Self:
-        return cls(
+        acked = cls(
             action=accepted.action,
             showtime_id=accepted.showtime_id,
             seat_ids=list(accepted.seat_ids),
             expires_at=accepted.expires_at,
-            booking_id=accepted.booking_id,
-            total_cents=accepted.total_cents,
-            currency=accepted.currency,
+        )
+        if (sold := accepted.booking) is None:
+            return acked
+        return acked.model_copy(
+            update={
+                "booking_id": sold.id,
+                "status": sold.status,
+                "payment_due_at": sold.payment_due_at,
+                "total_cents": sold.total_cents,
+                "currency": sold.currency,
+            }
         )
 
 
@@ -424,6 +465,10 @@ class ShapeView(Model):
         return cls(**fields)
 
 
+# A pending booking's seat is shown held: it was announced locked, and it is taken until paid or let go.
+ShownState = Literal[SeatState.AVAILABLE, SeatState.HELD, SeatState.BOOKED, SeatState.BLOCKED]
+
+
 class SeatView(Model):
     id: str
     label: str
@@ -432,7 +477,7 @@ class SeatView(Model):
     rotation: float | None = None
     category_id: str
     flags: list[SeatFlag]
-    status: SeatState
+    status: ShownState
 
 
 class RowView(Model):
@@ -504,7 +549,7 @@ class ShowtimeLayout(ShowtimeSummary):
     def from_map(cls, seat_map: SeatMap) -> Self:
         details, status = seat_map.details, seat_map.status
         hall = details.hall
-        state = {seat: SeatState.BOOKED for seat in status.booked}
+        state: dict[str, ShownState] = {seat: SeatState.BOOKED for seat in status.booked}
         state |= {seat: SeatState.HELD for seat in status.held}
         state |= {seat: SeatState.BLOCKED for seat in status.blocked}
         sections = [
@@ -552,26 +597,74 @@ class ShowtimeLayout(ShowtimeSummary):
         )
 
 
+class BookingItemView(Model):
+    seat_id: str
+    price_cents: int  # what the seat sold at
+
+
+class TransitionView(Model):
+    position: int  # 1, 2, ...: the booking's history in order
+    status: BookingStatus  # the status it led to (a late payment keeps the status it found)
+    actor: str  # the buyer's session id, admin (the shop), or system (payment expiry)
+    at: int
+    detail: str | None = None  # the payment, the reason for a cancellation, why it expired
+
+    @classmethod
+    def of(cls, record: TransitionRecord) -> Self:
+        return cls(**asdict(record))
+
+
 class BookingView(Model):
+    """A booking: its seats at the prices they sold at (kept whatever its status), customer, payment, history."""
+
     id: str
     showtime_id: str
+    status: BookingStatus
     seat_ids: list[str]
+    items: list[BookingItemView]
     customer: Customer
     total_cents: int
     currency: str
+    notes: str | None = None
+    order_reference: str | None = None
+    payment_due_at: int | None = None
+    payment_reference: str | None = None
+    provider: str | None = None
+    cancel_reason: str | None = None
     created_at: int
+    confirmed_at: int | None = None
+    cancelled_at: int | None = None
+    expired_at: int | None = None
+    transitions: list[TransitionView]
 
     @classmethod
     def of(cls, record: BookingRecord) -> Self:
         return cls(
             id=record.id,
             showtime_id=record.showtime_id,
+            status=record.status,
             seat_ids=record.seat_ids,
-            customer=Customer(name=record.customer_name, email=record.customer_email),
+            items=[BookingItemView(seat_id=seat, price_cents=cents) for seat, cents in record.items.items()],
+            customer=Customer(name=record.customer_name, email=record.customer_email, phone=record.customer_phone),
             total_cents=record.total_cents,
             currency=record.currency,
+            notes=record.notes,
+            order_reference=record.order_reference,
+            payment_due_at=record.payment_due_at,
+            payment_reference=record.payment_reference,
+            provider=record.payment_provider,
+            cancel_reason=record.cancel_reason,
             created_at=record.created_at,
+            confirmed_at=record.confirmed_at,
+            cancelled_at=record.cancelled_at,
+            expired_at=record.expired_at,
+            transitions=[TransitionView.of(transition) for transition in record.transitions],
         )
+
+
+def booking_view(outcome: BookingRecord | Rejection) -> BookingView | Rejection:
+    """The reply to a read or a move of a booking: the booking, or the rejection as it came."""
+    return outcome if isinstance(outcome, Rejection) else BookingView.of(outcome)
 
 
 class SeatNoticeView(Model):
@@ -611,6 +704,8 @@ class WebConfig(Model):
     websocket_url: str
     hold_ttl_seconds: float
     max_seats_per_request: int
+    # The demo's stand-in payment provider is there (DEMO_DATA): book awaiting payment, then pay or cancel.
+    demo_payments: bool = False
 
 
 class Health(Model):

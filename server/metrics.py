@@ -56,11 +56,16 @@ class Metrics:
             registry=registry,
         )
         self.requests = Counter(
-            "seat_requests", "Lock, unlock and book requests, by outcome (ok or an error code)", ["action", "outcome"],
+            "seat_requests", "Lock, unlock, book, confirm and cancel requests, by outcome (ok or an error code)",
+            ["action", "outcome"],
             registry=registry,
         )  # fmt: skip
         self.changes = Counter("seat_changes", "Committed seat changes, by status", ["status"], registry=registry)
-        self.expiries = Counter("seat_hold_expiries", "Holds released because they lapsed", registry=registry)
+        self.expiries = Counter(
+            "seat_hold_expiries",
+            "Seats released because their hold lapsed or their booking went unpaid",
+            registry=registry,
+        )
         self.errors = Counter("seat_errors", "Errors answered, by code (socket and REST)", ["code"], registry=registry)
         self.database_seconds = Histogram(
             "seat_database_seconds", "Database transactions, by operation", ["operation"],

@@ -31,8 +31,9 @@ class Endpoint(Generic[H]):
     status: HTTPStatus = HTTPStatus.OK
     body: type[BaseModel] | None = None
     authenticated: bool = False  # a buyer's session token
-    admin: bool = False  # the operator's key
+    admin: bool = False  # the operator's key (with ``authenticated``: either)
     many: bool = False  # the response is a JSON array of ``response``
+    csv: bool = False  # also text/csv, to a client that accepts it
     errors: tuple[ErrorCode, ...] = ()
     query: tuple[str, ...] = ()  # optional query parameters
     # Takes an Idempotency-Key header: the same key and request again get the first answer, and nothing is redone.
@@ -121,6 +122,8 @@ def _operation(endpoint: Endpoint[Any]) -> dict[str, Any]:
         if endpoint.many:
             schema = {"type": "array", "items": schema}
         response["content"] = {"application/json": {"schema": schema}}
+        if endpoint.csv:
+            response["content"]["text/csv"] = {"schema": {"type": "string"}}
     operation: dict[str, Any] = {
         "operationId": endpoint.operation_id,
         "tags": [endpoint.tag],
@@ -136,10 +139,11 @@ def _operation(endpoint: Endpoint[Any]) -> dict[str, Any]:
     if endpoint.body is not None:
         body_schema = {"$ref": REF.format(model=endpoint.body.__name__)}
         operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": body_schema}}}
-    if endpoint.authenticated:
-        operation["security"] = [{"sessionToken": []}]
-    if endpoint.admin:
-        operation["security"] = [{"adminKey": []}]
+    # Either of the two where both are named: a buyer's token or the operator's key.
+    schemes: list[dict[str, list[str]]] = [{"sessionToken": []}] * endpoint.authenticated
+    schemes += [{"adminKey": []}] * endpoint.admin
+    if schemes:
+        operation["security"] = schemes
     return operation
 
 

@@ -18,11 +18,23 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Literal
 
-from server.core.changes import Accepted, Change, Committed, Event, NewBooking, Rule, Selection
+from server.core.bookings import BookingStatus
+from server.core.changes import (
+    Accepted,
+    BookingChange,
+    BookingRule,
+    Change,
+    Committed,
+    Event,
+    NewBooking,
+    Rule,
+    Selection,
+)
+from server.core.checkout import LATE, finished, plan_cancel, plan_confirm, plan_sweep, unknown
 from server.core.clock import Clock
 from server.core.errors import ErrorCode, FieldError, Rejection
 from server.core.limits import RateLimiter
-from server.core.records import BookingRecord, ShowtimeDetails, ShowtimeRecord, StatusView, TermsKey
+from server.core.records import BookingRecord, BookingSearch, ShowtimeDetails, ShowtimeRecord, StatusView, TermsKey
 from server.core.seats import (
     Claim,
     HoldPolicy,
@@ -32,7 +44,6 @@ from server.core.seats import (
     SeatState,
     plan_block,
     plan_book,
-    plan_expiry,
     plan_extend,
     plan_lock,
     plan_unblock,
@@ -51,7 +62,7 @@ from server.storage.idempotency import IdempotencyKeys
 from server.storage.store import SeatStore
 from server.storage.venues import LayoutRecord, NewShowtime, ShowtimeTerms
 
-__all__ = ["ADMIN", "Customer", "Placement", "Replay", "ScheduledShowtime", "SeatService"]
+__all__ = ["ADMIN", "Placement", "Replay", "ScheduledShowtime", "SeatService"]
 
 log = logging.getLogger(__name__)
 
@@ -61,12 +72,6 @@ HoldRule = Callable[[Mapping[str, Claim], SaleTerms, str, Sequence[str], int, Ho
 
 
 ADMIN = "admin"  # who acts for the operator: no rate limit, no per-request seat cap, whole tables not required
-
-
-@dataclass(frozen=True, slots=True)
-class Customer:
-    name: str
-    email: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +122,7 @@ class SeatService:
             max_ms=int(settings.max_hold_seconds * 1000),
             max_seats=settings.max_held_seats_per_session,
         )
+        self._payment_ms = int(settings.payment_timeout_seconds * 1000)
         self._seat_changes = RateLimiter(settings.seat_changes_per_second, settings.seat_change_burst)
         self._prune_interval_ms = prune_interval_ms
         self._next_prune = 0
@@ -157,16 +163,42 @@ class SeatService:
         )
 
     async def book(
-        self, session_id: str, showtime_id: str, seats: Selection, customer: Customer
+        self, session_id: str, showtime_id: str, seats: Selection, order: NewBooking
     ) -> Accepted | Rejection:
-        now = self._clock.now()
+        """Sell seats the session holds: a confirmed booking, or a pending one due within PAYMENT_TIMEOUT_SECONDS."""
+        now, payment_ms = self._clock.now(), self._payment_ms if order.pending else None
         return await self._change(
             "book",
             session_id,
             showtime_id,
             seats,
-            lambda chosen, layout: lambda claims, terms: plan_book(claims, terms, layout, session_id, chosen, now),
-            NewBooking(customer.name, customer.email),
+            lambda chosen, layout: (
+                lambda claims, terms: plan_book(claims, terms, layout, session_id, chosen, now, payment_ms)
+            ),
+            order,
+        )
+
+    async def confirm(self, booking_id: str, reference: str, provider: str) -> BookingRecord | Rejection:
+        """The shop was paid for a booking: it is confirmed (see ``plan_confirm``). A late payment for seats that
+        are gone is recorded, and refused with the booking's status' code."""
+        now = self._clock.now()
+        return await self._move(
+            "confirm",
+            ADMIN,
+            booking_id,
+            BookingStatus.CONFIRMED,
+            lambda claims, found: plan_confirm(claims, found, ADMIN, reference, provider, now),
+        )
+
+    async def cancel(self, actor: str, booking_id: str, reason: str | None) -> BookingRecord | Rejection:
+        """Cancel a booking (``actor``: its buyer's session, a pending one; ``ADMIN``, any): its seats go free."""
+        now = self._clock.now()
+        return await self._move(
+            "cancel",
+            actor,
+            booking_id,
+            BookingStatus.CANCELLED,
+            lambda claims, found: plan_cancel(claims, found, actor, actor == ADMIN, reason, now),
         )
 
     async def block(self, showtime_id: str, seats: Selection, reason: str) -> Accepted | Rejection:
@@ -188,16 +220,23 @@ class SeatService:
             lambda chosen, layout: lambda claims, terms: plan_unblock(claims, chosen),
         )
 
-    async def expire_lapsed_holds(self) -> int:
-        """Release every hold that has lapsed and announce it; return how many were released."""
+    async def expire_lapsed(self) -> int:
+        """Release every hold that has lapsed and every seat of a pending booking past its payment, announce it,
+        and return how many seats were released."""
         now = self._clock.now()
         released = 0
-        for showtime_id in await self._store.showtimes_with_lapsed_holds(now):
+        lapsed = await self._store.showtimes_with_lapsed_holds(now)
+        overdue = await self._store.showtimes_with_overdue_payments(now)
+        for showtime_id in dict.fromkeys([*lapsed, *overdue]):
             async with self._serial.hold(showtime_id):
                 with self._metrics.database_seconds.labels("expire").time():
-                    committed = await self._store.expire(showtime_id, now, lambda claims: plan_expiry(claims, now))
+                    committed = await self._store.expire(
+                        showtime_id, now, lambda claims, bookings: plan_sweep(claims, bookings, now)
+                    )
                 self._announce(committed)
             released += len(committed.events)
+            for move in committed.plan.transitions:
+                log.info("booking expired", extra={"booking": move.booking_id, "showtime": showtime_id})
         self._metrics.expiries.inc(released)
         return released
 
@@ -205,9 +244,10 @@ class SeatService:
         """One round of upkeep: release lapsed holds; now and then trim the event log and forget expired
         idempotency keys.
 
-        Every instance does this; that is harmless, since each hold is released in one transaction only.
+        Every instance does this; that is harmless, since each hold and each booking is released in one
+        transaction only.
         """
-        await self.expire_lapsed_holds()
+        await self.expire_lapsed()
         if (now := self._clock.now()) >= self._next_prune:
             await self._store.prune_events(now - self._settings.event_log_retention_seconds * 1000)
             await self._keys.prune(now)
@@ -225,7 +265,7 @@ class SeatService:
         live = {
             seat: claim
             for seat, claim in snapshot.claims.items()
-            if claim.state is not SeatState.HELD or claim.is_live_hold(now)
+            if claim.state is not SeatState.HELD or claim.is_live_hold(now)  # a pending booking's seats stay
         }
         mine = {
             seat: claim.expires_at
@@ -236,7 +276,8 @@ class SeatService:
 
     def view(self, showtime_id: str, seq: int, claims: Mapping[str, Claim], mine: Mapping[str, int]) -> StatusView:
         """The showtime at ``seq`` as one session sees it, from its claims and the session's own holds."""
-        held = [seat for seat, claim in claims.items() if claim.state is SeatState.HELD]
+        # A pending booking's seats were announced locked, and are shown held until it is paid or let go.
+        held = [seat for seat, claim in claims.items() if claim.state in (SeatState.HELD, SeatState.PENDING)]
         lapsing = [claim.expires_at for claim in claims.values() if claim.expires_at is not None]
         return StatusView(
             showtime_id=showtime_id,
@@ -281,12 +322,17 @@ class SeatService:
         """The showtime's last seq and its terms, in one small read: whether a seat map is still current."""
         return await self._store.state(showtime_id)
 
-    async def booking(self, session_id: str, booking_id: str) -> BookingRecord | Rejection:
+    async def booking(self, actor: str, booking_id: str) -> BookingRecord | Rejection:
+        """A booking, for its buyer's session or ``ADMIN``."""
         found = await self._store.booking(booking_id)
         # Someone else's booking is reported as missing, so booking ids cannot be probed.
-        if found is None or found.session_id != session_id:
-            return Rejection(ErrorCode.NOT_FOUND, "no such booking for this session")
+        if found is None or (actor != ADMIN and found.session_id != actor):
+            return unknown()
         return found
+
+    async def bookings(self, search: BookingSearch) -> list[BookingRecord]:
+        """The operator's: the bookings matching every criterion given, oldest first."""
+        return await self._store.bookings(search)
 
     # --- the operator's --------------------------------------------------------------------------------
 
@@ -419,31 +465,49 @@ class SeatService:
         seats = select_seats(layout, selection.seat_ids, most, selection.table_ids, whole_tables=session_id != ADMIN)
         if isinstance(seats, Rejection):
             return self._refused(action, seats)
-        wait = self._seat_changes.take(session_id, self._clock.monotonic()) if session_id != ADMIN else 0
-        if wait:
-            return self._refused(
-                action, Rejection(ErrorCode.RATE_LIMITED, "too many seat changes", retry_after_ms=wait)
-            )
+        if limited := self._limited(session_id):
+            return self._refused(action, limited)
         change = Change(seats, session_id, rule_for(seats, layout), new_booking)
         outcome = await self._group_commit.decide(showtime_id, change)
         if isinstance(outcome, Rejection):
             return self._refused(action, outcome)
         self._metrics.requests.labels(action, "ok").inc()
-        if outcome.booking_id:
-            log.info("booked", extra={"booking": outcome.booking_id, "showtime": showtime_id, "seats": seats})
-        plan = outcome.plan
+        if sold := outcome.booking:
+            log.info("booked", extra={"booking": sold.id, "showtime": showtime_id, "seats": seats})
         return Accepted(
             action=action,
             showtime_id=showtime_id,
             seat_ids=seats,
-            expires_at=plan.hold_until,
-            booking_id=outcome.booking_id,
-            total_cents=plan.total_cents if plan.sell else None,
-            currency=outcome.currency,
+            expires_at=outcome.plan.hold_until,
+            booking=sold,
             seq=outcome.events[-1].seq if outcome.events else None,
         )
 
-    async def _commit(self, showtime_id: str, changes: Sequence[Change]) -> list[Rejection | Committed]:
+    async def _move(
+        self, action: str, actor: str, booking_id: str, goal: BookingStatus, rule: BookingRule
+    ) -> BookingRecord | Rejection:
+        """Move a booking on to ``goal`` by ``rule``, decided with the other changes of its showtime."""
+        found = await self.booking(actor, booking_id)  # which showtime serializes it, and which seats to read
+        if isinstance(found, Rejection):
+            return self._refused(action, found)
+        if limited := self._limited(actor):
+            return self._refused(action, limited)
+        outcome = await self._group_commit.decide(found.showtime_id, BookingChange(found.id, tuple(found.items), rule))
+        if isinstance(outcome, Rejection):
+            return self._refused(action, outcome)
+        moved = outcome.booking or found
+        if moved.status is not goal:  # a late payment, recorded; the request itself is refused
+            return self._refused(action, finished(moved, LATE))
+        self._metrics.requests.labels(action, "ok").inc()
+        log.info(action, extra={"booking": moved.id, "showtime": moved.showtime_id, "status": moved.status.value})
+        return moved
+
+    def _limited(self, session_id: str) -> Rejection | None:
+        """The seat-change rate limit of a buyer's session (the operator has none)."""
+        wait = self._seat_changes.take(session_id, self._clock.monotonic()) if session_id != ADMIN else 0
+        return Rejection(ErrorCode.RATE_LIMITED, "too many seat changes", retry_after_ms=wait) if wait else None
+
+    async def _commit(self, showtime_id: str, changes: Sequence[Change | BookingChange]) -> list[Rejection | Committed]:
         with self._metrics.database_seconds.labels("change").time():
             try:
                 return await self._store.change(showtime_id, changes, self._clock.now())

@@ -97,6 +97,8 @@ class SeatSettings(Group):
     # No hold lasts longer after its session first held the seat, however often it is locked again or extended.
     max_hold_seconds: float = Field(default=1800, gt=0)
     hold_sweep_interval_seconds: float = Field(default=1.0, gt=0)
+    # A pending booking (book with "payment": "pending") not confirmed this long after is expired, its seats freed.
+    payment_timeout_seconds: float = Field(default=900, gt=0)
     max_seats_per_request: int = Field(default=10, ge=1)
     max_held_seats_per_session: int = Field(default=20, ge=1)  # per showtime
     seat_changes_per_second: float = Field(default=5, gt=0)  # lock, unlock and book, per session

@@ -55,7 +55,7 @@ from server.messages import (
 )
 from server.metrics import Metrics
 from server.rejections import STATUS_OF, Refusals
-from server.service import Customer, SeatService
+from server.service import SeatService
 from server.sessions import Sessions
 from server.settings import LimitSettings, TransportSettings
 from server.subscriptions import Dropped, Joined, Subscriptions
@@ -332,8 +332,7 @@ class SeatSocket:
             case Unlock():
                 outcome = await self._service.unlock(session_id, message.showtime_id, selection)
             case Book():
-                customer = Customer(message.customer.name, message.customer.email)
-                outcome = await self._service.book(session_id, message.showtime_id, selection, customer)
+                outcome = await self._service.book(session_id, message.showtime_id, selection, message.new_booking())
         return await self._ack(client, outcome)
 
     async def _change_once(

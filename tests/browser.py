@@ -121,10 +121,22 @@ class Buyer:
         await self.expect_seat(seat_id, "available")
 
     async def book(self, name: str, email: str) -> str:
-        """Book every seat held; the booking reference shown."""
+        """Book every seat held (a page without the demo's payment step); the booking reference shown."""
+        await self.submit_booking(name, email)
+        return await self.reference()
+
+    async def submit_booking(self, name: str, email: str) -> None:
         await self.page.get_by_label("Name", exact=True).fill(name)
         await self.page.get_by_label("Email", exact=True).fill(email)
         await self.page.locator("#book").click()
+
+    async def pay(self) -> str:
+        """Pay for the booking awaiting payment; the booking reference shown."""
+        await expect(self.page.locator("#payment")).to_be_visible()
+        await self.page.locator("#pay").click()
+        return await self.reference()
+
+    async def reference(self) -> str:
         reference = self.page.locator("#booking-reference")
         await expect(reference).to_have_text(re.compile(r"^bk_\w+$"), timeout=SOON_MS)
         return await reference.inner_text()

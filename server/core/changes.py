@@ -13,16 +13,42 @@ from server.core.errors import Rejection
 from server.core.records import BookingRecord
 from server.core.seats import Claim, Plan, SaleTerms, SeatChange
 
-__all__ = ["Accepted", "Change", "Committed", "Event", "NewBooking", "Notice", "RenderNotice", "Rule", "Selection"]
+__all__ = [
+    "Accepted",
+    "BookingChange",
+    "BookingRule",
+    "Change",
+    "Committed",
+    "Customer",
+    "Event",
+    "NewBooking",
+    "Notice",
+    "RenderNotice",
+    "Rule",
+    "Selection",
+]
 
 # A seat rule with everything bound but what it decides on: the claims and the showtime's current terms.
 Rule = Callable[[Mapping[str, Claim], SaleTerms], Rejection | Plan]
+# A checkout rule likewise: it decides on the claims on the booking's seats and the booking (None: not found).
+BookingRule = Callable[[Mapping[str, Claim], BookingRecord | None], Rejection | Plan]
+
+
+@dataclass(frozen=True, slots=True)
+class Customer:
+    name: str
+    email: str
+    phone: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class NewBooking:
-    customer_name: str
-    customer_email: str
+    """What a booking carries besides its seats: who buys, whether payment follows, and the shop's notes."""
+
+    customer: Customer
+    pending: bool = False  # a pending booking, confirmed once paid, instead of a confirmed one at once
+    notes: str | None = None
+    order_reference: str | None = None  # the shop's own
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +59,16 @@ class Change:
     holder: str
     rule: Rule
     new_booking: NewBooking | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BookingChange:
+    """A request to move a booking on (confirm, cancel): the booking, read again in the transaction that decides,
+    its seats (whose claims the rule needs), and the bound rule."""
+
+    booking_id: str
+    seats: tuple[str, ...]
+    rule: BookingRule
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,8 +109,7 @@ class Committed:
 
     plan: Plan
     events: list[Event]
-    booking_id: str | None = None
-    currency: str | None = None  # of the booking, when it sold seats
+    booking: BookingRecord | None = None  # the booking it made or moved on, as it left it
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,9 +120,7 @@ class Accepted:
     showtime_id: str
     seat_ids: tuple[str, ...]
     expires_at: int | None = None  # lock, extend: when the first of the holds lapses
-    booking_id: str | None = None  # book
-    total_cents: int | None = None  # book
-    currency: str | None = None  # book
+    booking: BookingRecord | None = None  # book: the booking made, pending or confirmed
     seq: int | None = None  # the last change it caused (its ack must not overtake it); None if it changed nothing
 
 

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from server.core.bookings import BookingStatus
 from server.core.seats import Claim
 from server.core.venues import HallLayout
 
 __all__ = [
     "BookingRecord",
+    "BookingSearch",
     "SeatMap",
     "ShowtimeDetails",
     "ShowtimeRecord",
     "Snapshot",
     "StatusView",
     "TermsKey",
+    "TransitionRecord",
     "terms_key",
 ]
 
@@ -65,16 +68,55 @@ class ShowtimeDetails:
 
 
 @dataclass(frozen=True, slots=True)
+class TransitionRecord:
+    """A logged move of a booking: its place in the history, the status it led to, who made it and why."""
+
+    position: int
+    status: BookingStatus
+    actor: str
+    at: int
+    detail: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class BookingRecord:
+    """A booking as stored: its seats at the prices they sold at (kept whatever its status), and its history."""
+
     id: str
     showtime_id: str
     session_id: str
-    seat_ids: list[str]
+    status: BookingStatus
+    items: dict[str, int]  # seat -> price in cents, by seat id
     customer_name: str
     customer_email: str
     total_cents: int
     currency: str
     created_at: int
+    customer_phone: str | None = None
+    notes: str | None = None
+    order_reference: str | None = None  # the shop's own
+    payment_due_at: int | None = None  # pending bookings
+    payment_reference: str | None = None
+    payment_provider: str | None = None
+    cancel_reason: str | None = None
+    confirmed_at: int | None = None
+    cancelled_at: int | None = None
+    expired_at: int | None = None
+    transitions: tuple[TransitionRecord, ...] = ()
+
+    @property
+    def seat_ids(self) -> list[str]:
+        return list(self.items)
+
+
+@dataclass(frozen=True, slots=True)
+class BookingSearch:
+    """Which bookings the operator is after: those matching every criterion given (None: any)."""
+
+    showtime_id: str | None = None
+    status: BookingStatus | None = None
+    order_reference: str | None = None
+    email: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

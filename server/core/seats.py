@@ -14,6 +14,7 @@ from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from server.core.bookings import BookingStatus, Transition
 from server.core.errors import ErrorCode, Rejection
 
 __all__ = [
@@ -46,6 +47,7 @@ class SeatState(StrEnum):
     HELD = "held"
     BOOKED = "booked"
     BLOCKED = "blocked"  # taken out of sale by the operator
+    PENDING = "pending"  # sold, awaiting payment: clients see it held (it was announced ``locked``)
 
 
 class SeatStatus(StrEnum):
@@ -61,7 +63,7 @@ class SeatStatus(StrEnum):
 class Claim:
     """A hold or a sale of one seat. A seat with no claim is available."""
 
-    state: SeatState  # HELD, BOOKED or BLOCKED, never AVAILABLE
+    state: SeatState  # HELD, PENDING, BOOKED or BLOCKED, never AVAILABLE
     session_id: str  # who holds or bought it; empty for a block
     expires_at: int | None = None  # holds only
     held_since: int | None = None  # holds only: when the session first held the seat; re-holding keeps it
@@ -133,8 +135,10 @@ class Plan:
     hold: Mapping[str, Hold] = field(default_factory=dict)  # seat -> its hold, new or extended
     release: tuple[str, ...] = ()  # holds to delete
     sell: Mapping[str, int] = field(default_factory=dict)  # seat -> price in cents
+    payment_due_at: int | None = None  # set: the sale is a pending booking, to be paid by then
     block: Mapping[str, str] = field(default_factory=dict)  # seat -> why it is blocked
     unblock: tuple[str, ...] = ()
+    transitions: tuple[Transition, ...] = ()  # moves of existing bookings
     changes: tuple[SeatChange, ...] = ()
 
     @property
@@ -255,18 +259,31 @@ def plan_unlock(claims: Mapping[str, Claim], session_id: str, seats: Sequence[st
 
 
 def plan_book(
-    claims: Mapping[str, Claim], terms: SaleTerms, layout: Layout, session_id: str, seats: Sequence[str], now: int
+    claims: Mapping[str, Claim],
+    terms: SaleTerms,
+    layout: Layout,
+    session_id: str,
+    seats: Sequence[str],
+    now: int,
+    payment_ms: int | None = None,
 ) -> Rejection | Plan:
-    """Sell seats the session holds right now, at the showtime's current price of each seat's category."""
+    """Sell seats the session holds right now, at the showtime's current price of each seat's category.
+
+    With ``payment_ms`` the booking is pending until paid, for that long at most: its seats stay taken, and are
+    announced ``locked`` again (clients saw them held, and still do); without, it is confirmed and they are
+    announced ``booked``.
+    """
     unheld = tuple(seat for seat in seats if not _held_by(claims.get(seat), session_id, now))
     if unheld:
         return Rejection(ErrorCode.NOT_LOCK_OWNER, f"hold these seats before booking: {', '.join(unheld)}", unheld)
     unpriced = tuple(seat for seat in seats if layout.categories[seat] not in terms.prices)
     if unpriced:
         return Rejection(ErrorCode.SEAT_BLOCKED, f"not priced for this showtime: {', '.join(unpriced)}", unpriced)
-    changes = tuple(SeatChange(seat, SeatStatus.BOOKED, session_id) for seat in seats)
+    status = SeatStatus.BOOKED if payment_ms is None else SeatStatus.LOCKED
+    changes = tuple(SeatChange(seat, status, session_id) for seat in seats)
     prices = {seat: terms.prices[layout.categories[seat]] for seat in seats}
-    return Plan(session_id, release=tuple(seats), sell=prices, changes=changes)
+    due = None if payment_ms is None else now + payment_ms
+    return Plan(session_id, release=tuple(seats), sell=prices, payment_due_at=due, changes=changes)
 
 
 def plan_block(claims: Mapping[str, Claim], seats: Sequence[str], reason: str) -> Rejection | Plan:
@@ -340,7 +357,14 @@ def apply_plan(claims: MutableMapping[str, Claim], plan: Plan) -> None:
         claims.pop(seat, None)
     for seat, hold in plan.hold.items():
         claims[seat] = Claim(SeatState.HELD, plan.session_id, hold.until, hold.since)
+    sold = SeatState.BOOKED if plan.payment_due_at is None else SeatState.PENDING
     for seat in plan.sell:
-        claims[seat] = Claim(SeatState.BOOKED, plan.session_id)
+        claims[seat] = Claim(sold, plan.session_id)
     for seat in plan.block:
         claims[seat] = Claim(SeatState.BLOCKED, "")
+    for move in plan.transitions:
+        for seat in move.seats:
+            if move.free:
+                claims.pop(seat, None)
+            elif move.status is BookingStatus.CONFIRMED:
+                claims[seat] = Claim(SeatState.BOOKED, move.session_id)

@@ -19,9 +19,12 @@ from typing import Any
 
 from sqlalchemy import (
     BindParameter,
+    ColumnElement,
     Row,
     Select,
+    and_,
     bindparam,
+    case,
     delete,
     func,
     insert,
@@ -29,14 +32,26 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    true,
     union_all,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from server.core.changes import Change, Committed, Event, NewBooking, Notice, RenderNotice
+from server.core.bookings import BookingEvent, BookingStatus
+from server.core.changes import BookingChange, Change, Committed, Event, NewBooking, Notice, RenderNotice
+from server.core.checkout import advance
 from server.core.errors import Rejection
-from server.core.records import BookingRecord, ShowtimeDetails, ShowtimeRecord, Snapshot, TermsKey, terms_key
+from server.core.records import (
+    BookingRecord,
+    BookingSearch,
+    ShowtimeDetails,
+    ShowtimeRecord,
+    Snapshot,
+    TermsKey,
+    TransitionRecord,
+    terms_key,
+)
 from server.core.seats import Claim, Layout, Plan, SaleTerms, SeatChange, SeatState, SeatStatus, TableRule, apply_plan
 from server.storage.database import WRITE
 from server.storage.tables import (
@@ -120,38 +135,55 @@ class SeatStore:
         async with self.engine.connect() as conn:
             return {row.seat_code: row.expires_at for row in await conn.execute(query)}
 
-    async def change(self, showtime_id: str, changes: Sequence[Change], now: int) -> list[Rejection | Committed]:
+    async def change(
+        self, showtime_id: str, changes: Sequence[Change | BookingChange], now: int
+    ) -> list[Rejection | Committed]:
         """Decide ``changes`` in order in one transaction, and commit what each accepted one plans.
 
-        Each rule sees the claims as the changes before it left them, exactly as if each had its own
-        transaction in turn; sharing one saves the fixed cost of a transaction under contention.
+        Each rule sees the claims (and a checkout rule its booking) as the changes before it left them, exactly as
+        if each had its own transaction in turn; sharing one saves the fixed cost of a transaction under contention.
         """
+        seat_changes = [change for change in changes if isinstance(change, Change)]
+        named = [change.booking_id for change in changes if isinstance(change, BookingChange)]
         async with self._writer.begin() as conn:
-            seq, terms = await self._terms(conn, showtime_id, priced=any(c.new_booking for c in changes))
+            seq, terms = await self._terms(conn, showtime_id, priced=any(c.new_booking for c in seat_changes))
             seats = {seat for change in changes for seat in change.seats}
-            claims = await self._claims(conn, showtime_id, seats, {change.holder for change in changes})
-            held = {s for s, c in claims.items() if c.state is SeatState.HELD}
-            batch = _Batch(showtime_id, seq, now, held, terms.currency, self._render_notice)
+            claims = await self._claims(conn, showtime_id, seats, {change.holder for change in seat_changes})
+            bookings = await _bookings(conn, booking.c.id.in_(named)) if named else {}
+            batch = _Batch(showtime_id, seq, now, claims, terms.currency, self._render_notice, bookings)
             outcomes: list[Rejection | Committed] = []
             for change in changes:
-                plan = change.rule(claims, terms)
+                if isinstance(change, BookingChange):
+                    plan = change.rule(claims, batch.bookings.get(change.booking_id))
+                else:
+                    plan = change.rule(claims, terms)
                 if isinstance(plan, Rejection):
                     outcomes.append(plan)
+                    continue
+                apply_plan(claims, plan)
+                if isinstance(change, BookingChange):
+                    outcomes.append(batch.add(plan, subject=change.booking_id))
                 else:
-                    apply_plan(claims, plan)
                     outcomes.append(batch.add(plan, change.new_booking))
             await batch.write(conn, claims)
         return outcomes
 
-    async def expire(self, showtime_id: str, now: int, rule: Callable[[Mapping[str, Claim]], Plan]) -> Committed:
+    async def expire(
+        self, showtime_id: str, now: int, rule: Callable[[Mapping[str, Claim], Sequence[BookingRecord]], Plan]
+    ) -> Committed:
+        """Let ``rule`` release the showtime's holds lapsed by ``now`` and expire its bookings unpaid by then.
+
+        Read under the showtime's lock, so each is released (and announced) by one transaction of one instance.
+        """
         async with self._writer.begin() as conn:
             seq = await self._seq(conn, showtime_id, for_update=True)
             lapsed = select(seat_hold).where(seat_hold.c.showtime_id == showtime_id, seat_hold.c.expires_at <= now)
             claims = {row.seat_code: _hold_claim(row) for row in await conn.execute(lapsed)}
-            batch = _Batch(showtime_id, seq, now, held=set(claims))
-            plan = rule(claims)
+            overdue = await _bookings(conn, _overdue(now, booking.c.showtime_id == showtime_id))
+            batch = _Batch(showtime_id, seq, now, claims, render_notice=self._render_notice, bookings=overdue)
+            plan = rule(claims, list(overdue.values()))
             apply_plan(claims, plan)
-            committed = batch.add(plan, None)
+            committed = batch.add(plan)
             await batch.write(conn, claims)
         return committed
 
@@ -219,6 +251,12 @@ class SeatStore:
         async with self.engine.connect() as conn:
             return list((await conn.execute(query)).scalars())
 
+    async def showtimes_with_overdue_payments(self, now: int) -> list[str]:
+        """Showtimes with a pending booking whose payment was due by ``now`` (an index covers the lookup)."""
+        query = select(booking.c.showtime_id).where(_overdue(now)).distinct()
+        async with self.engine.connect() as conn:
+            return list((await conn.execute(query)).scalars())
+
     # --- reads for the REST API ---------------------------------------------------------------------------
 
     async def showtimes(self) -> list[ShowtimeRecord]:
@@ -239,21 +277,22 @@ class SeatStore:
 
     async def booking(self, booking_id: str) -> BookingRecord | None:
         async with self.engine.connect() as conn:
-            row = (await conn.execute(select(booking).where(booking.c.id == booking_id))).first()
-            if row is None:
-                return None
-            seats = await conn.execute(select(booking_seat.c.seat_code).where(booking_seat.c.booking_id == booking_id))
-            return BookingRecord(
-                id=row.id,
-                showtime_id=row.showtime_id,
-                session_id=row.session_id,
-                seat_ids=sorted(seats.scalars()),
-                customer_name=row.customer_name,
-                customer_email=row.customer_email,
-                total_cents=row.total_cents,
-                currency=row.currency,
-                created_at=row.created_at,
+            return (await _bookings(conn, booking.c.id == booking_id)).get(booking_id)
+
+    async def bookings(self, search: BookingSearch) -> list[BookingRecord]:
+        """The bookings that match every criterion of ``search``, oldest first."""
+        criteria = [
+            column == value
+            for column, value in (
+                (booking.c.showtime_id, search.showtime_id),
+                (booking.c.status, search.status and search.status.value),
+                (booking.c.order_reference, search.order_reference),
+                (booking.c.customer_email, search.email),
             )
+            if value is not None
+        ]
+        async with self.engine.connect() as conn:
+            return list((await _bookings(conn, and_(true(), *criteria))).values())
 
     # --- inside a transaction -----------------------------------------------------------------------------
 
@@ -290,8 +329,8 @@ class SeatStore:
             )
         claims: dict[str, Claim] = {}
         for kind, code, session_id, expires_at, held_since in rows:
-            if kind == "b":
-                claims[code] = Claim(SeatState.BOOKED, session_id)
+            if kind in _SOLD:
+                claims[code] = Claim(_SOLD[kind], session_id)
             elif kind == "x":
                 claims[code] = Claim(SeatState.BLOCKED, "")
             elif code not in claims:  # a sale outranks a stray hold, whatever order the rows come in
@@ -307,11 +346,15 @@ class _Batch:
         showtime_id: str,
         seq: int,
         now: int,
-        held: set[str],
+        claims: Mapping[str, Claim],
         currency: str = "",
         render_notice: RenderNotice | None = None,
+        bookings: Mapping[str, BookingRecord] | None = None,
     ) -> None:
-        self.held = held  # seats with a hold row when the transaction began
+        bookings = dict(bookings or {})
+        self.held = {s for s, c in claims.items() if c.state is SeatState.HELD}  # seats with a hold row at the start
+        self.sold = {s for s, c in claims.items() if c.state in _SOLD.values()}  # and those with a booking_seat row
+        self.sold |= {seat for b in bookings.values() if b.status.takes_seats for seat in b.items}
         self.currency = currency  # of the showtime, for its bookings
         self.render_notice = render_notice
         self.showtime_id = showtime_id
@@ -319,15 +362,18 @@ class _Batch:
         self.now = now
         self.touched: set[str] = set()  # seats whose hold is written again from the final claims
         self.events: list[Event] = []
-        self.bookings: list[dict[str, object]] = []
-        self.sold: list[dict[str, object]] = []
+        self.bookings = bookings  # read in the transaction, or made in it; as the changes left them
+        self.new: list[str] = []  # the bookings made
+        self.moved: set[str] = set()  # the bookings read and moved on
+        self.taken: dict[str, str | None] = {}  # seat -> the booking that claims it now, or None: booking_seat rows
         self.items: list[dict[str, object]] = []
         self.transitions: list[dict[str, object]] = []
         self.blocks: dict[str, str] = {}  # seat -> reason
         self.unblocks: set[str] = set()
         self.notices: list[Notice] = []
 
-    def add(self, plan: Plan, new_booking: NewBooking | None) -> Committed:
+    def add(self, plan: Plan, new_booking: NewBooking | None = None, subject: str | None = None) -> Committed:
+        """Number and keep what ``plan`` writes; ``subject``: the booking a checkout rule decided on."""
         events = [Event(self.showtime_id, self.seq + n, change, self.now) for n, change in enumerate(plan.changes, 1)]
         self.seq += len(events)
         self.events += events
@@ -339,38 +385,80 @@ class _Batch:
             self.notify(Notice("seat.blocked", self.showtime_id, self.now, seats=tuple(plan.block), reason=reason))
         if plan.unblock:
             self.notify(Notice("seat.unblocked", self.showtime_id, self.now, seats=plan.unblock))
-        if not plan.sell:
-            return Committed(plan, events)
-        return Committed(plan, events, self._sell(plan, new_booking), self.currency)
+        for move in plan.transitions:
+            moved = self.bookings[move.booking_id] = advance(self.bookings[move.booking_id], move)
+            self.moved.add(move.booking_id)
+            if move.take or move.free:
+                self.taken |= dict.fromkeys(move.seats, move.booking_id if move.take else None)
+            self._log(moved, move.event)
+        if plan.sell:
+            subject = self._sell(plan, new_booking)
+        return Committed(plan, events, self.bookings.get(subject) if subject else None)
 
     def _sell(self, plan: Plan, new_booking: NewBooking | None) -> str:
         if new_booking is None:
             raise ValueError("a plan that sells seats needs the booking's details")
         booking_id = "bk_" + secrets.token_hex(8)
-        self.bookings.append(
-            {
-                "id": booking_id,
-                "showtime_id": self.showtime_id,
-                "session_id": plan.session_id,
-                "customer_name": new_booking.customer_name,
-                "customer_email": new_booking.customer_email,
-                "total_cents": plan.total_cents,
-                "currency": self.currency,
-                "status": "confirmed",
-                "created_at": self.now,
-                "confirmed_at": self.now,
-            }
+        pending = plan.payment_due_at is not None
+        status = BookingStatus.PENDING if pending else BookingStatus.CONFIRMED
+        made = self.bookings[booking_id] = BookingRecord(
+            id=booking_id,
+            showtime_id=self.showtime_id,
+            session_id=plan.session_id,
+            status=status,
+            items=dict(sorted(plan.sell.items())),
+            customer_name=new_booking.customer.name,
+            customer_email=new_booking.customer.email,
+            customer_phone=new_booking.customer.phone,
+            notes=new_booking.notes,
+            order_reference=new_booking.order_reference,
+            total_cents=plan.total_cents,
+            currency=self.currency,
+            created_at=self.now,
+            payment_due_at=plan.payment_due_at,
+            confirmed_at=None if pending else self.now,
+            transitions=(TransitionRecord(1, status, plan.session_id, self.now),),
         )
-        self.transitions.append(
-            {"booking_id": booking_id, "position": 1, "status": "confirmed", "actor": plan.session_id, "at": self.now}
-        )
-        self.sold += [
-            {"showtime_id": self.showtime_id, "seat_code": seat, "booking_id": booking_id} for seat in plan.sell
-        ]
+        self.new.append(booking_id)
+        self.taken |= dict.fromkeys(plan.sell, booking_id)
         self.items += [
             {"booking_id": booking_id, "seat_code": seat, "price_cents": price} for seat, price in plan.sell.items()
         ]
+        self._log(made, BookingEvent.PENDING if pending else BookingEvent.CONFIRMED)
         return booking_id
+
+    def _log(self, record: BookingRecord, event: BookingEvent) -> None:
+        """Log the booking's last transition, and tell the shop of it."""
+        last = record.transitions[-1]
+        self.transitions.append(
+            {
+                "booking_id": record.id,
+                "position": last.position,
+                "status": last.status.value,
+                "actor": last.actor,
+                "detail": last.detail,
+                "at": last.at,
+            }
+        )
+        self.notify(Notice(event.value, self.showtime_id, last.at, booking=record, position=last.position))
+
+    async def _write_bookings(self, conn: AsyncConnection) -> None:
+        """The bookings made, the columns of those moved on, who claims each seat they touched (``booking_seat``,
+        as the last change left it), their items and their transitions."""
+        if self.new:
+            await conn.execute(_INSERT["booking"], [_booking_row(self.bookings[b]) for b in self.new])
+        if self.moved:
+            await conn.execute(_UPDATE_BOOKING, [_moved_row(self.bookings[b]) for b in sorted(self.moved)])
+        if released := [seat for seat in self.taken if seat in self.sold]:
+            await conn.execute(_DELETE_SOLD, {"showtime_id": self.showtime_id, "seats": released})
+        taken = [
+            {"showtime_id": self.showtime_id, "seat_code": seat, "booking_id": owner}
+            for seat, owner in self.taken.items()
+            if owner is not None
+        ]
+        for table, rows in ((booking_seat, taken), (booking_item, self.items), (booking_transition, self.transitions)):
+            if rows:
+                await conn.execute(_INSERT[table.name], rows)
 
     def notify(self, notice: Notice) -> None:
         """Tell the shop about ``notice`` through the outbox, when webhooks are configured."""
@@ -378,11 +466,14 @@ class _Batch:
             self.notices.append(notice)
 
     async def write(self, conn: AsyncConnection, claims: Mapping[str, Claim]) -> None:
-        """Write the holds of every touched seat as ``claims`` now have them, the sales, events and seq.
+        """Write the holds of every touched seat as ``claims`` now have them, the bookings as the changes left
+        them, the sales, events, seq and the outbox.
 
         A hold row's ``created_at`` is when its session first held the seat (``Claim.held_since``): a hold
         extended is rewritten with the time it began, which is what caps how long it may last.
         """
+        if self.transitions:
+            await self._write_bookings(conn)
         if self.notices and self.render_notice is not None:
             await conn.execute(_INSERT["webhook_event"], [_outbox_row(n, self.render_notice) for n in self.notices])
         if not self.events and not self.touched:
@@ -411,14 +502,7 @@ class _Batch:
             for seat, reason in self.blocks.items()
             if seat not in self.unblocks
         ]
-        for table, rows in (
-            (seat_hold, holds),
-            (booking, self.bookings),
-            (booking_seat, self.sold),
-            (booking_item, self.items),
-            (booking_transition, self.transitions),
-            (seat_block, blocks),
-        ):
+        for table, rows in ((seat_hold, holds), (seat_block, blocks)):
             if rows:
                 await conn.execute(_INSERT[table.name], rows)
         if self.events:
@@ -450,8 +534,10 @@ def _claims_query(filtered: bool) -> Select[Any]:
         seat_hold.c.expires_at,
         seat_hold.c.created_at,
     ).where(seat_hold.c.showtime_id == showtime_id)
+    # A pending booking's seats are taken as surely as a confirmed one's: "p" keeps them apart.
+    kind = case((booking.c.status == BookingStatus.PENDING.value, literal("p")), else_=literal("b"))
     sold = (
-        select(literal("b").label("kind"), booking_seat.c.seat_code, booking.c.session_id, null(), null())
+        select(kind.label("kind"), booking_seat.c.seat_code, booking.c.session_id, null(), null())
         .join(booking, booking.c.id == booking_seat.c.booking_id)
         .where(booking_seat.c.showtime_id == showtime_id)
     )
@@ -477,6 +563,26 @@ _LOCK_SHOWTIME = (
 _DELETE_HOLDS = delete(seat_hold).where(
     seat_hold.c.showtime_id == bindparam("showtime_id"), seat_hold.c.seat_code.in_(bindparam("seats", expanding=True))
 )
+_DELETE_SOLD = delete(booking_seat).where(
+    booking_seat.c.showtime_id == bindparam("showtime_id"),
+    booking_seat.c.seat_code.in_(bindparam("seats", expanding=True)),
+)
+# What a move changes of a booking. (A bind parameter may not be named after a column it sets.)
+_MOVING = (
+    "status",
+    "payment_reference",
+    "payment_provider",
+    "cancel_reason",
+    "confirmed_at",
+    "cancelled_at",
+    "expired_at",
+)
+_UPDATE_BOOKING = (
+    update(booking)
+    .where(booking.c.id == bindparam("moved_id"))
+    .values({column: bindparam(f"new_{column}") for column in _MOVING})
+)
+_SOLD = {"p": SeatState.PENDING, "b": SeatState.BOOKED}  # the kinds of claim a booking_seat row makes
 _SET_SEQ = update(showtime).where(showtime.c.id == bindparam("showtime_id")).values(seq=bindparam("new_seq"))
 _INSERT = {
     table.name: insert(table)
@@ -497,6 +603,78 @@ def _outbox_row(notice: Notice, render: RenderNotice) -> dict[str, object]:
         "body": render(event_id, notice),
         "created_at": notice.at,
     }
+
+
+def _booking_row(record: BookingRecord) -> dict[str, object]:
+    return {
+        "id": record.id,
+        "showtime_id": record.showtime_id,
+        "session_id": record.session_id,
+        "status": record.status.value,
+        "customer_name": record.customer_name,
+        "customer_email": record.customer_email,
+        "customer_phone": record.customer_phone,
+        "notes": record.notes,
+        "order_reference": record.order_reference,
+        "total_cents": record.total_cents,
+        "currency": record.currency,
+        "payment_due_at": record.payment_due_at,
+        "created_at": record.created_at,
+        "confirmed_at": record.confirmed_at,
+    }
+
+
+def _moved_row(record: BookingRecord) -> dict[str, object]:
+    row = {"moved_id": record.id, "new_status": record.status.value}
+    return row | {f"new_{column}": getattr(record, column) for column in _MOVING if column != "status"}
+
+
+def _overdue(now: int, *more: ColumnElement[bool]) -> ColumnElement[bool]:
+    """Pending bookings whose payment was due by ``now``."""
+    return and_(booking.c.status == BookingStatus.PENDING.value, booking.c.payment_due_at <= now, *more)
+
+
+async def _bookings(conn: AsyncConnection, where: ColumnElement[bool]) -> dict[str, BookingRecord]:
+    """The bookings ``where`` selects, oldest first, each with its items and its transitions."""
+    rows = (await conn.execute(select(booking).where(where).order_by(booking.c.created_at, booking.c.id))).all()
+    if not rows:
+        return {}
+    chosen = select(booking.c.id).where(where)
+    items: dict[str, dict[str, int]] = {row.id: {} for row in rows}
+    listed = select(booking_item.c.booking_id, booking_item.c.seat_code, booking_item.c.price_cents)
+    for booking_id, seat, cents in await conn.execute(listed.where(booking_item.c.booking_id.in_(chosen))):
+        items[booking_id][seat] = cents
+    logs: dict[str, list[TransitionRecord]] = {row.id: [] for row in rows}
+    logged = select(booking_transition).where(booking_transition.c.booking_id.in_(chosen))
+    for t in await conn.execute(logged.order_by(booking_transition.c.position)):
+        logs[t.booking_id].append(TransitionRecord(t.position, BookingStatus(t.status), t.actor, t.at, t.detail))
+    return {row.id: _booking(row, items[row.id], tuple(logs[row.id])) for row in rows}
+
+
+def _booking(row: Row[Any], items: dict[str, int], transitions: tuple[TransitionRecord, ...]) -> BookingRecord:
+    return BookingRecord(
+        id=row.id,
+        showtime_id=row.showtime_id,
+        session_id=row.session_id,
+        status=BookingStatus(row.status),
+        items=dict(sorted(items.items())),
+        customer_name=row.customer_name,
+        customer_email=row.customer_email,
+        customer_phone=row.customer_phone,
+        notes=row.notes,
+        order_reference=row.order_reference,
+        total_cents=row.total_cents,
+        currency=row.currency,
+        created_at=row.created_at,
+        payment_due_at=row.payment_due_at,
+        payment_reference=row.payment_reference,
+        payment_provider=row.payment_provider,
+        cancel_reason=row.cancel_reason,
+        confirmed_at=row.confirmed_at,
+        cancelled_at=row.cancelled_at,
+        expired_at=row.expired_at,
+        transitions=transitions,
+    )
 
 
 async def _prices(conn: AsyncConnection, showtime_id: str) -> dict[str, int]:

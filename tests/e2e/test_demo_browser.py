@@ -13,15 +13,19 @@ import re
 import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.async_api import Browser, WebSocketRoute, async_playwright, expect
 
+from server.core.bookings import BookingStatus
 from server.core.changes import Selection
 from server.core.clock import SystemClock
+from server.core.records import BookingRecord
 from server.core.venues import HallLayout
 from server.layout_file import load_layout
 from server.pretix import load_pretix_plan
+from server.service import ADMIN
 from server.storage.venues import NewShowtime, create_showtime, save_layout
 from tests.browser import (
     ARTIFACTS,
@@ -257,7 +261,7 @@ async def test_two_buyers_see_each_other_hold_release_and_book(start_server: Sta
     await expect(a.countdown).to_have_text(re.compile(r"^(10:00|9:[0-5]\d)$"))
     await a.hold("G8")
     await expect(a.total).to_have_text("€32.00")
-    await expect(a.page.locator("#book")).to_have_text("Book 2 seats · €32.00")
+    await expect(a.page.locator("#book")).to_have_text("Pay for 2 seats · €32.00")  # the demo's checkout
 
     # B tries A's seat: a message on the page says why, and nothing changes.
     await b.seat("G7").click()
@@ -278,13 +282,77 @@ async def test_two_buyers_see_each_other_hold_release_and_book(start_server: Sta
     await a.release("G8")
     await b.expect_seat("G8", "available")
 
-    # A books; the reference is shown and B sees the seat booked.
-    reference = await a.book("Ada Lovelace", "ada@example.com")
+    # A books and pays; the reference is shown and B sees the seat booked.
+    await a.submit_booking("Ada Lovelace", "ada@example.com")
+    reference = await a.pay()
     assert reference.startswith("bk_")
     await expect(a.page.locator("#booking-summary")).to_contain_text("€16.00")
     await a.expect_seat("G7", "booked")
     await b.expect_seat("G7", "booked")
     await expect(a.total).to_have_text("\N{EN DASH}")  # nothing held
+
+
+async def at_the_payment_step(
+    start_server: StartServer, buyers: Buyers, seats: list[str], **settings: Any
+) -> tuple[Running, Buyer, Buyer]:
+    """Two buyers on the demo page (its checkout on); A holds ``seats`` and books them, awaiting payment."""
+    running = await start_server(demo_data=True, **settings)
+    a = await open_buyer(buyers, "a", running, DEMO_SHOWTIME)
+    b = await open_buyer(buyers, "b", running, DEMO_SHOWTIME)
+    for seat_id in seats:
+        await a.hold(seat_id)
+    await a.submit_booking("Ada Lovelace", "ada@example.com")
+    return running, a, b
+
+
+async def test_paying_for_a_booking_on_the_demo_page_books_it_for_everyone(
+    start_server: StartServer, buyers: Buyers
+) -> None:
+    running, a, b = await at_the_payment_step(start_server, buyers, ["H5", "H6"])
+
+    # The payment step: the amount, and a countdown to paymentDueAt (PAYMENT_TIMEOUT_SECONDS, 15 minutes).
+    await expect(a.page.locator("#payment-amount")).to_have_text("€32.00")
+    await expect(a.page.locator("#payment-countdown")).to_have_text(re.compile(r"^(15:00|14:[0-5]\d)$"))
+    for seat_id in ("H5", "H6"):
+        await a.expect_seat(seat_id, "paying")
+        await b.expect_seat(seat_id, "held")
+    await expect(a.seat("H5")).to_have_attribute("aria-label", re.compile(r"awaiting payment"))
+    await a.screenshot(buyers.folder / "a-paying.png")
+
+    reference = await a.pay()
+    await expect(a.page.locator("#payment")).to_be_hidden()
+    await expect(a.page.locator("#booking-summary")).to_contain_text("€32.00")
+    for buyer in (a, b):
+        await buyer.expect_seat("H5", "booked")
+        await buyer.expect_seat("H6", "booked")
+    paid = await running.server.service.booking(ADMIN, reference)
+    assert isinstance(paid, BookingRecord)
+    assert (paid.status, paid.payment_provider) == (BookingStatus.CONFIRMED, "demo")
+
+
+async def test_cancelling_before_paying_frees_the_seats_in_the_other_tab_at_once(
+    start_server: StartServer, buyers: Buyers
+) -> None:
+    _, a, b = await at_the_payment_step(start_server, buyers, ["J1"])
+    await b.expect_seat("J1", "held")
+    await a.page.get_by_role("button", name="Cancel booking").click()
+    await b.expect_seat("J1", "available")
+    await a.expect_seat("J1", "available")
+    await expect(a.messages).to_contain_text("Booking cancelled: the seats are free again")
+    await expect(a.page.locator("#payment")).to_be_hidden()
+    await expect(a.page.locator("#booking-form")).to_be_visible()
+    await b.hold("J1")  # anyone's at once
+
+
+async def test_the_time_to_pay_counts_down_and_runs_out(start_server: StartServer, buyers: Buyers) -> None:
+    _, a, b = await at_the_payment_step(start_server, buyers, ["J2"], payment_timeout_seconds=3)
+    await expect(a.page.locator("#payment-countdown")).to_have_text(re.compile(r"^0:0[0-3]$"))
+    await b.expect_seat("J2", "held")
+    # Nobody pays: the server releases the seats, and both tabs see them free.
+    await b.expect_seat("J2", "available", timeout=10_000)
+    await a.expect_seat("J2", "available")
+    await expect(a.messages).to_contain_text("The time to pay ran out")
+    await expect(a.page.locator("#payment")).to_be_hidden()
 
 
 async def test_a_refresh_keeps_the_holds_and_another_tab_is_another_buyer(running: Running, buyers: Buyers) -> None:

@@ -84,8 +84,8 @@ async def test_a_capped_hold_waits_for_the_sweep_which_releases_it_once(start_se
 
     # Both instances sweep at once, then one again; the log says what was released (the sweeps also release
     # the lapsed holds other tests left in a shared database).
-    await asyncio.gather(first.server.service.expire_lapsed_holds(), second.server.service.expire_lapsed_holds())
-    await first.server.service.expire_lapsed_holds()
+    await asyncio.gather(first.server.service.expire_lapsed(), second.server.service.expire_lapsed())
+    await first.server.service.expire_lapsed()
     replay = await first.server.service.replay(showtime, 0)
     assert isinstance(replay, Replay)
     assert [(e.change.seat, e.change.status.value) for e in replay.events] == [("B1", "locked"), ("B1", "unlocked")]
@@ -153,8 +153,8 @@ async def test_at_the_cap_holders_rivals_and_two_sweepers_race_and_no_seat_is_he
     racing: list[Awaitable[Any]] = [
         *(lock(client, seat) for client, seat in once),
         *(until_held(holder, seat) for holder, seat in zip(holders[len(contested) :], alone, strict=True)),
-        first.server.service.expire_lapsed_holds(),
-        second.server.service.expire_lapsed_holds(),
+        first.server.service.expire_lapsed(),
+        second.server.service.expire_lapsed(),
     ]
     outcomes = await asyncio.gather(*racing)
     replies, retried = outcomes[: len(once)], outcomes[len(once) : len(once) + len(alone)]

@@ -18,6 +18,7 @@ from server.core.clock import SystemClock
 from server.storage.database import create_engine
 from server.storage.seed import create_showtime
 from server.storage.tables import booking_seat, seat_event, seat_hold, showtime
+from tests.audit import audit
 from tests.cluster import Instance, RedisServer, View, redis_reachable, start_instance, unique_prefix
 
 Start = Callable[..., Awaitable[Instance]]
@@ -158,6 +159,41 @@ async def test_each_lapsed_hold_is_released_once_whichever_instance_notices(
     assert sorted(events) == sorted(
         [(s, "locked") for s in ("A1", "A2", "B1")] + [(s, "unlocked") for s in ("A1", "A2", "B1")]
     )
+
+
+async def test_each_unpaid_booking_expires_once_whichever_instance_notices(
+    cluster: Start, new_showtime: Callable[..., Awaitable[str]], postgres_url: str
+) -> None:
+    checkout = {"PAYMENT_TIMEOUT_SECONDS": "1", "WEBHOOK_URL": "http://127.0.0.1:9/hooks", "WEBHOOK_SECRET": "whsec"}
+    a, b = await cluster(**checkout), await cluster(**checkout)
+    showtime_id = await new_showtime()
+    views = [await View.open(await a.client(), showtime_id), await View.open(await b.client(), showtime_id)]
+    customer = {"name": "Ada", "email": "ada@example.com"}
+    for instance, seats in ((a, ["A1", "A2"]), (b, ["B1"]), (b, ["C1"])):
+        buyer = await instance.client()
+        assert (await buyer.request("lock", showtimeId=showtime_id, seatIds=seats))["type"] == "ack"
+        booked = await buyer.request(
+            "book", showtimeId=showtime_id, seatIds=seats, customer=customer, payment="pending"
+        )
+        assert booked["status"] == "pending", booked
+    for view in views:
+        await view.settle(12)  # four seats held, then pending (locked again), then released once each
+        assert view.seats == {}
+    engine = create_engine(postgres_url)
+    try:
+        async with engine.connect() as conn:
+            events = (await conn.execute(
+                select(seat_event.c.seat_code, seat_event.c.status).where(seat_event.c.showtime_id == showtime_id)
+            )).all()  # fmt: skip
+        audited = await audit(engine, showtime_id, webhooks=True)
+    finally:
+        await engine.dispose()
+    assert sorted(events) == sorted((seat, status) for seat in ("A1", "A2", "B1", "C1") for status in TWICE_LOCKED)
+    assert list(audited.histories.values()) == [["pending", "expired"]] * 3
+    assert list(audited.events.values()) == [["booking.pending", "booking.expired"]] * 3
+
+
+TWICE_LOCKED = ("locked", "locked", "unlocked")  # held, pending payment, expired
 
 
 async def test_an_instance_killed_mid_load_loses_nothing_and_its_clients_resume_elsewhere(

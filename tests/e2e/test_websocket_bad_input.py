@@ -47,6 +47,13 @@ CASES: list[tuple[str, Any, str]] = [
     ("idempotency key with a control character", {"type": "unlock", "showtimeId": "{s}", "seatIds": ["A2"], "idempotencyKey": "a\x00b"}, "invalid_message"),
     ("keyed lock of a held seat", {"type": "lock", "showtimeId": "{s}", "seatIds": ["A1"], "idempotencyKey": "k"}, "seat_unavailable"),
     ("keyed book of seats not held", {"type": "book", "showtimeId": "{s}", "seatIds": ["A3"], "customer": CUSTOMER, "idempotencyKey": "k"}, "not_lock_owner"),
+    ("book with an unknown payment", {"type": "book", "showtimeId": "{s}", "seatIds": ["A2"], "customer": CUSTOMER, "payment": "later"}, "invalid_message"),
+    ("book with payment not a string", {"type": "book", "showtimeId": "{s}", "seatIds": ["A2"], "customer": CUSTOMER, "payment": 1}, "invalid_message"),
+    ("book with a phone too long", {"type": "book", "showtimeId": "{s}", "seatIds": ["A2"], "customer": {**CUSTOMER, "phone": "1" * 41}}, "invalid_message"),
+    ("book with a phone with NUL", {"type": "book", "showtimeId": "{s}", "seatIds": ["A2"], "customer": {**CUSTOMER, "phone": "1\u0000"}}, "invalid_message"),
+    ("book with notes too long", {"type": "book", "showtimeId": "{s}", "seatIds": ["A2"], "customer": CUSTOMER, "notes": "x" * 2001}, "invalid_message"),
+    ("book with an empty order reference", {"type": "book", "showtimeId": "{s}", "seatIds": ["A2"], "customer": CUSTOMER, "orderReference": ""}, "invalid_message"),
+    ("book someone else's seat, payment pending", {"type": "book", "showtimeId": "{s}", "seatIds": ["A1"], "customer": CUSTOMER, "payment": "pending"}, "not_lock_owner"),
     ("huge frame", {"type": "lock", "showtimeId": "{s}", "seatIds": ["A3"], "pad": "x" * 100_000}, "message_too_large"),
 ]  # fmt: skip
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-from server.core.changes import Change, Committed, Event
+from server.core.changes import BookingChange, Change, Committed, Event
 from server.core.errors import ErrorCode, Rejection
 from server.core.seats import Plan, SeatChange, SeatStatus
 from server.group_commit import GroupCommit
@@ -27,7 +27,7 @@ class Ledger:
         self.gate = asyncio.Event()
         self.gate.set()
 
-    async def commit(self, showtime_id: str, changes: Sequence[Change]) -> list[Rejection | Committed]:
+    async def commit(self, showtime_id: str, changes: Sequence[Change | BookingChange]) -> list[Rejection | Committed]:
         await self.gate.wait()
         if self.fail:
             raise ConnectionError("the database went away")

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import orjson
 import pytest
 from pydantic import ValidationError
 
+from server.core.bookings import BookingStatus
 from server.core.changes import Accepted, Event, Notice
 from server.core.errors import ErrorCode, Rejection
-from server.core.records import BookingRecord, StatusView
+from server.core.records import BookingRecord, StatusView, TransitionRecord
 from server.core.seats import SeatChange, SeatStatus
 from server.messages import (
     Ack,
@@ -24,6 +27,11 @@ from server.messages import (
     describe,
     render_notice,
 )
+
+RECORD = BookingRecord(
+    "bk_1", "st", "s1", BookingStatus.CONFIRMED, {"A1": 900, "A2": 900}, "Ada", "ada@example.com", 1800, "EUR", 1000,
+    confirmed_at=1000, transitions=(TransitionRecord(1, BookingStatus.CONFIRMED, "s1", 1000),),
+)  # fmt: skip
 
 
 def wire(json: str) -> dict[str, object]:
@@ -50,10 +58,15 @@ def test_an_event_becomes_a_seat_status_change() -> None:
 def test_an_ack_carries_only_the_fields_its_action_has() -> None:
     locked = wire(Ack.of(Accepted("lock", "st", ("A1", "A2"), expires_at=5000)).to_json())
     assert locked == {"type": "ack", "action": "lock", "showtimeId": "st", "seatIds": ["A1", "A2"], "expiresAt": 5000}
-    booked = wire(Ack.of(Accepted("book", "st", ("A1",), booking_id="bk_1", total_cents=900, currency="EUR")).to_json())
-    assert (booked["bookingId"], booked["totalCents"], booked["currency"], "expiresAt" in booked) == (
-        "bk_1", 900, "EUR", False,
+    booked = wire(Ack.of(Accepted("book", "st", ("A1",), booking=RECORD)).to_json())
+    assert (booked["bookingId"], booked["status"], booked["totalCents"], booked["currency"]) == (
+        "bk_1", "confirmed", 1800, "EUR",
     )  # fmt: skip
+    assert "expiresAt" not in booked
+    assert "paymentDueAt" not in booked
+    pending = replace(RECORD, status=BookingStatus.PENDING, payment_due_at=9000, confirmed_at=None)
+    due = wire(Ack.of(Accepted("book", "st", ("A1",), booking=pending)).to_json())
+    assert (due["status"], due["paymentDueAt"]) == ("pending", 9000)
 
 
 def test_extend_names_seats_and_tables_like_lock_and_its_ack_says_when_holds_lapse() -> None:
@@ -67,17 +80,21 @@ def test_extend_names_seats_and_tables_like_lock_and_its_ack_says_when_holds_lap
 
 
 def test_a_booking_record_becomes_a_view_with_its_customer() -> None:
-    record = BookingRecord("bk_1", "st", "s1", ["A1", "A2"], "Ada", "ada@example.com", 1800, "EUR", 1000)
-    view = wire(BookingView.of(record).to_json())
+    view = wire(BookingView.of(RECORD).to_json())
     assert view["customer"] == {"name": "Ada", "email": "ada@example.com"}
     assert "sessionId" not in view  # whose session booked is nobody else's business
+    assert view["items"] == [{"seatId": "A1", "priceCents": 900}, {"seatId": "A2", "priceCents": 900}]
+    assert view["transitions"] == [{"position": 1, "status": "confirmed", "actor": "s1", "at": 1000}]
+    phoned = replace(RECORD, customer_phone="+44 20 7946 0958", notes="aisle", order_reference="ord-7")
+    view = wire(BookingView.of(phoned).to_json())
+    assert view["customer"] == {"name": "Ada", "email": "ada@example.com", "phone": "+44 20 7946 0958"}
+    assert (view["notes"], view["orderReference"]) == ("aisle", "ord-7")
 
 
 def test_a_webhook_body_carries_the_booking_or_the_seats_it_is_about() -> None:
-    record = BookingRecord("bk_1", "st", "s1", ["A1"], "Ada", "ada@example.com", 900, "EUR", 1000)
-    sold = wire(render_notice("evt_1", Notice("booking.confirmed", "st", 2000, booking=record, position=2)))
+    sold = wire(render_notice("evt_1", Notice("booking.confirmed", "st", 2000, booking=RECORD, position=2)))
     assert (sold["id"], sold["type"], sold["createdAt"]) == ("evt_1", "booking.confirmed", 2000)
-    assert sold["data"] == wire(BookingView.of(record).to_json())
+    assert sold["data"] == wire(BookingView.of(RECORD).to_json())
     blocked = wire(render_notice("evt_2", Notice("seat.blocked", "st", 3000, seats=("A1", "A2"), reason="camera")))
     assert blocked["data"] == {"showtimeId": "st", "seatIds": ["A1", "A2"], "reason": "camera"}
 

@@ -10,10 +10,10 @@ import pytest
 from pydantic import TypeAdapter, ValidationError
 
 from server.core.errors import ErrorCode
-from server.messages import Problem, ServerMessage, client_message
+from server.messages import BookingView, Problem, ServerMessage, client_message
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "protocol.md"
-EXAMPLES = re.findall(r"```json (client|refused|server|problem)\n(.*?)\n```", DOC.read_text(), re.DOTALL)
+EXAMPLES = re.findall(r"```json (client|refused|server|problem|booking)\n(.*?)\n```", DOC.read_text(), re.DOTALL)
 server_message: TypeAdapter[ServerMessage] = TypeAdapter(ServerMessage)
 
 
@@ -41,5 +41,7 @@ def test_example_is_valid(kind: str, body: str) -> None:
             client_message.validate_json(body)
     elif kind == "server":
         server_message.validate_json(body, strict=False)
+    elif kind == "booking":
+        BookingView.model_validate_json(body, strict=False)
     else:
         Problem.model_validate_json(body, strict=False)

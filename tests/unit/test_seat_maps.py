@@ -11,13 +11,13 @@ import orjson
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from server.core.changes import Selection
+from server.core.changes import Customer, NewBooking, Selection
 from server.core.errors import ErrorCode, Rejection
 from server.core.records import SeatMap, StatusView
 from server.messages import ShowtimeLayout
 from server.metrics import Metrics
 from server.seat_maps import FreshReads, SeatMaps, Version, accepts_gzip
-from server.service import Customer, SeatService
+from server.service import SeatService
 from server.settings import LimitSettings, SeatSettings
 from server.storage.seed import Category as SeatCategory
 from server.storage.seed import create_showtime
@@ -28,7 +28,7 @@ from tests.unit.database import SHOWTIME, engine
 
 __all__ = ["engine"]
 
-ADA = Customer("Ada", "ada@example.com")
+ADA = NewBooking(Customer("Ada", "ada@example.com"))
 
 
 def seat_maps(engine: AsyncEngine, clock: ManualClock, reads_per_minute: float = 120) -> tuple[SeatService, SeatMaps]:

@@ -6,11 +6,12 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from server.core.changes import Accepted, Event, Selection
+from server.core.bookings import BookingStatus
+from server.core.changes import Accepted, Customer, Event, NewBooking, Selection
 from server.core.errors import ErrorCode, Rejection
 from server.core.records import BookingRecord, ShowtimeDetails, StatusView
 from server.metrics import Metrics
-from server.service import Customer, Replay, SeatService
+from server.service import ADMIN, Replay, SeatService
 from server.settings import SeatSettings
 from server.storage.idempotency import IdempotencyKeys
 from server.storage.store import SeatStore
@@ -19,7 +20,7 @@ from tests.unit.database import SHOWTIME, engine
 
 __all__ = ["engine"]
 
-ADA = Customer("Ada", "ada@example.com")
+ADA = NewBooking(Customer("Ada", "ada@example.com"))
 
 
 class Published(list[Event]):
@@ -38,15 +39,15 @@ async def test_lock_book_and_read_back(engine: AsyncEngine) -> None:
     assert locked == Accepted("lock", SHOWTIME, ("A1", "A2"), expires_at=clock.now() + 60_000, seq=2)
     booked = await seats.book("s1", SHOWTIME, Selection(["A1"]), ADA)
     assert isinstance(booked, Accepted)
-    assert (booked.total_cents, booked.currency) == (1200, "EUR")
+    assert booked.booking is not None
+    assert (booked.booking.total_cents, booked.booking.currency) == (1200, "EUR")
     assert [(e.seq, e.change.seat, e.change.status.value) for e in published] == [
         (1, "A1", "locked"), (2, "A2", "locked"), (3, "A1", "booked"),
     ]  # fmt: skip
-    assert booked.booking_id is not None
-    record = await seats.booking("s1", booked.booking_id)
+    record = await seats.booking("s1", booked.booking.id)
     assert isinstance(record, BookingRecord)
     assert (record.seat_ids, record.customer_name, record.total_cents) == (["A1"], "Ada", 1200)
-    foreign = await seats.booking("s2", booked.booking_id)
+    foreign = await seats.booking("s2", booked.booking.id)
     assert isinstance(foreign, Rejection)
     assert foreign.code is ErrorCode.NOT_FOUND  # someone else's booking is reported missing
     status = await seats.status("s1", SHOWTIME)
@@ -78,10 +79,10 @@ async def test_lapsed_holds_are_released_once_when_the_clock_passes_them(engine:
     seats = service(engine, clock, published, hold_ttl_seconds=10)
     await seats.lock("s1", SHOWTIME, Selection(["C1", "C2"]))
     clock.advance(9_999)
-    assert await seats.expire_lapsed_holds() == 0
+    assert await seats.expire_lapsed() == 0
     clock.advance(1)
-    assert await seats.expire_lapsed_holds() == 2
-    assert await seats.expire_lapsed_holds() == 0
+    assert await seats.expire_lapsed() == 2
+    assert await seats.expire_lapsed() == 0
     assert [e.change.status.value for e in published] == ["locked", "locked", "unlocked", "unlocked"]
     assert isinstance(await seats.lock("s2", SHOWTIME, Selection(["C1"])), Accepted)
 
@@ -160,3 +161,78 @@ async def test_upkeep_forgets_expired_idempotency_keys_now_and_then(engine: Asyn
     clock.advance(60_000)
     await seats.maintain()
     assert await keys.find("s1", "live") is None
+
+
+PAY_LATER = NewBooking(Customer("Ada", "ada@example.com"), pending=True)
+
+
+async def test_a_pending_booking_outlives_the_hold_ttl_and_expires_at_its_payment_due_time(engine: AsyncEngine) -> None:
+    clock, published = ManualClock(), Published()
+    seats = service(engine, clock, published, hold_ttl_seconds=60, payment_timeout_seconds=900)
+    await seats.lock("s1", SHOWTIME, Selection(["A1", "A2"]))
+    booked = await seats.book("s1", SHOWTIME, Selection(["A1", "A2"]), PAY_LATER)
+    assert isinstance(booked, Accepted)
+    assert booked.booking is not None
+    assert (booked.booking.status, booked.booking.payment_due_at) == (BookingStatus.PENDING, clock.now() + 900_000)
+    assert [e.change.status.value for e in published] == ["locked"] * 4  # locked again: still taken
+    status = await seats.status("s1", SHOWTIME)
+    assert isinstance(status, StatusView)
+    assert (status.held, status.mine, status.lapses_at) == (["A1", "A2"], {}, None)  # held, but not a hold
+    clock.advance(60_000)
+    assert await seats.expire_lapsed() == 0  # the hold TTL is nothing to it
+    clock.advance(839_999)
+    assert await seats.expire_lapsed() == 0
+    clock.advance(1)
+    assert await seats.expire_lapsed() == 2
+    assert await seats.expire_lapsed() == 0
+    assert [e.change.status.value for e in published[4:]] == ["unlocked", "unlocked"]
+    expired = await seats.booking(ADMIN, booked.booking.id)
+    assert isinstance(expired, BookingRecord)
+    assert (expired.status, expired.expired_at) == (BookingStatus.EXPIRED, clock.now())
+
+
+async def test_confirm_and_cancel_answer_with_the_booking_or_the_code_of_its_status(engine: AsyncEngine) -> None:
+    clock, published = ManualClock(), Published()
+    seats = service(engine, clock, published)
+    await seats.lock("s1", SHOWTIME, Selection(["B1"]))
+    booked = await seats.book("s1", SHOWTIME, Selection(["B1"]), PAY_LATER)
+    assert isinstance(booked, Accepted)
+    assert booked.booking is not None
+    booking_id = booked.booking.id
+    foreign = await seats.cancel("s2", booking_id, None)
+    assert isinstance(foreign, Rejection)
+    assert foreign.code is ErrorCode.NOT_FOUND
+    unknown = await seats.confirm("bk_nope", "pay_1", "stripe")
+    assert isinstance(unknown, Rejection)
+    assert unknown.code is ErrorCode.NOT_FOUND
+    paid = await seats.confirm(booking_id, "pay_1", "stripe")
+    assert isinstance(paid, BookingRecord)
+    assert (paid.status, paid.payment_reference, paid.payment_provider) == (BookingStatus.CONFIRMED, "pay_1", "stripe")
+    assert await seats.confirm(booking_id, "pay_1", "stripe") == paid  # told twice: the same answer
+    by_buyer = await seats.cancel("s1", booking_id, None)
+    assert isinstance(by_buyer, Rejection)
+    assert by_buyer.code is ErrorCode.BOOKING_CONFIRMED
+    refunded = await seats.cancel(ADMIN, booking_id, "refund")
+    assert isinstance(refunded, BookingRecord)
+    assert (refunded.status, refunded.cancel_reason) == (BookingStatus.CANCELLED, "refund")
+    assert [e.change.status.value for e in published] == ["locked", "locked", "booked", "unlocked"]
+    await seats.lock("s3", SHOWTIME, Selection(["B1"]))  # the seat is free at once
+    late = await seats.confirm(booking_id, "pay_2", "stripe")
+    assert isinstance(late, Rejection)
+    assert late.code is ErrorCode.BOOKING_CANCELLED
+    logged = await seats.booking(ADMIN, booking_id)
+    assert isinstance(logged, BookingRecord)
+    assert (logged.status, logged.payment_reference, len(logged.transitions)) == (BookingStatus.CANCELLED, "pay_2", 4)
+
+
+async def test_a_buyer_cancelling_is_a_seat_change_under_its_rate_limit(engine: AsyncEngine) -> None:
+    clock = ManualClock()
+    seats = service(engine, clock, Published(), seat_changes_per_second=1, seat_change_burst=2)
+    await seats.lock("s1", SHOWTIME, Selection(["C1"]))
+    booked = await seats.book("s1", SHOWTIME, Selection(["C1"]), PAY_LATER)
+    assert isinstance(booked, Accepted)
+    assert booked.booking is not None
+    limited = await seats.cancel("s1", booked.booking.id, None)
+    assert isinstance(limited, Rejection)
+    assert limited.code is ErrorCode.RATE_LIMITED
+    assert isinstance(await seats.cancel(ADMIN, booked.booking.id, None), BookingRecord)  # the shop has no limit

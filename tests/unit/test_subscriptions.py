@@ -16,13 +16,14 @@ import orjson
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from server.core.changes import Event, Selection
+from server.core.changes import Accepted, Customer, Event, NewBooking, Selection
 from server.core.errors import ErrorCode, Rejection
 from server.core.records import Snapshot
+from server.core.seats import SeatState
 from server.fanout import Fanout
 from server.messages import CurrentSeatStatus
 from server.metrics import Metrics
-from server.service import Customer, SeatService
+from server.service import ADMIN, SeatService
 from server.settings import SeatSettings
 from server.storage.store import SeatStore
 from server.subscriptions import Joined, Subscriptions
@@ -197,20 +198,30 @@ async def test_the_memory_snapshot_equals_the_database_after_random_changes_from
     chooser = random.Random(7)
     sessions = ["s_a", "s_b", "s_c"]
     seen: set[str] = set()
+    made: list[tuple[str, str]] = []  # (booking, buyer) of every booking made
 
     async def act(node: Instance) -> None:
         seats = Selection(chooser.sample(SEATS, chooser.randint(1, 3)))
         session = chooser.choice(sessions)
-        match chooser.randrange(6):
+        match chooser.randrange(10):
             case 0 | 1:
                 await node.service.lock(session, SHOWTIME, seats)
             case 2:
                 await node.service.unlock(session, SHOWTIME, seats)
-            case 3:  # a sale follows a hold of the same seats
+            case 3 | 4:  # a sale follows a hold of the same seats: confirmed at once, or awaiting payment
                 await node.service.lock(session, SHOWTIME, seats)
-                await node.service.book(session, SHOWTIME, seats, Customer("Ada", "ada@example.com"))
-            case 4:
-                await node.service.block(SHOWTIME, seats, "broken")
+                order = NewBooking(Customer("Ada", "ada@example.com"), pending=chooser.random() < 0.7)
+                sold = await node.service.book(session, SHOWTIME, seats, order)
+                if isinstance(sold, Accepted) and sold.booking is not None:
+                    made.append((sold.booking.id, session))
+            case 5 if made:  # paid, or cancelled by its buyer or the shop
+                booking_id, buyer = chooser.choice(made)
+                if chooser.random() < 0.5:
+                    await node.service.confirm(booking_id, "pay", "stripe")
+                else:
+                    await node.service.cancel(chooser.choice([buyer, ADMIN]), booking_id, None)
+            case 6 | 7:
+                await node.service.block(SHOWTIME, Selection(seats.seat_ids[:1]), "broken")
             case _:
                 await node.service.unblock(SHOWTIME, seats)
 
@@ -230,7 +241,8 @@ async def test_the_memory_snapshot_equals_the_database_after_random_changes_from
                     k: v for k, v in stored.items() if k != "timestamp"
                 }
                 seen |= {kind for kind in ("lockedSeats", "bookedSeats", "blockedSeats", "mySeats") if stored[kind]}
-    assert seen == {"lockedSeats", "bookedSeats", "blockedSeats", "mySeats"}  # every kind of claim was compared
+                seen |= {"pending" for claim in status.claims.values() if claim.state is SeatState.PENDING}
+    assert seen == {"lockedSeats", "bookedSeats", "blockedSeats", "mySeats", "pending"}  # every kind was compared
 
 
 async def test_a_resubscribe_with_last_seq_replays_exactly_what_was_missed(engine: AsyncEngine) -> None:

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, TypeAdapter, ValidationError
 
+from server.core.bookings import BookingStatus
 from server.core.errors import ErrorCode
 from server.core.records import Snapshot
 from server.core.seats import SeatState
@@ -204,5 +205,7 @@ def check_state(session_id: str, answer: Any, before: Snapshot, after: Snapshot)
         if answer.action == "unlock":
             assert holder is None or holder[1] != session_id, f"{answer} but {seat} is still held: {claim}"
         else:
-            state = SeatState.HELD if answer.action == "lock" else SeatState.BOOKED
+            state = {"lock": SeatState.HELD, "book": SeatState.BOOKED}[answer.action]
+            if answer.status is BookingStatus.PENDING:  # a book awaiting payment
+                state = SeatState.PENDING
             assert holder == (state, session_id), f"{answer} but {seat} is {claim}"

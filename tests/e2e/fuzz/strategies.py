@@ -33,6 +33,7 @@ hostile_values = st.one_of(json_values, hostile_text, numbers, st.builds(Token, 
 
 REQUIRED = {"subscribe": ["showtimeId"], "unsubscribe": ["showtimeId"], "lock": ["showtimeId", "seatIds"]}
 REQUIRED |= {"unlock": ["showtimeId", "seatIds"], "book": ["showtimeId", "seatIds", "customer"], "ping": []}
+OPTIONAL = {"book": ["payment", "notes", "orderReference"], "subscribe": ["lastSeq"]}
 unknown_seats = st.sampled_from(["Z9", "A0", "A6", "D1", "a1", "A1 ", "A01", "A1\x00", "\u0391" + "1"])
 seat_lists = st.one_of(
     st.lists(st.sampled_from(SEATS) | unknown_seats | hostile_text, max_size=12),
@@ -56,13 +57,21 @@ PLAUSIBLE: dict[str, st.SearchStrategy[Any]] = {
     "customer": st.just(CUSTOMER),
     "requestId": st.text(max_size=10) | st.integers(),
     "lastSeq": st.integers(0, 3),
+    "payment": st.sampled_from(["pending", None]),
+    "notes": st.text(max_size=20),
+    "orderReference": st.sampled_from(["o-1", "ORDER/2030/7"]),
 }
 ODD_CONTENT: dict[str, st.SearchStrategy[Any]] = {
     "showtimeId": st.one_of(near_showtimes, hostile_text, st.sampled_from(["st_nope", "demo-evening"])),
     "seatIds": seat_lists,
-    "customer": st.fixed_dictionaries({"name": hostile_text, "email": emails | hostile_text}),
+    "customer": st.fixed_dictionaries(
+        {"name": hostile_text, "email": emails | hostile_text}, optional={"phone": hostile_text | hostile_values}
+    ),
     "requestId": st.one_of(edge_text, odd_text, huge_ints, long_text),
     "lastSeq": st.one_of(st.integers(-2, 5), huge_ints, st.integers()),
+    "payment": st.one_of(st.sampled_from(["Pending", "pending ", "later", "confirmed", ""]), hostile_text),
+    "notes": st.one_of(hostile_text, edge_text),
+    "orderReference": st.one_of(hostile_text, edge_text),
 }
 extra_keys = st.one_of(
     st.sampled_from(["showtime_id", "seat_ids", "request_id", "RequestId", "__proto__", "constructor", "type "]),
@@ -75,7 +84,7 @@ def hostile_messages(draw: st.DrawFn) -> dict[str, Any]:
     """A plausible message of a real type, then a few things done to it: a field of the right type with
     hostile content, a field of any value, a field dropped, the type changed, unknown fields added."""
     kind = draw(st.sampled_from(list(REQUIRED)))
-    names = [*REQUIRED[kind], "requestId", *(["lastSeq"] if kind == "subscribe" else [])]
+    names = [*REQUIRED[kind], "requestId", *OPTIONAL.get(kind, [])]
     message: dict[str, Any] = {"type": kind} | {name: draw(PLAUSIBLE[name]) for name in names}
     for _ in range(draw(st.integers(0, 3))):
         match draw(st.sampled_from(["odd content", "odd content", "anything", "drop", "type", "extra"])):

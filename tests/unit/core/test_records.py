@@ -6,14 +6,17 @@ import dataclasses
 
 import pytest
 
+from server.core.bookings import BookingStatus
 from server.core.records import BookingRecord, Snapshot, StatusView
 from server.core.seats import Claim, SeatState
 
 
 def test_records_are_equal_by_content() -> None:
-    first = BookingRecord("bk", "st", "s1", ["A1"], "Ada", "ada@example.com", 1200, "EUR", 5)
-    assert first == BookingRecord("bk", "st", "s1", ["A1"], "Ada", "ada@example.com", 1200, "EUR", 5)
-    assert first != BookingRecord("bk", "st", "s1", ["A2"], "Ada", "ada@example.com", 1200, "EUR", 5)
+    confirmed = BookingStatus.CONFIRMED
+    first = BookingRecord("bk", "st", "s1", confirmed, {"A1": 1200}, "Ada", "ada@example.com", 1200, "EUR", 5)
+    assert first == BookingRecord("bk", "st", "s1", confirmed, {"A1": 1200}, "Ada", "ada@example.com", 1200, "EUR", 5)
+    assert first != BookingRecord("bk", "st", "s1", confirmed, {"A2": 1200}, "Ada", "ada@example.com", 1200, "EUR", 5)
+    assert first.seat_ids == ["A1"]
 
 
 def test_records_cannot_be_reassigned() -> None:

@@ -17,6 +17,7 @@ from server.core.seats import (
     SeatState,
     SeatStatus,
     apply_plan,
+    plan_block,
     plan_book,
     plan_expiry,
     plan_extend,
@@ -42,6 +43,10 @@ def plan_lock_now(
 
 def held(session: str, expires_at: int = NOW + 1, since: int = NOW - 1) -> Claim:
     return Claim(SeatState.HELD, session, expires_at, since)
+
+
+def pending(session: str) -> Claim:
+    return Claim(SeatState.PENDING, session)
 
 
 def booked(session: str) -> Claim:
@@ -250,6 +255,36 @@ class TestBook:
         claims = {"A1": held("me")} | ({"A2": claim} if claim else {})
         rejection = refused(plan_book(claims, TERMS, LAYOUT, "me", ("A1", "A2"), NOW), ErrorCode.NOT_LOCK_OWNER)
         assert rejection.seats == ("A2",)
+
+
+class TestPendingBooking:
+    """A booking awaiting payment: its seats stay taken, and no hold rule can touch them."""
+
+    def test_a_book_with_a_payment_step_sells_the_seats_pending_and_announces_them_locked(self) -> None:
+        claims = {"A1": held("me"), "B1": held("me")}
+        plan = accepted(plan_book(claims, TERMS, LAYOUT, "me", ("A1", "B1"), NOW, payment_ms=900_000))
+        assert (dict(plan.sell), plan.payment_due_at, plan.release) == (
+            {"A1": 1000, "B1": 1500},
+            NOW + 900_000,
+            ("A1", "B1"),
+        )
+        assert [(c.seat, c.status, c.session_id) for c in plan.changes] == [
+            ("A1", SeatStatus.LOCKED, "me"), ("B1", SeatStatus.LOCKED, "me"),
+        ]  # fmt: skip
+        apply_plan(claims, plan)
+        assert claims == {"A1": pending("me"), "B1": pending("me")}
+        assert accepted(plan_book({"A1": held("me")}, TERMS, LAYOUT, "me", ("A1",), NOW)).payment_due_at is None
+
+    def test_its_seats_cannot_be_locked_unlocked_booked_or_blocked_even_by_its_session(self) -> None:
+        claims = {"A1": pending("me")}
+        for session in ("me", "other"):
+            refused(plan_lock_now(claims, session, ("A1",), NOW, TTL, MAX_HELD), ErrorCode.SEAT_UNAVAILABLE)
+            refused(plan_unlock(claims, session, ("A1",)), ErrorCode.NOT_LOCK_OWNER)
+            refused(plan_book(claims, TERMS, LAYOUT, session, ("A1",), NOW), ErrorCode.NOT_LOCK_OWNER)
+        refused(plan_block(claims, ("A1",), "camera"), ErrorCode.SEAT_UNAVAILABLE)
+
+    def test_its_seats_do_not_lapse_with_the_hold_ttl(self) -> None:
+        assert plan_expiry({"A1": pending("me")}, NOW + 10 * TTL).release == ()
 
 
 class TestExpiry:

@@ -15,12 +15,12 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from server.admin_messages import ShowtimeStats
-from server.core.changes import Accepted, Selection
+from server.core.changes import Accepted, Customer, NewBooking, Selection
 from server.core.errors import Rejection
 from server.core.stats import SalesTotals, SeatCounts
 from server.core.venues import CategoryInfo, HallLayout, RowPlan, SeatPlace, SectionPlan
 from server.metrics import Metrics
-from server.service import Customer, SeatService
+from server.service import SeatService
 from server.settings import SeatSettings
 from server.storage import venues
 from server.storage.database import create_engine
@@ -72,7 +72,7 @@ async def sell(service: SeatService, showtime_id: str, *seats: str) -> None:
     """Hold and book ``seats`` as a buyer of its own: a confirmed booking."""
     buyer, selection = "s_" + secrets.token_hex(4), Selection(seats)
     accepted(await service.lock(buyer, showtime_id, selection))
-    accepted(await service.book(buyer, showtime_id, selection, Customer("Ada", "ada@example.com")))
+    accepted(await service.book(buyer, showtime_id, selection, NewBooking(Customer("Ada", "ada@example.com"))))
 
 
 def accepted(outcome: Accepted | Rejection) -> None:

@@ -365,7 +365,7 @@ async def test_a_late_payment_for_seats_taken_since_is_logged_and_changes_no_sea
     assert late.events == []
     assert late.booking is not None
     assert (late.booking.status, late.booking.payment_reference) == (BookingStatus.EXPIRED, "pay_1")
-    assert (await store.snapshot(SHOWTIME)).claims == {"D1": Claim(SeatState.HELD, "s2", due + TTL)}
+    assert (await store.snapshot(SHOWTIME)).claims == {"D1": Claim(SeatState.HELD, "s2", due + TTL, due)}
     assert [event[1:] for event in await outbox(engine)] == [
         (1, "booking.pending"), (2, "booking.expired"), (3, "booking.late_payment"),
     ]  # fmt: skip

@@ -11,7 +11,6 @@ import asyncio
 import base64
 import binascii
 import dataclasses
-import hmac
 import json
 from collections.abc import Callable
 from http import HTTPStatus
@@ -32,6 +31,7 @@ from server.admin_messages import (
 from server.core.changes import Selection
 from server.core.deliveries import DeliveryStatus
 from server.core.errors import ErrorCode, FieldError, Rejection
+from server.core.tokens import same_secret
 from server.core.venues import HallLayout
 from server.http import ProblemError, parse_body, printable, read_body
 from server.layout_file import LayoutDocument, layout_document, load_layout
@@ -80,15 +80,14 @@ class AdminApi:
         self.service = service
         self.webhooks = webhooks
         self.sessions = sessions
-        self.key = key.encode()
+        self.key = key
         self.transport = transport
         self.limits = limits
 
     def authorize(self, request: web.Request) -> None:
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         token = token.strip() if scheme.lower() == "bearer" else ""
-        # compare_digest takes as long whatever the key's first wrong byte: the key cannot be guessed byte by byte.
-        if self.key and hmac.compare_digest(token.encode(), self.key):
+        if same_secret(token, self.key):
             return
         if token and self.sessions.verify(token) is not None:
             raise ProblemError(Rejection(ErrorCode.FORBIDDEN, "a buyer's session token cannot call the admin API"))

@@ -7,7 +7,6 @@ the OpenAPI document, so the document cannot drift from what is served.
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 import math
 import re
@@ -27,6 +26,7 @@ from server.core.idempotency import Stored, fingerprint, keeps
 from server.core.limits import origin_allowed
 from server.core.proxies import client_address
 from server.core.records import SeatMap
+from server.core.tokens import same_secret
 from server.core.venues import Bounds
 from server.idempotency import Answered, Idempotency, Replayed
 from server.layout_file import layout_json_schema
@@ -323,7 +323,7 @@ class Keys:
 
     idempotency: Idempotency
     sessions: Sessions
-    admin_key: bytes
+    admin_key: str
     transport: TransportSettings
     refusals: Refusals
 
@@ -331,7 +331,7 @@ class Keys:
         """``admin`` for the operator's key, else the session of the bearer token; None for neither."""
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         token = token.strip() if scheme.lower() == "bearer" else ""
-        if self.admin_key and hmac.compare_digest(token.encode(), self.admin_key):
+        if same_secret(token, self.admin_key):
             return ADMIN
         return self.sessions.verify(token) if token else None
 
@@ -472,7 +472,7 @@ def create_app(
 ) -> web.Application:
     """The REST app: ``api``'s endpoints and ``more`` tables; ``admin_key`` scopes the operator's idempotency keys."""
     app = web.Application(middlewares=[cors(transport, refusals), problems(refusals)], client_max_size=max_body)
-    keys = Keys(idempotency, api.sessions, admin_key.encode(), transport, refusals)
+    keys = Keys(idempotency, api.sessions, admin_key, transport, refusals)
     tables: tuple[Routes, ...] = ((api, ENDPOINTS), *more)
     for owner, endpoints in tables:
         for endpoint in endpoints:
@@ -490,6 +490,13 @@ def create_app(
     async def index(request: web.Request) -> web.FileResponse:
         return web.FileResponse(DEMO_DIR / "index.html")
 
+    async def dashboard(request: web.Request) -> web.FileResponse:
+        # The operator's page asks for the admin key itself: the page is no secret, the data it reads is.
+        return web.FileResponse(DEMO_DIR / "admin" / "index.html")
+
+    async def to_dashboard(request: web.Request) -> web.Response:
+        raise web.HTTPFound("/admin/")
+
     async def layout_file_schema(request: web.Request) -> web.Response:
         return web.json_response(layout_schema)
 
@@ -497,5 +504,7 @@ def create_app(
     app.router.add_get("/api/layout.schema.json", layout_file_schema)
     app.router.add_get("/metrics", prometheus)
     app.router.add_get("/", index)
+    app.router.add_get("/admin/", dashboard)
+    app.router.add_get("/admin", to_dashboard)
     app.router.add_static("/static", DEMO_DIR)
     return app

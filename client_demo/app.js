@@ -5,7 +5,7 @@
 
 import { SeatConnection, SeatError } from "./connection.js";
 import { countdown, listOf, money, when } from "./format.js";
-import { STATE_TEXT, SeatMap } from "./seatmap.js";
+import { STATE_TEXT, SeatMap, changedState } from "./seatmap.js";
 import { Viewport } from "./viewport.js";
 
 const $ = (id) => document.getElementById(id);
@@ -257,7 +257,7 @@ function onChange({ showtimeId, seatId, status, sessionId }) {
   const grid = page.grid;
   if (showtimeId !== page.showtime?.id || !grid.has(seatId)) return;
   const mine = sessionId === page.connection.sessionId;
-  const state = { booked: "booked", blocked: "blocked", unlocked: "available" }[status] ?? (mine ? "mine" : "held");
+  const state = changedState(status, mine);
   const before = grid.state(seatId);
   grid.setState(seatId, state, { flash: !mine });
   if (state !== "mine") page.expiries.delete(seatId);

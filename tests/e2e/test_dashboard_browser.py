@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Locator, Page, expect
 
-from tests.browser import ARTIFACTS, CHROMIUM_ARGS, SOON_MS, Buyer, Buyers, chromium_executable
+from tests.browser import SOON_MS, Buyer, Buyers
 from tests.client import SeatClient
 from tests.conftest import Running, StartServer
 from tests.e2e.test_demo_browser import THEATRE_PRICES, example_showtime
@@ -25,35 +24,17 @@ KEY = "operator-key-for-the-dashboard-test"
 CUSTOMER = {"name": "Ada Lovelace", "email": "ada@example.com"}
 
 
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    executable = chromium_executable()
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=executable, args=list(CHROMIUM_ARGS))
-        yield launched
-        await launched.close()
-
-
-@pytest.fixture
-async def tabs(browser: Browser, start_server: StartServer, request: pytest.FixtureRequest) -> AsyncIterator[Buyers]:
-    # Depends on start_server so that the tabs close before the servers stop.
-    opened = Buyers(browser, ARTIFACTS / re.sub(r"[^\w.-]+", "-", request.node.name).strip("-"))
-    yield opened
-    await opened.close()
-    opened.check()
-
-
 async def sign_in(page: Page, key: str) -> None:
     await page.get_by_label("Admin key").fill(key)
     await page.get_by_role("button", name="Open the dashboard").click()
 
 
-def row(page: Page, showtime_id: str) -> Page:
-    return page.locator(f'#showtimes [data-showtime="{showtime_id}"]')  # type: ignore[return-value]
+def row(page: Page, showtime_id: str) -> Locator:
+    return page.locator(f'#showtimes [data-showtime="{showtime_id}"]')
 
 
-async def operator(tabs: Buyers, running: Running) -> Buyer:
-    tab = await tabs.new("operator", viewport={"width": 1400, "height": 900})
+async def operator(buyers: Buyers, running: Running) -> Buyer:
+    tab = await buyers.new("operator", viewport={"width": 1400, "height": 900})
     await tab.page.goto(f"{running.http_url}/admin/")
     await sign_in(tab.page, KEY)
     await expect(tab.page.locator("#dashboard")).to_be_visible(timeout=SOON_MS)
@@ -61,9 +42,11 @@ async def operator(tabs: Buyers, running: Running) -> Buyer:
     return tab
 
 
-async def test_a_wrong_key_is_refused_and_the_right_one_kept_for_the_tab(start_server: StartServer, tabs: Buyers) -> None:
+async def test_a_wrong_key_is_refused_and_the_right_one_kept_for_the_tab(
+    start_server: StartServer, buyers: Buyers
+) -> None:
     running = await start_server(admin_api_key=KEY)
-    tab = await tabs.new("operator")
+    tab = await buyers.new("operator")
     page = tab.page
     await page.goto(f"{running.http_url}/admin")  # redirected to /admin/
     await sign_in(page, "not-the-key")
@@ -84,21 +67,23 @@ async def test_a_wrong_key_is_refused_and_the_right_one_kept_for_the_tab(start_s
     assert [url for url in tab.requests if KEY in url] == []
 
 
-async def test_the_dashboard_follows_a_load_generator_live(start_server: StartServer, tabs: Buyers) -> None:
+async def test_the_dashboard_follows_a_load_generator_live(start_server: StartServer, buyers: Buyers) -> None:
     running = await start_server(admin_api_key=KEY)
     quiet, busy = await running.showtime(), await running.showtime()
-    tab = await operator(tabs, running)
+    tab = await operator(buyers, running)
     page = tab.page
     await expect(row(page, busy).locator(".counts")).to_have_text(re.compile(r"^0 of 15 sold · 0 held"))
     await expect(row(page, busy).locator('.categories [data-category="premium"]')).to_have_count(1, timeout=SOON_MS)
 
     # The load generator: three buyers on the socket hold seats, two of them book.
-    buyers = [await running.client() for _ in range(3)]
-    for buyer, seats in zip(buyers, (["A1", "A2"], ["B1", "B2", "B3"], ["C1"]), strict=True):
-        assert (await buyer.request("lock", showtimeId=busy, seatIds=seats))["type"] == "ack"
-    await expect(row(page, busy).locator(".counts")).to_have_text(re.compile(r"^0 of 15 sold · 6 held"), timeout=SOON_MS)
-    await book(buyers[0], busy, ["A1", "A2"])
-    await book(buyers[1], busy, ["B1", "B2", "B3"])
+    clients = [await running.client() for _ in range(3)]
+    for client, seats in zip(clients, (["A1", "A2"], ["B1", "B2", "B3"], ["C1"]), strict=True):
+        assert (await client.request("lock", showtimeId=busy, seatIds=seats))["type"] == "ack"
+    await expect(row(page, busy).locator(".counts")).to_have_text(
+        re.compile(r"^0 of 15 sold · 6 held"), timeout=SOON_MS
+    )
+    await book(clients[0], busy, ["A1", "A2"])
+    await book(clients[1], busy, ["B1", "B2", "B3"])
     counts = row(page, busy).locator(".counts")
     await expect(counts).to_have_text(re.compile(r"^5 of 15 sold · 1 held"), timeout=SOON_MS)
     # Row A is premium (1500), the rest standard (1000): €60.00 in all, €30.00 of it premium.
@@ -115,24 +100,24 @@ async def test_the_dashboard_follows_a_load_generator_live(start_server: StartSe
     await expect(page.locator("#map-frame")).to_have_attribute("data-stale", "false", timeout=SOON_MS)
     for seat, state in {"A1": "booked", "B3": "booked", "C1": "held", "C2": "available"}.items():
         await tab.expect_seat(seat, state)
-    await buyers[2].request("unlock", showtimeId=busy, seatIds=["C1"])
+    await clients[2].request("unlock", showtimeId=busy, seatIds=["C1"])
     await tab.expect_seat("C1", "available")
     await expect(page.locator("#detail-figures")).to_contain_text("0 held", timeout=SOON_MS)
-    for buyer in buyers:
-        await buyer.close()
+    for client in clients:
+        await client.close()
 
 
 async def book(buyer: SeatClient, showtime: str, seats: list[str]) -> None:
     assert (await buyer.request("book", showtimeId=showtime, seatIds=seats, customer=CUSTOMER))["type"] == "ack"
 
 
-async def test_the_dashboard_in_the_readme(start_server: StartServer, tabs: Buyers) -> None:
+async def test_the_dashboard_in_the_readme(start_server: StartServer, buyers: Buyers) -> None:
     """docs/dashboard.png: the theatre half sold, a second showtime starting, the seat map of the first."""
     running = await start_server(admin_api_key=KEY)
     theatre, hall = await example_showtime(running, "theatre", THEATRE_PRICES)
     matinee, _ = await example_showtime(running, "theatre", THEATRE_PRICES)
     seats = [seat.id for seat in hall.seats() if seat.id not in hall.blocked and not seat.id.startswith("box")]
-    buyers = [await running.client() for _ in range(4)]
+    clients = [await running.client() for _ in range(4)]
 
     async def sell(buyer: SeatClient, showtime: str, mine: list[str], held: int) -> None:
         for start in range(0, len(mine) - held, 4):
@@ -141,15 +126,15 @@ async def test_the_dashboard_in_the_readme(start_server: StartServer, tabs: Buye
         await buyer.request("lock", showtimeId=showtime, seatIds=mine[len(mine) - held :])
 
     await asyncio.gather(
-        sell(buyers[0], theatre, seats[0:120:2], 6),
-        sell(buyers[1], theatre, seats[200:260], 4),
-        sell(buyers[2], theatre, seats[300:330], 3),
-        sell(buyers[3], matinee, seats[10:40:3], 2),
+        sell(clients[0], theatre, seats[0:120:2], 6),
+        sell(clients[1], theatre, seats[200:260], 4),
+        sell(clients[2], theatre, seats[300:330], 3),
+        sell(clients[3], matinee, seats[10:40:3], 2),
     )
-    tab = await operator(tabs, running)
+    tab = await operator(buyers, running)
     await row(tab.page, theatre).locator(".showtime-pick").click()
     await expect(tab.page.locator("#map-frame")).to_have_attribute("data-stale", "false", timeout=SOON_MS)
     await expect(row(tab.page, theatre).locator(".categories li")).to_have_count(len(hall.categories))
-    await tab.screenshot(tabs.folder / "dashboard.png", full_page=True)
-    for buyer in buyers:
-        await buyer.close()
+    await tab.screenshot(buyers.folder / "dashboard.png", full_page=True)
+    for client in clients:
+        await client.close()

@@ -6,6 +6,9 @@
 //   key in an `authenticate` message (never in the URL) and follows each showtime with `subscribe_figures`.
 //   The server sends a showtime's figures at most once a second, after it changed.
 // - The seat map is the demo's (seatmap.js), fed by an ordinary subscription to the showtime on show.
+// - The bookings of the showtime on show come from GET /api/admin/showtimes/{id}/bookings (?status=), read
+//   again when its figures change; the CSV export is the same address with Accept: text/csv, fetched with
+//   the key (a plain link could not carry the Authorization header) and saved from a Blob.
 
 import { SeatConnection } from "../connection.js";
 import { money, when } from "../format.js";
@@ -44,6 +47,9 @@ async function boot() {
     if (key) open(key, false);
     else refuse("Enter the admin key.");
   });
+  $("booking-status").addEventListener("change", () => loadBookings());
+  $("bookings-refresh").addEventListener("click", () => loadBookings());
+  $("bookings-csv").addEventListener("click", () => exportBookings());
   $("sign-out").addEventListener("click", () => {
     sessionStorage.removeItem(KEY);
     window.location.reload();
@@ -159,7 +165,10 @@ function applyFigures(figures) {
   if (known?.byCategory && known.seq > figures.seq) return; // an older reading overtaken by a newer one
   page.figures.set(figures.showtimeId, figures);
   renderRow(figures);
-  if (figures.showtimeId === page.shown) renderDetailFigures(figures);
+  if (figures.showtimeId === page.shown) {
+    renderDetailFigures(figures);
+    loadBookings();
+  }
 }
 
 // --- The list ----------------------------------------------------------------------------------------
@@ -269,12 +278,94 @@ async function show(showtimeId) {
   $("detail-details").textContent = [when(layout.startsAt), layout.venue, layout.auditorium].filter(Boolean).join(" · ");
   renderDetailFigures(page.figures.get(showtimeId));
   page.connection.subscribe(showtimeId);
+  loadBookings();
 }
 
 function renderDetailFigures(figures) {
   if (!figures) return;
   const parts = STATUSES.map((status) => `${figures[status].toLocaleString()} ${STATUS_TEXT[status]}`);
   $("detail-figures").textContent = `${parts.join(" · ")} · ${money(figures.revenueCents, figures.currency)}`;
+}
+
+// --- Its bookings ------------------------------------------------------------------------------------
+
+const BOOKING_STATUS_TEXT = {
+  pending: "awaiting payment",
+  confirmed: "confirmed",
+  cancelled: "cancelled",
+  expired: "expired",
+};
+
+function bookingsPath() {
+  const status = $("booking-status").value;
+  const query = status ? `?status=${encodeURIComponent(status)}` : "";
+  return `/api/admin/showtimes/${encodeURIComponent(page.shown)}/bookings${query}`;
+}
+
+let bookingsRead = 0; // the latest read asked for: an older answer arriving late is dropped
+
+async function loadBookings() {
+  if (!page.shown) return;
+  const read = ++bookingsRead;
+  let bookings;
+  try {
+    const response = await adminFetch(bookingsPath());
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    bookings = await response.json();
+  } catch (error) {
+    if (read === bookingsRead) $("bookings-note").textContent = `The bookings could not be read (${error.message}).`;
+    return;
+  }
+  if (read !== bookingsRead) return;
+  $("bookings-note").textContent = bookings.length
+    ? `${bookings.length.toLocaleString()} booking${bookings.length === 1 ? "" : "s"}`
+    : "No bookings.";
+  $("bookings").hidden = bookings.length === 0;
+  $("bookings").tBodies[0].replaceChildren(...bookings.map(bookingRow));
+}
+
+function bookingRow(booking) {
+  const row = document.createElement("tr");
+  row.dataset.booking = booking.id;
+  row.dataset.status = booking.status;
+  const cells = [
+    booking.orderReference ? `${booking.id} (${booking.orderReference})` : booking.id,
+    BOOKING_STATUS_TEXT[booking.status] ?? booking.status,
+    booking.seatIds.join(", "),
+    `${booking.customer.name} <${booking.customer.email}>`,
+    money(booking.totalCents, booking.currency),
+    when(booking.createdAt),
+  ];
+  for (const [index, text] of cells.entries()) {
+    const cell = document.createElement("td");
+    cell.textContent = text;
+    if (index === 4) cell.className = "number";
+    row.append(cell);
+  }
+  return row;
+}
+
+/** The list as shown (its status filter too), as CSV, saved under the name the server gives it. */
+async function exportBookings() {
+  if (!page.shown) return;
+  let response;
+  try {
+    response = await adminFetch(bookingsPath(), page.key, "text/csv");
+  } catch {
+    response = null;
+  }
+  if (!response?.ok) {
+    $("bookings-note").textContent = `The export failed (${response ? `HTTP ${response.status}` : "no answer"}).`;
+    return;
+  }
+  const named = /filename="([^"]+)"/.exec(response.headers.get("Content-Disposition") ?? "");
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(await response.blob());
+  link.download = named ? named[1] : `bookings-${page.shown}.csv`;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(link.href), 0);
 }
 
 boot();

@@ -8,6 +8,7 @@ said otherwise), none is a speed assertion.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import re
 
 import pytest
@@ -138,3 +139,46 @@ async def test_the_dashboard_in_the_readme(start_server: StartServer, buyers: Bu
     await tab.screenshot(buyers.folder / "dashboard.png", full_page=True)
     for client in clients:
         await client.close()
+
+
+# The bookings list is the checkout's (GET /api/admin/showtimes/{id}/bookings), merged from its own branch.
+CHECKOUT = importlib.util.find_spec("server.core.bookings") is not None
+
+
+@pytest.mark.skipif(not CHECKOUT, reason="the bookings list comes with the checkout (server.core.bookings)")
+async def test_the_bookings_of_a_showtime_filtered_and_exported(start_server: StartServer, buyers: Buyers) -> None:
+    running = await start_server(admin_api_key=KEY)
+    showtime = await running.showtime()
+    client = await running.client()
+    for seats in (["A1", "A2"], ["B1"]):
+        assert (await client.request("lock", showtimeId=showtime, seatIds=seats))["type"] == "ack"
+    await book(client, showtime, ["A1", "A2"])
+    pending = await client.request("book", showtimeId=showtime, seatIds=["B1"], customer=CUSTOMER, payment="pending")
+    assert (pending["type"], pending["status"]) == ("ack", "pending")
+    tab = await operator(buyers, running)
+    page = tab.page
+    await row(page, showtime).locator(".showtime-pick").click()
+    table = page.locator("#bookings tbody tr")
+    await expect(table).to_have_count(2, timeout=SOON_MS)
+    confirmed = page.locator('#bookings tr[data-status="confirmed"]')
+    await expect(confirmed).to_contain_text("A1, A2")
+    await expect(confirmed).to_contain_text("€30.00")
+    await page.locator("#booking-status").select_option("pending")
+    await expect(table).to_have_count(1, timeout=SOON_MS)
+    await expect(table).to_contain_text(pending["bookingId"])
+
+    # The export is the list as filtered, fetched with the key and saved from a Blob.
+    async with page.expect_download(timeout=SOON_MS) as started:
+        await page.locator("#bookings-csv").click()
+    download = await started.value
+    assert download.suggested_filename == f"bookings-{showtime}.csv"
+    lines = (await download.path()).read_text().splitlines()
+    assert lines[0].startswith("id,showtimeId,status,seatIds")
+    assert [line.split(",")[:3] for line in lines[1:]] == [[pending["bookingId"], showtime, "pending"]]
+
+    # A new booking shows up without a refresh: the figures change, and the list is read again.
+    await page.locator("#booking-status").select_option("")
+    assert (await client.request("lock", showtimeId=showtime, seatIds=["C1"]))["type"] == "ack"
+    await book(client, showtime, ["C1"])
+    await expect(table).to_have_count(3, timeout=SOON_MS)
+    await client.close()

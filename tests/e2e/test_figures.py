@@ -6,11 +6,25 @@ from __future__ import annotations
 
 import asyncio
 import math
+import secrets
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from server.core.clock import SystemClock
+from server.storage.database import create_engine
+from server.storage.seed import create_showtime
 from tests.client import SeatClient
+from tests.cluster import redis_reachable, start_instance, unique_prefix
 from tests.conftest import Running, StartServer
 
 KEY = "operator-key-for-the-dashboard"
+
+
+async def seeded_showtime(engine: AsyncEngine) -> str:
+    title = "Figures " + secrets.token_hex(3)
+    return await create_showtime(
+        engine, rows=2, seats_per_row=4, title=title, starts_at=SystemClock().now() + 3_600_000
+    )
 
 
 async def operator(running: Running) -> SeatClient:
@@ -109,3 +123,27 @@ async def test_a_burst_of_changes_brings_at_most_one_figures_per_interval(start_
         )  # four buyers x 15 rounds x 2 seats x lock and unlock, then D9
     for client in (*watchers, *buyers):
         await client.close()
+
+
+async def test_another_instances_changes_bring_figures_too(postgres_url: str) -> None:
+    """Two server processes on one PostgreSQL and Redis: the operator follows on one, buyers sell on the other."""
+    redis_url, prefix = await redis_reachable(), unique_prefix()
+    watched, selling = await asyncio.gather(
+        start_instance(postgres_url, redis_url, prefix, ADMIN_API_KEY=KEY),
+        start_instance(postgres_url, redis_url, prefix, ADMIN_API_KEY=KEY),
+    )
+    engine = create_engine(postgres_url)
+    try:
+        showtime = await seeded_showtime(engine)
+        watcher, buyer = await watched.client(), await selling.client()
+        assert (await watcher.request("authenticate", adminKey=KEY))["type"] == "authenticated"
+        assert (await watcher.request("subscribe_figures", showtimeId=showtime))["held"] == 0
+        assert (await buyer.request("lock", showtimeId=showtime, seatIds=["A1"]))["type"] == "ack"
+        while (figures := await watcher.next_pushed("figures"))["held"] != 1:
+            pass
+        assert (figures["showtimeId"], figures["seq"]) == (showtime, 1)
+        for client in (watcher, buyer):
+            await client.close()
+    finally:
+        await asyncio.gather(watched.stop(), selling.stop())
+        await engine.dispose()

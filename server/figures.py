@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Hashable, Iterable
 from typing import Generic, TypeVar
 
@@ -36,6 +37,9 @@ class FiguresWatch(Generic[C]):
         self._throttle: Throttle[str] = Throttle(round(interval_seconds * 1000))
         self._followers: dict[str, set[C]] = {}  # showtime -> the connections following its figures
         self._readings: set[asyncio.Task[None]] = set()  # scheduled or under way
+        # Showtime -> its readings scheduled or under way. Its throttle is forgotten only once none is left and
+        # nobody follows it, or one followed again meanwhile could be read twice within an interval.
+        self._reading: Counter[str] = Counter()
 
     async def follow(self, connection: C, showtime_id: str, request_id: RequestId | None) -> str | Rejection:
         """Follow a showtime's figures from now on; return the reply: its figures now (or why not).
@@ -66,9 +70,15 @@ class FiguresWatch(Generic[C]):
         for showtime_id in set(showtime_ids) & self._followers.keys():
             wait = self._throttle.changed(showtime_id, now)
             if wait is not None:
+                self._reading[showtime_id] += 1
                 reading = asyncio.create_task(self._read(showtime_id, wait / 1000))
                 self._readings.add(reading)
                 reading.add_done_callback(self._readings.discard)
+
+    async def settled(self) -> None:
+        """Return once every reading scheduled so far is done (for whoever must know none is on its way)."""
+        while self._readings:
+            await asyncio.gather(*self._readings, return_exceptions=True)
 
     async def stop(self) -> None:
         for reading in list(self._readings):
@@ -80,13 +90,23 @@ class FiguresWatch(Generic[C]):
         followers.discard(connection)
         if not followers:
             self._followers.pop(showtime_id, None)
-            self._throttle.forget(showtime_id)
+            if showtime_id not in self._reading:
+                self._throttle.forget(showtime_id)
 
     async def _read(self, showtime_id: str, wait: float) -> None:
-        if wait:
-            await asyncio.sleep(wait)
-        if showtime_id not in self._followers:
-            return  # nobody follows it any more (forget() cleared its throttle)
+        try:
+            if wait:
+                await asyncio.sleep(wait)
+            if showtime_id in self._followers:  # else nobody follows it any more
+                await self._send(showtime_id)
+        finally:
+            self._reading[showtime_id] -= 1
+            if not self._reading[showtime_id]:
+                del self._reading[showtime_id]
+                if showtime_id not in self._followers:
+                    self._throttle.forget(showtime_id)
+
+    async def _send(self, showtime_id: str) -> None:
         self._throttle.begin(showtime_id, self._clock.monotonic())
         try:
             figures = await self._service.figures(showtime_id)

@@ -9,7 +9,7 @@
 
 import { SeatConnection, SeatError } from "./connection.js";
 import { countdown, listOf, money, when } from "./format.js";
-import { STATE_TEXT, SeatMap } from "./seatmap.js";
+import { STATE_TEXT, SeatMap, changedState } from "./seatmap.js";
 import { Viewport } from "./viewport.js";
 
 const $ = (id) => document.getElementById(id);

@@ -18,6 +18,7 @@
 //   change    a seat_status_change message, in seq order, never one the last snapshot already holds
 //   audience  an audience message: {showtimeId, viewers}, how many people look at a showtime (this tab included)
 //   resync    {showtimeId, reason}
+//   figures   a figures message: a showtime's sales figures, on a connection that sent the admin key
 
 const TOKEN_KEY = "seat-demo:token";
 // Subscribe errors that say "not now" rather than "never": the subscribe is tried again.
@@ -241,6 +242,8 @@ export class SeatConnection extends EventTarget {
         return this.#onUnsubscribed(message);
       case "audience":
         return this.#subscriptions.has(message.showtimeId) ? this.#emit("audience", message) : undefined;
+      case "figures":
+        return this.#emit("figures", message);
       default:
         return undefined;
     }

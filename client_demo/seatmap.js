@@ -24,6 +24,41 @@ export const STATE_TEXT = {
   blocked: "not for sale",
 };
 
+// The states' patterns (not colour alone) and the wheelchair icon, shared by every seat map and legend on the
+// page: put into the document once, by the first map, so that each page using the map has them.
+const DEFS = `<svg class="defs" aria-hidden="true" focusable="false">
+  <defs>
+    <pattern id="state-mine" patternContentUnits="objectBoundingBox" width="1" height="1">
+      <rect width="1" height="1" fill="#ff3d7f"/>
+      <path d="M.26 .5l.17 .17.33-.36" fill="none" stroke="#fff" stroke-width=".13" stroke-linecap="round"
+            stroke-linejoin="round"/>
+    </pattern>
+    <pattern id="state-held" patternContentUnits="objectBoundingBox" width="1" height="1">
+      <rect width="1" height="1" fill="#2a3150"/>
+      <path d="M0 .34L.34 0M0 .67L.67 0M0 1L1 0M.33 1L1 .33M.66 1L1 .66" stroke="#5d6792" stroke-width=".1"/>
+    </pattern>
+    <pattern id="state-booked" patternContentUnits="objectBoundingBox" width="1" height="1">
+      <rect width="1" height="1" fill="#1a1f33"/>
+      <path d="M.32 .3l.36 .36M.68 .3l-.36 .36" stroke="#66708f" stroke-width=".11" stroke-linecap="round"/>
+    </pattern>
+    <pattern id="state-blocked" patternContentUnits="objectBoundingBox" width="1" height="1">
+      <rect width="1" height="1" fill="#161a2b"/>
+      <circle cx=".5" cy=".47" r=".22" fill="none" stroke="#a0707a" stroke-width=".09"/>
+      <path d="M.35 .62l.3 -.3" stroke="#a0707a" stroke-width=".09"/>
+    </pattern>
+    <symbol id="icon-accessible" viewBox="0 0 24 24">
+      <circle cx="11" cy="3.6" r="2.3" fill="currentColor"/>
+      <path d="M10.6 7.5v6h5.4l2.6 5.6M10.6 10.5h5M7.6 10.6a6 6 0 1 0 8.2 7.6" fill="none" stroke="currentColor"
+            stroke-width="2.3" stroke-linecap="round" stroke-linejoin="round"/>
+    </symbol>
+  </defs>
+</svg>`;
+
+/** The map's state for a seat_status_change's status: "mine" when the viewer's own session made the change. */
+export function changedState(status, mine) {
+  return { booked: "booked", blocked: "blocked", unlocked: "available" }[status] ?? (mine ? "mine" : "held");
+}
+
 const FLAG_TEXT = { accessible: "wheelchair space", companion: "companion seat", restrictedView: "restricted view" };
 
 // A seat's square and its rounded corners, as a share of the distance between seats.
@@ -52,6 +87,7 @@ export class SeatMap {
   #box = { x: 0, y: 0, width: 1, height: 1 };
 
   constructor(root, { onToggle, onInspect = () => {}, onFocusSeat = () => {} }) {
+    if (!document.getElementById("state-held")) document.body.insertAdjacentHTML("afterbegin", DEFS);
     this.#root = root;
     this.#onToggle = onToggle;
     this.#onInspect = onInspect;

@@ -84,7 +84,7 @@ class AdminApi:
         self.service = service
         self.webhooks = webhooks
         self.sessions = sessions
-        self.key = key.encode()
+        self.key = key
         self.transport = transport
         self.limits = limits
 

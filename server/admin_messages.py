@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import Field
 
 from server.core.stats import SeatCounts, ShowtimeFigures
-from server.messages import PRINTABLE, Model, SeatId, ShowtimeId, Text
+from server.messages import PRINTABLE, Model, SeatId, ServerEnvelope, ShowtimeId, Text
 from server.service import ScheduledShowtime
 from server.storage.venues import LayoutRecord
 from server.storage.webhooks import Attempt, DeliveryRecord
@@ -16,6 +16,7 @@ from server.storage.webhooks import Attempt, DeliveryRecord
 __all__ = [
     "BlockRequest",
     "CategoryRef",
+    "Figures",
     "FiguresOf",
     "LayoutView",
     "NewShowtimeRequest",
@@ -238,6 +239,15 @@ class ShowtimeStats(ShowtimeHeadline):
             by_category={key: _seat_figures(counts) for key, counts in figures.by_category.items()},
             by_section={key: _seat_figures(counts) for key, counts in figures.by_section.items()},
         )
+
+
+class _FiguresEnvelope(ServerEnvelope):  # a base of its own: ``type`` comes before the figures on the wire
+    type: Literal["figures"] = "figures"
+
+
+class Figures(ShowtimeStats, _FiguresEnvelope):
+    """A showtime's figures on the socket, for a ``subscribe_figures``: the reply, then one after changes, at
+    most one per ``FIGURES_INTERVAL_SECONDS``."""
 
 
 def _seat_figures(counts: SeatCounts) -> SeatFigures:

@@ -11,7 +11,7 @@ import contextlib
 import logging
 import signal
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from aiohttp import web
 from websockets.asyncio.server import Server, ServerConnection
@@ -20,10 +20,12 @@ from server.admin_http import ADMIN_ENDPOINTS, AdminApi
 from server.audience import AudienceCounts
 from server.bus import Bus, LocalBus, RedisBus, reconcile
 from server.connections import ConnectionBudget, connection_ceiling, log_accept_errors, raise_file_limit
+from server.core.changes import Event
 from server.core.clock import Clock, SystemClock
 from server.demo import ensure_demo_data
 from server.demo_http import DEMO_ENDPOINTS, DemoPayments
 from server.fanout import Fanout
+from server.figures import FiguresWatch
 from server.http import Api, Routes, create_app
 from server.http_server import listen
 from server.idempotency import Idempotency
@@ -94,8 +96,16 @@ class SeatServer:
         )
         audience = AudienceCounts(fanout, clock, settings.bus.audience_interval_seconds)
         metrics.watch_audience(audience.everyone)
-        self._bus = bus = self._create_bus(fanout, store, audience)
+        figures: FiguresWatch[ServerConnection]  # reads through the service, which publishes through the bus
+
+        def deliver(events: Sequence[Event]) -> None:
+            """Committed changes, this instance's and the others': to subscribers, and to the figures' watch."""
+            fanout.publish(events)
+            figures.changed({event.showtime_id for event in events})
+
+        self._bus = bus = self._create_bus(deliver, fanout, store, audience)
         self.service = service = SeatService(store, settings.seats, bus.publish, metrics, clock)
+        self._figures = figures = FiguresWatch(service, fanout, clock, settings.bus.figures_interval_seconds)
         metrics.watch_sales(service.sales_totals, self.probe_timeout)
         self.fanout = fanout
         await bus.start()
@@ -104,9 +114,10 @@ class SeatServer:
             service, fanout, settings.limits.max_subscriptions_per_connection, viewers=audience.viewers
         )
         idempotency = Idempotency(IdempotencyKeys(self.engine), clock, settings.seats.idempotency_ttl_seconds)
+        admin_key = settings.sessions.admin_api_key
         seat_socket = SeatSocket(
             service, subscriptions, fanout, sessions, refusals, metrics, clock,
-            settings.transport, settings.limits, self.http_port, budget.port(), idempotency,
+            settings.transport, settings.limits, self.http_port, budget.port(), idempotency, figures, admin_key,
         )  # fmt: skip
         self._seat_socket = seat_socket
         self._websocket: Server = await seat_socket.serve(websocket_socket)
@@ -123,7 +134,7 @@ class SeatServer:
             tables.append((DemoPayments(api), DEMO_ENDPOINTS))
         rest = create_app(
             api, settings.transport, refusals, metrics, settings.limits.max_message_bytes, *tables,
-            idempotency=idempotency, admin_key=key,
+            idempotency=idempotency,
         )  # fmt: skip
         self._http = web.AppRunner(rest)
         await self._http.setup()
@@ -155,6 +166,7 @@ class SeatServer:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await self._figures.stop()
         self._websocket.close()  # closes open connections with 1001
         self._seat_socket.abort_handshakes()
         try:
@@ -184,15 +196,19 @@ class SeatServer:
         return checks
 
     def _create_bus(
-        self, fanout: Fanout[ServerConnection], store: SeatStore, audience: AudienceCounts[ServerConnection]
+        self,
+        deliver: Callable[[Sequence[Event]], None],
+        fanout: Fanout[ServerConnection],
+        store: SeatStore,
+        audience: AudienceCounts[ServerConnection],
     ) -> Bus:
         bus = self.settings.bus
         if not bus.redis_url:
-            return LocalBus(fanout.publish)
+            return LocalBus(deliver)
         return RedisBus(
             bus.redis_url,
             bus.redis_channel_prefix,
-            fanout.publish,
+            deliver,
             lambda: reconcile(fanout, store.seqs),
             audience.hear,
         )

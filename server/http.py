@@ -7,7 +7,6 @@ the OpenAPI document, so the document cannot drift from what is served.
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 import math
 import re
@@ -28,6 +27,7 @@ from server.core.idempotency import Stored, fingerprint, keeps
 from server.core.limits import origin_allowed
 from server.core.proxies import client_address
 from server.core.records import SeatMap
+from server.core.tokens import same_secret
 from server.core.venues import Bounds
 from server.idempotency import Answered, Idempotency, Replayed
 from server.layout_file import layout_json_schema
@@ -128,7 +128,7 @@ class Api:
         demo_payments: bool = False,
     ) -> None:
         self.service = service
-        self.admin_key = admin_key.encode()  # the operator's, who may read and cancel any booking
+        self.admin_key = admin_key  # the operator's, who may read and cancel any booking
         self.demo_payments = demo_payments  # the demo's payment endpoint is mounted
         self.seat_maps = seat_maps
         self.readiness = readiness
@@ -274,10 +274,9 @@ def bearer_token(request: web.Request) -> str:
     return token.strip() if scheme.lower() == "bearer" else ""
 
 
-def holds_key(request: web.Request, key: bytes) -> bool:
+def holds_key(request: web.Request, key: str) -> bool:
     """Whether the request carries the operator's key (none is set: nobody does)."""
-    # compare_digest takes as long whatever the key's first wrong byte: the key cannot be guessed byte by byte.
-    return bool(key) and hmac.compare_digest(bearer_token(request).encode(), key)
+    return same_secret(bearer_token(request), key)
 
 
 def booking_id_of(request: web.Request) -> str:
@@ -366,16 +365,15 @@ class Keys:
 
     idempotency: Idempotency
     sessions: Sessions
-    admin_key: bytes
+    admin_key: str
     transport: TransportSettings
     refusals: Refusals
 
     def scope_of(self, request: web.Request) -> str | None:
         """``admin`` for the operator's key, else the session of the bearer token; None for neither."""
-        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        token = token.strip() if scheme.lower() == "bearer" else ""
-        if self.admin_key and hmac.compare_digest(token.encode(), self.admin_key):
+        if holds_key(request, self.admin_key):
             return ADMIN
+        token = bearer_token(request)
         return self.sessions.verify(token) if token else None
 
 
@@ -511,11 +509,10 @@ def create_app(
     max_body: int,
     *more: Routes,
     idempotency: Idempotency,
-    admin_key: str = "",
 ) -> web.Application:
-    """The REST app: ``api``'s endpoints and ``more`` tables; ``admin_key`` scopes the operator's idempotency keys."""
+    """The REST app: ``api``'s endpoints and ``more`` tables."""
     app = web.Application(middlewares=[cors(transport, refusals), problems(refusals)], client_max_size=max_body)
-    keys = Keys(idempotency, api.sessions, admin_key.encode(), transport, refusals)
+    keys = Keys(idempotency, api.sessions, api.admin_key, transport, refusals)
     tables: tuple[Routes, ...] = ((api, ENDPOINTS), *more)
     for owner, endpoints in tables:
         for endpoint in endpoints:
@@ -533,6 +530,13 @@ def create_app(
     async def index(request: web.Request) -> web.FileResponse:
         return web.FileResponse(DEMO_DIR / "index.html")
 
+    async def dashboard(request: web.Request) -> web.FileResponse:
+        # The operator's page asks for the admin key itself: the page is no secret, the data it reads is.
+        return web.FileResponse(DEMO_DIR / "admin" / "index.html")
+
+    async def to_dashboard(request: web.Request) -> web.Response:
+        raise web.HTTPFound("/admin/")
+
     async def layout_file_schema(request: web.Request) -> web.Response:
         return web.json_response(layout_schema)
 
@@ -540,5 +544,7 @@ def create_app(
     app.router.add_get("/api/layout.schema.json", layout_file_schema)
     app.router.add_get("/metrics", prometheus)
     app.router.add_get("/", index)
+    app.router.add_get("/admin/", dashboard)
+    app.router.add_get("/admin", to_dashboard)
     app.router.add_static("/static", DEMO_DIR)
     return app

@@ -29,6 +29,8 @@ __all__ = [
     "PRINTABLE",
     "Ack",
     "Audience",
+    "Authenticate",
+    "Authenticated",
     "Book",
     "BookingItemView",
     "BookingRequest",
@@ -66,6 +68,7 @@ __all__ = [
     "ShowtimeLayout",
     "ShowtimeSummary",
     "Subscribe",
+    "SubscribeFigures",
     "Subscribed",
     "TransitionView",
     "Unlock",
@@ -100,6 +103,7 @@ def encodable(value: str) -> str:
 PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
 MAX_ID_LENGTH = 64  # characters of a showtime or booking id
 MAX_REQUEST_ID_LENGTH = 128
+MAX_ADMIN_KEY_LENGTH = 512  # a key is compared, never stored: this only bounds the work
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
 Text = AfterValidator(encodable)
 ShowtimeId = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH, pattern=PRINTABLE), Text]
@@ -181,6 +185,20 @@ class Unsubscribe(ClientEnvelope):
     showtime_id: ShowtimeId
 
 
+class Authenticate(ClientEnvelope):
+    """The operator's ``ADMIN_API_KEY``, in a message rather than the URL, where proxies would log it."""
+
+    type: Literal["authenticate"]
+    admin_key: Annotated[str, Field(max_length=MAX_ADMIN_KEY_LENGTH)]
+
+
+class SubscribeFigures(ClientEnvelope):
+    """Follow a showtime's sales figures (an authenticated connection only): ``figures`` now and after changes."""
+
+    type: Literal["subscribe_figures"]
+    showtime_id: ShowtimeId
+
+
 class KeyedEnvelope(ClientEnvelope):
     """A change a client may retry: with the same ``idempotencyKey`` it is done once and answered alike."""
 
@@ -209,7 +227,10 @@ class Ping(ClientEnvelope):
     type: Literal["ping"]
 
 
-ClientMessage = Annotated[Subscribe | Unsubscribe | Lock | Extend | Unlock | Book | Ping, Field(discriminator="type")]
+ClientMessage = Annotated[
+    Subscribe | Unsubscribe | Lock | Extend | Unlock | Book | Ping | Authenticate | SubscribeFigures,
+    Field(discriminator="type"),
+]
 client_message: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
 
 
@@ -227,6 +248,12 @@ class ConnectionEstablished(ServerEnvelope):
     # False when the client asked to resume with a token that was invalid or expired.
     resumed: bool
     timestamp: int
+
+
+class Authenticated(ServerEnvelope):
+    """The admin key was right: this connection may follow figures until it closes."""
+
+    type: Literal["authenticated"] = "authenticated"
 
 
 class Subscribed(ServerEnvelope):
@@ -398,6 +425,7 @@ ServerMessage = (
     | SeatStatusChange
     | SeatStatusChanges
     | Audience
+    | Authenticated
     | Ack
     | Pong
     | ErrorMessage

@@ -151,6 +151,8 @@ class BusSettings(Group):
     # How often each instance announces its subscriber counts and tells subscribers the audience if it changed
     # (at most one audience message per subscription per interval). Alone, it counts its own subscribers.
     audience_interval_seconds: float = Field(default=1.0, ge=0.05)
+    # The least time between two readings of a showtime's figures for the dashboards that follow it, per instance.
+    figures_interval_seconds: float = Field(default=1.0, ge=0.05)
 
 
 class WebhookSettings(Group):

@@ -31,10 +31,14 @@ from server.core.errors import ErrorCode, Rejection
 from server.core.idempotency import Stored, fingerprint, keeps
 from server.core.limits import TokenBucket, origin_allowed
 from server.core.proxies import Network, client_address
+from server.core.tokens import same_secret
 from server.fanout import Fanout
+from server.figures import FiguresWatch
 from server.idempotency import Answered, Idempotency, Replayed
 from server.messages import (
     Ack,
+    Authenticate,
+    Authenticated,
     Book,
     ClientMessage,
     ConnectionEstablished,
@@ -46,6 +50,7 @@ from server.messages import (
     RequestId,
     ServerEnvelope,
     Subscribe,
+    SubscribeFigures,
     Unlock,
     Unsubscribe,
     Unsubscribed,
@@ -91,6 +96,7 @@ class Client:
     connection: ServerConnection
     session_id: str
     messages: TokenBucket
+    admin: bool = False  # sent the admin key (``authenticate``): may follow figures
 
 
 def _ip(connection: ServerConnection, proxies: tuple[Network, ...]) -> str:
@@ -120,6 +126,8 @@ class SeatSocket:
         http_port: int,
         connections: PortConnections,
         idempotency: Idempotency,
+        figures: FiguresWatch[ServerConnection] | None = None,
+        admin_key: str = "",
         hard_size_factor: int = 16,
         ack_wait_seconds: float = 2.0,
     ) -> None:
@@ -138,6 +146,8 @@ class SeatSocket:
         self._proxies = transport.trusted_networks
         self._connections = connections  # one budget per address with the HTTP port
         self._idempotency = idempotency  # lock, unlock and book with an idempotencyKey run once
+        self._figures = figures  # None: no dashboards on this socket
+        self._admin_key = admin_key  # empty: nobody may authenticate
         self._accepted: weakref.WeakSet[ServerConnection] = weakref.WeakSet()  # from TCP accept on
         metrics.watch(lambda: self._connections.count, fanout.subscription_count)
 
@@ -226,6 +236,8 @@ class SeatSocket:
             pending.put_nowait(None)
             await answering
             self._fanout.forget(connection)
+            if self._figures is not None:
+                self._figures.forget(connection)
             self._connections.close(ip)
 
     def _admit_frame(self, client: Client, frame: str | bytes, full: bool) -> Pending:
@@ -321,6 +333,19 @@ class SeatSocket:
                 return await self._change(client, message)
             case Ping():
                 return Pong(timestamp=self._clock.now())
+            case Authenticate():
+                if not same_secret(message.admin_key, self._admin_key):
+                    return Rejection(ErrorCode.UNAUTHORIZED, "that is not the admin key")
+                client.admin = True
+                return Authenticated()
+            case SubscribeFigures():
+                if not client.admin or self._figures is None:
+                    return Rejection(ErrorCode.UNAUTHORIZED, "send authenticate with the admin key first")
+                reply = await self._figures.follow(client.connection, message.showtime_id, message.request_id)
+                if isinstance(reply, Rejection):
+                    return reply
+                self._fanout.send(client.connection, [reply])
+                return None
 
     async def _change(self, client: Client, message: Lock | Extend | Unlock | Book) -> Ack | Rejection:
         session_id, selection = client.session_id, message.selection()

@@ -11,7 +11,7 @@ import hashlib
 import hmac
 import secrets
 
-__all__ = ["issue_token", "new_session_id", "verify_token"]
+__all__ = ["issue_token", "new_session_id", "same_secret", "verify_token"]
 
 
 def new_session_id() -> str:
@@ -38,3 +38,11 @@ def verify_token(token: str, now: int, secret: bytes) -> str | None:
 def _sign(payload: str, secret: bytes) -> str:
     digest = hmac.new(secret, payload.encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def same_secret(given: str, expected: str) -> bool:
+    """Whether an untrusted ``given`` is the configured ``expected`` secret; never when none is configured.
+
+    compare_digest takes as long whatever the first wrong byte, so the secret cannot be guessed byte by byte.
+    """
+    return bool(expected) and hmac.compare_digest(given.encode(), expected.encode())

@@ -11,12 +11,11 @@ import asyncio
 import json
 import re
 import secrets
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, WebSocketRoute, async_playwright, expect
+from playwright.async_api import WebSocketRoute, expect
 
 from server.core.bookings import BookingStatus
 from server.core.changes import Selection
@@ -28,13 +27,10 @@ from server.pretix import load_pretix_plan
 from server.service import ADMIN
 from server.storage.venues import NewShowtime, create_showtime, save_layout
 from tests.browser import (
-    ARTIFACTS,
-    CHROMIUM_ARGS,
     SOON_MS,
     Buyer,
     Buyers,
     SocketTap,
-    chromium_executable,
     side_by_side,
 )
 from tests.conftest import Running, StartServer, eventually
@@ -53,25 +49,6 @@ RECONNECT_MS = 30_000
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "layouts"
 # The theatre's prices at the showtime the tests create: category id -> cents.
 THEATRE_PRICES = {"premium": 4250, "stalls": 3100, "balcony": 1900, "box": 5500}
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    executable = chromium_executable()
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=executable, args=list(CHROMIUM_ARGS))
-        yield launched
-        await launched.close()
-
-
-@pytest.fixture
-async def buyers(browser: Browser, start_server: StartServer, request: pytest.FixtureRequest) -> AsyncIterator[Buyers]:
-    # Depends on start_server so that the tabs close before the servers stop.
-    folder = ARTIFACTS / re.sub(r"[^\w.-]+", "-", request.node.name).strip("-")
-    opened = Buyers(browser, folder)
-    yield opened
-    await opened.close()
-    opened.check()
 
 
 async def open_buyer(buyers: Buyers, name: str, running: Running, showtime: str) -> Buyer:

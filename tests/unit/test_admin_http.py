@@ -58,7 +58,7 @@ async def client(engine: AsyncEngine) -> AsyncIterator[Client]:
     )
     service = SeatService(SeatStore(engine), seats, lambda events: None, metrics, clock)
     sessions = Sessions(b"a-secret-of-sixteen-or-more", SessionSettings(), clock)
-    api = Api(service, SeatMaps(service, limits, clock), sessions, transport, seats, 8080, no_dependencies)
+    api = Api(service, SeatMaps(service, limits, clock), sessions, transport, seats, 8080, no_dependencies, KEY)
     admin = AdminApi(service, sessions, KEY, transport, limits, WebhookStore(engine))
     idempotency = Idempotency(IdempotencyKeys(engine), clock, seats.idempotency_ttl_seconds)
     app = create_app(
@@ -69,7 +69,6 @@ async def client(engine: AsyncEngine) -> AsyncIterator[Client]:
         4096,
         (admin, ADMIN_ENDPOINTS),
         idempotency=idempotency,
-        admin_key=KEY,
     )
     async with TestClient(TestServer(app, host="127.0.0.1")) as client:
         yield client

@@ -8,7 +8,15 @@ from typing import Any, TypeVar
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from server.admin_messages import BlockRequest, LayoutView, NewShowtimeRequest, ShowtimeChanges, ShowtimeSetup
+from server.admin_messages import (
+    BlockRequest,
+    Figures,
+    LayoutView,
+    NewShowtimeRequest,
+    ShowtimeChanges,
+    ShowtimeSetup,
+)
+from server.core.stats import SeatCounts, ShowtimeFigures
 from server.core.venues import CategoryInfo
 from server.service import ScheduledShowtime
 from server.storage.venues import LayoutRecord, ShowtimeTerms
@@ -83,3 +91,14 @@ def test_answers_are_made_of_records_under_wire_names() -> None:
         "id": "st_1", "layoutId": "lay_1", "venue": "Odeon", "hall": "Screen 1", "title": "Heat",
         "startsAt": 1000, "currency": "GBP", "prices": {"std": 900}, "salesCloseAt": 999,
     }  # fmt: skip
+
+
+def test_figures_on_the_socket_are_the_stats_under_their_type_first() -> None:
+    counts = SeatCounts(total_seats=10, available=7, held=1, booked=2, revenue_cents=3000)
+    figures = ShowtimeFigures("st", "Hamlet", 5, "EUR", 12, counts, 1, {"standard": counts}, {"stalls": counts})
+    body = json.loads(Figures.of(figures).model_copy(update={"request_id": "r1"}).to_json())
+    assert list(body)[:4] == ["requestId", "type", "showtimeId", "title"]
+    assert (body["type"], body["seq"], body["held"], body["revenueCents"]) == ("figures", 12, 1, 3000)
+    assert (body["bookings"], body["averageSeatsPerBooking"]) == (1, 2.0)
+    assert body["byCategory"]["standard"]["available"] == 7
+    assert "requestId" not in json.loads(Figures.of(figures).to_json())  # a pushed update answers no request

@@ -220,7 +220,7 @@ async def test_a_request_refused_before_it_ran_leaves_its_key_unused(client: Cli
 
 async def test_keys_are_scoped_to_the_session_or_the_operators_key(engine: AsyncEngine) -> None:
     sessions = Sessions(b"a-secret-of-sixteen-or-more", SessionSettings(), ManualClock())
-    keys = Keys(Idempotency(IdempotencyKeys(engine), ManualClock(), 60), sessions, b"op-key", TransportSettings(),
+    keys = Keys(Idempotency(IdempotencyKeys(engine), ManualClock(), 60), sessions, "op-key", TransportSettings(),
                 Refusals(Metrics()))  # fmt: skip
     session, _ = sessions.start()
 

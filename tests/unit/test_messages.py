@@ -15,6 +15,7 @@ from server.core.records import BookingRecord, StatusView, TransitionRecord
 from server.core.seats import SeatChange, SeatStatus
 from server.messages import (
     Ack,
+    Authenticate,
     BookingView,
     CurrentSeatStatus,
     ErrorMessage,
@@ -23,6 +24,7 @@ from server.messages import (
     SeatStatusChange,
     SeatStatusChanges,
     Subscribe,
+    SubscribeFigures,
     client_message,
     describe,
     render_notice,
@@ -154,3 +156,18 @@ def test_a_refusal_is_described_without_echoing_the_input() -> None:
     described = describe(refused.value, "message")
     assert described.startswith("subscribe.lastSeq: ")
     assert "secret" not in described
+
+
+def test_the_admin_key_and_figures_subscriptions_parse_strictly() -> None:
+    sent = client_message.validate_json('{"type":"authenticate","adminKey":"k","requestId":"a1"}', by_name=False)
+    assert sent == Authenticate(type="authenticate", admin_key="k", request_id="a1")
+    follow = client_message.validate_json('{"type":"subscribe_figures","showtimeId":"st"}', by_name=False)
+    assert follow == SubscribeFigures(type="subscribe_figures", showtime_id="st")
+    for bad in (
+        '{"type":"authenticate"}',
+        '{"type":"authenticate","adminKey":5}',
+        '{"type":"authenticate","adminKey":"' + "k" * 513 + '"}',
+        '{"type":"subscribe_figures","showtimeId":""}',
+    ):
+        with pytest.raises(ValidationError):
+            client_message.validate_json(bad, by_name=False)

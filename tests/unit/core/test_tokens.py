@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from server.core.tokens import issue_token, new_session_id, verify_token
+from server.core.tokens import issue_token, new_session_id, same_secret, verify_token
 
 SECRET = b"k" * 32
 
@@ -35,3 +35,11 @@ def test_session_ids_are_unique() -> None:
 def test_non_ascii_tokens_are_rejected_not_raised() -> None:
     for token in ["s_x.1.é", "s_x.١٢٣.sig", "é.1.sig"]:
         assert verify_token(token, 0, SECRET) is None
+
+
+def test_a_secret_matches_itself_only_and_an_unset_one_nothing() -> None:
+    assert same_secret("op-key", "op-key")
+    assert not same_secret("op-key ", "op-key")
+    assert not same_secret("op-ke", "op-key")
+    assert not same_secret("", "")  # no key configured: nobody is the operator
+    assert not same_secret("é", "op-key")  # untrusted text of any kind is refused, never raised on

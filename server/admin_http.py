@@ -35,6 +35,7 @@ from server.core.bookings import BookingStatus
 from server.core.changes import Selection
 from server.core.deliveries import DeliveryStatus
 from server.core.errors import ErrorCode, FieldError, Rejection
+from server.core.origins import Channel
 from server.core.records import BookingRecord, BookingSearch
 from server.core.venues import HallLayout
 from server.http import FINISHED, ProblemError, bearer_token, booking_id_of, holds_key, parse_body, printable, read_body
@@ -163,13 +164,14 @@ class AdminApi:
         self.authorize(request)
         showtime_id = self._showtime_id(request)
         body = parse_body(await read_body(request, self.transport), BlockRequest)
-        return ack(await self.service.block(showtime_id, Selection(body.seat_ids, body.table_ids), body.reason))
+        seats = Selection(body.seat_ids, body.table_ids)
+        return ack(await self.service.block(showtime_id, seats, body.reason, Channel.REST))
 
     async def unblock(self, request: web.Request) -> Ack | Rejection:
         self.authorize(request)
         showtime_id = self._showtime_id(request)
         body = parse_body(await read_body(request, self.transport), BlockRequest)
-        return ack(await self.service.unblock(showtime_id, Selection(body.seat_ids, body.table_ids)))
+        return ack(await self.service.unblock(showtime_id, Selection(body.seat_ids, body.table_ids), Channel.REST))
 
     # --- webhooks --------------------------------------------------------------------------------------
 
@@ -215,7 +217,8 @@ class AdminApi:
         self.authorize(request)
         booking_id = booking_id_of(request)
         body = parse_body(await read_body(request, self.transport), ConfirmRequest)
-        return booking_view(await self.service.confirm(booking_id, body.payment_reference, body.provider))
+        confirmed = await self.service.confirm(booking_id, body.payment_reference, body.provider, Channel.REST)
+        return booking_view(confirmed)
 
     async def showtime_bookings(self, request: web.Request) -> list[BookingView] | web.Response | Rejection:
         """A showtime's bookings, all or those of one ``status``; CSV when the client accepts text/csv."""

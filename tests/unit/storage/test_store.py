@@ -13,6 +13,7 @@ from server.core.bookings import BookingStatus
 from server.core.changes import BookingChange, Change, Committed, Customer, NewBooking
 from server.core.checkout import plan_cancel, plan_confirm, plan_sweep
 from server.core.errors import ErrorCode, Rejection
+from server.core.origins import Channel, Source
 from server.core.records import BookingRecord, BookingSearch, Snapshot, TransitionRecord
 from server.core.seats import (
     Claim,
@@ -38,17 +39,22 @@ TTL = 60_000
 HOLDS = HoldPolicy(ttl_ms=TTL, max_ms=3 * TTL, max_seats=10)
 
 
+def rest(actor: str) -> Source:
+    return Source(actor, Channel.REST)
+
+
 def lock(session: str, *seats: str, now: int = NOW) -> Change:
-    return Change(seats, session, lambda claims, terms: plan_lock(claims, terms, session, seats, now, HOLDS))
+    rule = lambda claims, terms: plan_lock(claims, terms, session, seats, now, HOLDS)  # noqa: E731
+    return Change(seats, session, rule, source=rest(session))
 
 
 def unlock(session: str, *seats: str) -> Change:
-    return Change(seats, session, lambda claims, terms: plan_unlock(claims, session, seats))
+    return Change(seats, session, lambda claims, terms: plan_unlock(claims, session, seats), source=rest(session))
 
 
 def book(session: str, layout: Layout, *seats: str) -> Change:
     rule = lambda claims, terms: plan_book(claims, terms, layout, session, seats, NOW)  # noqa: E731
-    return Change(seats, session, rule, NewBooking(Customer("Ada", "ada@example.com")))
+    return Change(seats, session, rule, NewBooking(Customer("Ada", "ada@example.com")), source=rest(session))
 
 
 def committed(outcome: Rejection | Committed) -> Committed:
@@ -173,7 +179,7 @@ async def test_a_missing_showtime_is_an_error_for_writes_and_none_for_reads(engi
 
 
 def block(*seats: str) -> Change:
-    return Change(seats, "admin", lambda claims, terms: plan_block(claims, seats, "camera"))
+    return Change(seats, "admin", lambda claims, terms: plan_block(claims, seats, "camera"), source=rest("admin"))
 
 
 async def test_a_blocked_seat_is_told_to_the_outbox_in_its_own_transaction(engine: AsyncEngine) -> None:
@@ -204,19 +210,29 @@ PAY_MS = 900_000
 def book_pending(session: str, layout: Layout, *seats: str, reference: str | None = None) -> Change:
     rule = lambda claims, terms: plan_book(claims, terms, layout, session, seats, NOW, PAY_MS)  # noqa: E731
     return Change(
-        seats, session, rule, NewBooking(Customer("Ada", "ada@example.com", "+1 555"), True, "aisle", reference)
+        seats,
+        session,
+        rule,
+        NewBooking(Customer("Ada", "ada@example.com", "+1 555"), True, "aisle", reference),
+        source=rest(session),
     )
 
 
 def confirm(booking_id: str, seats: tuple[str, ...], reference: str = "pay_1", now: int = NOW) -> BookingChange:
     return BookingChange(
-        booking_id, seats, lambda claims, found: plan_confirm(claims, found, "admin", reference, "stripe", now)
+        booking_id,
+        seats,
+        lambda claims, found: plan_confirm(claims, found, "admin", reference, "stripe", now),
+        rest("admin"),
     )
 
 
 def cancel(booking_id: str, seats: tuple[str, ...], actor: str, now: int = NOW) -> BookingChange:
     return BookingChange(
-        booking_id, seats, lambda claims, found: plan_cancel(claims, found, actor, actor == "admin", "why", now)
+        booking_id,
+        seats,
+        lambda claims, found: plan_cancel(claims, found, actor, actor == "admin", "why", now),
+        rest(actor),
     )
 
 

@@ -25,6 +25,7 @@ from tests.services import create_database, drop_database
 
 VENUES = "20261130061644_venues"
 CHECKOUT = "20261130082208_checkout"  # moves each booking's seat prices to its items and confirms it
+SEAT_HISTORY = "20261130093543_seat_history"  # gives each logged change an origin, an actor and a channel
 FAR = 4_000_000_000_000  # a hold that has not lapsed yet
 
 OLD_DATA = [
@@ -82,7 +83,7 @@ async def test_showtimes_holds_and_bookings_survive_the_venues_migration(empty_d
     async with engine.begin() as conn:
         for statement in OLD_DATA:
             await conn.execute(text(statement))
-    assert await apply_migrations(engine) == [VENUES, CHECKOUT]
+    assert await apply_migrations(engine) == [VENUES, CHECKOUT, SEAT_HISTORY]
 
     store = SeatStore(engine)
     details = await store.showtime("old-show")

@@ -3,16 +3,15 @@ status implies, the operator or their session as the actor, and an unknown chann
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 from sqlalchemy import text
 
 from server.core.checkout import plan_sweep
 from server.storage.database import create_engine
-from server.storage.migrations import apply_migrations, prisma_dir
+from server.storage.migrations import apply_migrations
 from server.storage.store import SeatStore
-from tests.e2e.test_venues_upgrade import SEAT_HISTORY, empty_database
+from tests.e2e.test_venues_upgrade import SEAT_HISTORY, empty_database, history_before
 
 __all__ = ["empty_database"]
 
@@ -48,20 +47,9 @@ OLD_DATA = [
 LOGGED = "SELECT seq, origin, actor, channel FROM seat_event"
 
 
-def history_before_seat_history(tmp_path: Path) -> Path:
-    """A copy of prisma/ whose histories stop before the seat history migration."""
-    copy = tmp_path / "prisma-before-seat-history"
-    shutil.copytree(
-        prisma_dir(),
-        copy,
-        ignore=lambda folder, names: [name for name in names if name[:8].isdigit() and name >= SEAT_HISTORY],
-    )
-    return copy
-
-
 async def test_changes_logged_before_the_migration_get_their_origin(empty_database: str, tmp_path: Path) -> None:
     engine = create_engine(empty_database)
-    folder = history_before_seat_history(tmp_path)
+    folder = history_before(tmp_path, SEAT_HISTORY)
     folder /= "migrations" if empty_database.startswith("sqlite") else "postgresql/migrations"
     assert SEAT_HISTORY not in await apply_migrations(engine, folder)
     async with engine.begin() as conn:

@@ -234,12 +234,13 @@ class AdminApi:
         origins = [name for name in query.get("origin", "").split(",") if name] if "origin" in query else []
         if "origin" in query and (not origins or not set(origins) <= set(Origin)):
             return _invalid_query("origin", f"one or more of {', '.join(Origin)}, comma-separated")
+        # One more than the page: whether there is a next page.
         found = await self.service.history(
             HistoryQuery(
                 showtime_id, limit + 1, seat, bounds.get("since"), bounds.get("until"),
                 tuple(Origin(name) for name in dict.fromkeys(origins)), bounds.get("cursor", 0),
             )
-        )  # fmt: skip  # one more than the page: whether there is a next page
+        )  # fmt: skip
         if isinstance(found, Rejection) and found.code is ErrorCode.UNKNOWN_SEAT:
             raise ProblemError(found, status=HTTPStatus.NOT_FOUND)  # a path that names nothing, not a bad body
         if isinstance(found, Rejection):

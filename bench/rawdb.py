@@ -29,6 +29,7 @@ __all__ = ["PostgresSeats", "RawSeats", "SqliteSeats", "open_raw_seats"]
 NOT_OWNER = "not_lock_owner"
 HOLD_MS = 3_600_000
 POOL_SIZE = 10  # the server's DATABASE_POOL_SIZE default
+ORIGIN = {"locked": "lock", "unlocked": "unlock"}  # the seat history's origin of what the baseline logs
 
 
 class RawSeats(Protocol):
@@ -102,9 +103,12 @@ class PostgresSeats:
 
     async def _events(self, conn: Any, seq: int, seats: list[str], status: str, session_id: str, now: int) -> None:
         await conn.executemany(
-            "INSERT INTO seat_event (showtime_id, seq, seat_code, status, session_id, created_at) "
-            "VALUES ($1, $2, $3, $4, $5, $6)",
-            [(self._showtime, seq + offset, seat, status, session_id, now) for offset, seat in enumerate(seats, 1)],
+            "INSERT INTO seat_event (showtime_id, seq, seat_code, status, session_id, origin, actor, channel, "
+            "created_at) VALUES ($1, $2, $3, $4, $5, $6, $5, 'socket', $7)",
+            [
+                (self._showtime, seq + offset, seat, status, session_id, ORIGIN[status], now)
+                for offset, seat in enumerate(seats, 1)
+            ],
         )
         await conn.execute("UPDATE showtime SET seq = $2 WHERE id = $1", self._showtime, seq + len(seats))
 
@@ -188,9 +192,12 @@ class SqliteSeats:
 
     def _write(self, conn: sqlite3.Connection, seq: int, seats: list[str], status: str, session: str, now: int) -> None:
         conn.executemany(
-            "INSERT INTO seat_event (showtime_id, seq, seat_code, status, session_id, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            [(self._showtime, seq + offset, seat, status, session, now) for offset, seat in enumerate(seats, 1)],
+            "INSERT INTO seat_event (showtime_id, seq, seat_code, status, session_id, origin, actor, channel, "
+            "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'socket', ?)",
+            [
+                (self._showtime, seq + offset, seat, status, session, ORIGIN[status], session, now)
+                for offset, seat in enumerate(seats, 1)
+            ],
         )
         conn.execute("UPDATE showtime SET seq = ? WHERE id = ?", (seq + len(seats), self._showtime))
 

@@ -24,6 +24,8 @@ from server.admin_messages import (
     BlockRequest,
     LayoutView,
     NewShowtimeRequest,
+    SeatHistory,
+    SeatHistoryEntry,
     ShowtimeChanges,
     ShowtimeHeadline,
     ShowtimeSetup,
@@ -35,6 +37,8 @@ from server.core.bookings import BookingStatus
 from server.core.changes import Selection
 from server.core.deliveries import DeliveryStatus
 from server.core.errors import ErrorCode, FieldError, Rejection
+from server.core.history import HistoryQuery
+from server.core.origins import Channel, Origin
 from server.core.records import BookingRecord, BookingSearch
 from server.core.venues import HallLayout
 from server.http import FINISHED, ProblemError, bearer_token, booking_id_of, holds_key, parse_body, printable, read_body
@@ -53,6 +57,8 @@ __all__ = ["ADMIN_ENDPOINTS", "FORMATS", "AdminApi", "bookings_csv", "read_layou
 FORMATS = ("native", "pretix")
 DELIVERIES_PER_PAGE = 50  # GET /api/admin/webhooks/deliveries without ?limit=
 MAX_DELIVERIES_PER_PAGE = 200
+HISTORY_PER_PAGE = 100  # GET .../history without ?limit=
+MAX_HISTORY_PER_PAGE = 1000
 
 
 def read_layout(data: bytes, *, pretix: bool, max_seats: int) -> tuple[HallLayout | Rejection, str | None]:
@@ -163,13 +169,14 @@ class AdminApi:
         self.authorize(request)
         showtime_id = self._showtime_id(request)
         body = parse_body(await read_body(request, self.transport), BlockRequest)
-        return ack(await self.service.block(showtime_id, Selection(body.seat_ids, body.table_ids), body.reason))
+        seats = Selection(body.seat_ids, body.table_ids)
+        return ack(await self.service.block(showtime_id, seats, body.reason, Channel.REST))
 
     async def unblock(self, request: web.Request) -> Ack | Rejection:
         self.authorize(request)
         showtime_id = self._showtime_id(request)
         body = parse_body(await read_body(request, self.transport), BlockRequest)
-        return ack(await self.service.unblock(showtime_id, Selection(body.seat_ids, body.table_ids)))
+        return ack(await self.service.unblock(showtime_id, Selection(body.seat_ids, body.table_ids), Channel.REST))
 
     # --- webhooks --------------------------------------------------------------------------------------
 
@@ -198,6 +205,53 @@ class AdminApi:
             next_cursor=_cursor(page[-1]) if len(found) > size else None,
         )
 
+    # --- history ---------------------------------------------------------------------------------------
+
+    async def seat_history(self, request: web.Request) -> SeatHistory | Rejection:
+        """One seat's changes, oldest first, a page at a time."""
+        self.authorize(request)
+        seat = request.match_info["seat_id"]
+        if not printable(seat):
+            raise ProblemError(Rejection(ErrorCode.UNKNOWN_SEAT, f"no such seat: {seat}"), status=HTTPStatus.NOT_FOUND)
+        return await self._history(request, seat)
+
+    async def showtime_history(self, request: web.Request) -> SeatHistory | Rejection:
+        """Every seat's changes, oldest first, a page at a time; ``since``/``until`` (epoch ms) and ``origin``."""
+        self.authorize(request)
+        return await self._history(request, None)
+
+    async def _history(self, request: web.Request, seat: str | None) -> SeatHistory | Rejection:
+        showtime_id, query = self._showtime_id(request), request.query
+        bounds: dict[str, int] = {}
+        for name in ("since", "until", "cursor"):
+            if name in query:
+                if (value := _whole(query[name], 0, 2**62)) is None:
+                    return _invalid_query(name, "a whole number of at least 0" + CURSOR_HINT.get(name, ""))
+                bounds[name] = value
+        limit = _whole(query.get("limit", str(HISTORY_PER_PAGE)), 1, MAX_HISTORY_PER_PAGE)
+        if limit is None:
+            return _invalid_query("limit", f"a whole number from 1 to {MAX_HISTORY_PER_PAGE}")
+        origins = [name for name in query.get("origin", "").split(",") if name] if "origin" in query else []
+        if "origin" in query and (not origins or not set(origins) <= set(Origin)):
+            return _invalid_query("origin", f"one or more of {', '.join(Origin)}, comma-separated")
+        # One more than the page: whether there is a next page.
+        found = await self.service.history(
+            HistoryQuery(
+                showtime_id, limit + 1, seat, bounds.get("since"), bounds.get("until"),
+                tuple(Origin(name) for name in dict.fromkeys(origins)), bounds.get("cursor", 0),
+            )
+        )  # fmt: skip
+        if isinstance(found, Rejection) and found.code is ErrorCode.UNKNOWN_SEAT:
+            raise ProblemError(found, status=HTTPStatus.NOT_FOUND)  # a path that names nothing, not a bad body
+        if isinstance(found, Rejection):
+            return found
+        page = found[:limit]
+        return SeatHistory(
+            showtime_id=showtime_id,
+            entries=[SeatHistoryEntry.of(entry) for entry in page],
+            next_cursor=str(page[-1].seq) if len(found) > limit else None,
+        )
+
     # --- figures ---------------------------------------------------------------------------------------
 
     async def showtime_stats(self, request: web.Request) -> ShowtimeStats | Rejection:
@@ -215,7 +269,8 @@ class AdminApi:
         self.authorize(request)
         booking_id = booking_id_of(request)
         body = parse_body(await read_body(request, self.transport), ConfirmRequest)
-        return booking_view(await self.service.confirm(booking_id, body.payment_reference, body.provider))
+        confirmed = await self.service.confirm(booking_id, body.payment_reference, body.provider, Channel.REST)
+        return booking_view(confirmed)
 
     async def showtime_bookings(self, request: web.Request) -> list[BookingView] | web.Response | Rejection:
         """A showtime's bookings, all or those of one ``status``; CSV when the client accepts text/csv."""
@@ -314,6 +369,16 @@ def _cell(value: object) -> str:
     return "'" + text if isinstance(value, str) and text.startswith(FORMULA) else text
 
 
+CURSOR_HINT = {"cursor": ": the nextCursor of a page of this history"}
+
+
+def _whole(text: str, least: int, most: int) -> int | None:
+    """``text`` as a whole number from ``least`` to ``most``, or None."""
+    if text.isascii() and text.isdigit() and len(text) <= 19 and least <= int(text) <= most:
+        return int(text)
+    return None
+
+
 def _invalid_query(name: str, message: str) -> Rejection:
     return Rejection(ErrorCode.INVALID_VALUE, f"{name}: {message}", errors=(FieldError(name, message),))
 
@@ -401,6 +466,19 @@ ADMIN_ENDPOINTS: tuple[Endpoint[Callable[..., object]], ...] = (
     Endpoint(
         "GET", "/api/admin/stats", "Every showtime's headline sales figures", AdminApi.stats, ShowtimeHeadline,
         many=True, admin=True, errors=ADMIN_ERRORS, operation_id="listShowtimeStats", tag="admin",
+    ),
+    Endpoint(
+        "GET", "/api/admin/showtimes/{showtime_id}/seats/{seat_id}/history",
+        "A seat's history, oldest first: each change's status, origin, actor and channel; a page at a time",
+        AdminApi.seat_history, SeatHistory, admin=True,
+        errors=(*SHOWTIME_ERRORS, ErrorCode.UNKNOWN_SEAT, ErrorCode.INVALID_VALUE),
+        query=("limit", "cursor"), operation_id="getSeatHistory", tag="admin",
+    ),
+    Endpoint(
+        "GET", "/api/admin/showtimes/{showtime_id}/history",
+        "Every seat's changes, oldest first; ?since= and ?until= (epoch ms), ?origin= (comma-separated); a page at a "
+        "time", AdminApi.showtime_history, SeatHistory, admin=True, errors=(*SHOWTIME_ERRORS, ErrorCode.INVALID_VALUE),
+        query=("since", "until", "origin", "limit", "cursor"), operation_id="getShowtimeHistory", tag="admin",
     ),
     Endpoint(
         "GET", "/api/admin/showtimes/{showtime_id}/bookings",

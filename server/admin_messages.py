@@ -7,6 +7,9 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import Field
 
+from server.core.history import HistoryEntry
+from server.core.origins import Channel, Origin
+from server.core.seats import SeatStatus
 from server.core.stats import SeatCounts, ShowtimeFigures
 from server.messages import PRINTABLE, Model, SeatId, ServerEnvelope, ShowtimeId, Text
 from server.service import ScheduledShowtime
@@ -21,6 +24,8 @@ __all__ = [
     "LayoutView",
     "NewShowtimeRequest",
     "SeatFigures",
+    "SeatHistory",
+    "SeatHistoryEntry",
     "ShowtimeChanges",
     "ShowtimeHeadline",
     "ShowtimeSetup",
@@ -188,6 +193,35 @@ class WebhookDeliveries(Model):
     """A page of deliveries, newest event first."""
 
     deliveries: list[WebhookDeliveryView]
+    next_cursor: str | None = Field(None, description="pass as ?cursor= for the next page; absent on the last")
+
+
+class SeatHistoryEntry(Model):
+    """One logged change of a seat: what it became, why (``origin``), whose claim it is (``sessionId``; empty for a
+    block), who changed it (``actor``: a session, ``admin`` or ``system``) and how it was asked (``channel``)."""
+
+    seq: int
+    seat_id: str
+    status: SeatStatus
+    origin: Origin
+    session_id: str
+    actor: str
+    channel: Channel
+    at: int = Field(description="Unix epoch milliseconds")
+
+    @classmethod
+    def of(cls, entry: HistoryEntry) -> Self:
+        return cls(
+            seq=entry.seq, seat_id=entry.seat, status=entry.status, origin=entry.origin, session_id=entry.session_id,
+            actor=entry.actor, channel=entry.channel, at=entry.at,
+        )  # fmt: skip
+
+
+class SeatHistory(Model):
+    """A page of a seat's or a showtime's history, oldest first."""
+
+    showtime_id: str
+    entries: list[SeatHistoryEntry]
     next_cursor: str | None = Field(None, description="pass as ?cursor= for the next page; absent on the last")
 
 

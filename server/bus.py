@@ -27,6 +27,7 @@ import redis.asyncio as redis
 from redis.exceptions import RedisError
 
 from server.core.changes import Event
+from server.core.origins import Origin
 from server.core.seats import SeatChange, SeatStatus
 from server.fanout import Fanout
 
@@ -226,12 +227,21 @@ def decode(data: bytes) -> tuple[str, list[Event]]:
 
 def _encode(event: Event) -> list[object]:
     change = event.change
-    return [event.showtime_id, event.seq, change.seat, change.status.value, change.session_id, event.at]
+    return [
+        event.showtime_id,
+        event.seq,
+        change.seat,
+        change.status.value,
+        change.session_id,
+        change.origin.value,
+        event.at,
+    ]
 
 
 def _decode(item: list[Any]) -> Event:
-    showtime_id, seq, seat, status, session_id, at = item
-    return Event(str(showtime_id), int(seq), SeatChange(str(seat), SeatStatus(status), str(session_id)), int(at))
+    showtime_id, seq, seat, status, session_id, origin, at = item
+    change = SeatChange(str(seat), SeatStatus(status), str(session_id), Origin(origin))
+    return Event(str(showtime_id), int(seq), change, int(at))
 
 
 def encode_counts(origin: str, counts: Mapping[str, int]) -> bytes:

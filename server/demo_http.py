@@ -13,6 +13,7 @@ from collections.abc import Callable
 from aiohttp import web
 
 from server.core.errors import ErrorCode, Rejection
+from server.core.origins import Channel
 from server.http import FINISHED, Api, booking_id_of
 from server.messages import BookingView, booking_view
 from server.openapi import Endpoint
@@ -32,7 +33,9 @@ class DemoPayments:
         found = await service.booking(session_id, booking_id)  # another session's booking is not found
         if isinstance(found, Rejection):
             return found
-        return booking_view(await service.confirm(found.id, f"{PROVIDER}_{secrets.token_hex(8)}", PROVIDER))
+        return booking_view(
+            await service.confirm(found.id, f"{PROVIDER}_{secrets.token_hex(8)}", PROVIDER, Channel.REST)
+        )
 
 
 DEMO_ENDPOINTS: tuple[Endpoint[Callable[..., object]], ...] = (

@@ -25,6 +25,7 @@ from server.core.checkout import unknown
 from server.core.errors import ErrorCode, Rejection
 from server.core.idempotency import Stored, fingerprint, keeps
 from server.core.limits import origin_allowed
+from server.core.origins import Channel
 from server.core.proxies import client_address
 from server.core.records import SeatMap
 from server.core.tokens import same_secret
@@ -161,15 +162,16 @@ class Api:
 
     async def lock(self, request: web.Request) -> Ack | Rejection:
         session_id, body = self.session_of(request), await self._body(request, SeatsRequest)
-        return ack(await self.service.lock(session_id, body.showtime_id, body.selection()))
+        return ack(await self.service.lock(session_id, body.showtime_id, body.selection(), Channel.REST))
 
     async def unlock(self, request: web.Request) -> Ack | Rejection:
         session_id, body = self.session_of(request), await self._body(request, SeatsRequest)
-        return ack(await self.service.unlock(session_id, body.showtime_id, body.selection()))
+        return ack(await self.service.unlock(session_id, body.showtime_id, body.selection(), Channel.REST))
 
     async def book(self, request: web.Request) -> Ack | Rejection:
         session_id, body = self.session_of(request), await self._body(request, BookingRequest)
-        return ack(await self.service.book(session_id, body.showtime_id, body.selection(), body.new_booking()))
+        order = body.new_booking()
+        return ack(await self.service.book(session_id, body.showtime_id, body.selection(), order, Channel.REST))
 
     async def _body(self, request: web.Request, model: type[M]) -> M:
         return parse_body(await read_body(request, self.transport), model)
@@ -185,7 +187,7 @@ class Api:
     async def cancel_booking(self, request: web.Request) -> BookingView | Rejection:
         caller, booking_id = self.caller(request), booking_id_of(request)
         body = await self._body(request, CancelRequest)
-        return booking_view(await self.service.cancel(caller, booking_id, body.reason))
+        return booking_view(await self.service.cancel(caller, booking_id, body.reason, Channel.REST))
 
     async def showtimes(self, request: web.Request) -> list[ShowtimeSummary]:
         return [ShowtimeSummary.of(record) for record in await self.service.showtimes()]

@@ -33,7 +33,9 @@ from server.core.changes import (
 from server.core.checkout import LATE, finished, plan_cancel, plan_confirm, plan_sweep, unknown
 from server.core.clock import Clock
 from server.core.errors import ErrorCode, FieldError, Rejection
+from server.core.history import HistoryEntry, HistoryQuery
 from server.core.limits import RateLimiter
+from server.core.origins import Channel, Source
 from server.core.records import BookingRecord, BookingSearch, ShowtimeDetails, ShowtimeRecord, StatusView, TermsKey
 from server.core.seats import (
     Claim,
@@ -145,31 +147,44 @@ class SeatService:
 
     # --- changes -------------------------------------------------------------------------------------------
 
-    async def lock(self, session_id: str, showtime_id: str, seats: Selection) -> Accepted | Rejection:
+    # Each change takes the ``channel`` it was asked through, for the seats' history (REST unless said).
+
+    async def lock(
+        self, session_id: str, showtime_id: str, seats: Selection, channel: Channel = Channel.REST
+    ) -> Accepted | Rejection:
         """Hold the seats, or hold them longer (never past ``MAX_HOLD_SECONDS`` after they were first held)."""
-        return await self._hold("lock", plan_lock, session_id, showtime_id, seats)
+        return await self._hold("lock", plan_lock, Source(session_id, channel), showtime_id, seats)
 
-    async def extend(self, session_id: str, showtime_id: str, seats: Selection) -> Accepted | Rejection:
+    async def extend(
+        self, session_id: str, showtime_id: str, seats: Selection, channel: Channel = Channel.REST
+    ) -> Accepted | Rejection:
         """Hold longer seats the session holds, as locking them again does, without taking any it does not."""
-        return await self._hold("extend", plan_extend, session_id, showtime_id, seats)
+        return await self._hold("extend", plan_extend, Source(session_id, channel), showtime_id, seats)
 
-    async def unlock(self, session_id: str, showtime_id: str, seats: Selection) -> Accepted | Rejection:
+    async def unlock(
+        self, session_id: str, showtime_id: str, seats: Selection, channel: Channel = Channel.REST
+    ) -> Accepted | Rejection:
         return await self._change(
             "unlock",
-            session_id,
+            Source(session_id, channel),
             showtime_id,
             seats,
             lambda chosen, layout: lambda claims, terms: plan_unlock(claims, session_id, chosen),
         )
 
     async def book(
-        self, session_id: str, showtime_id: str, seats: Selection, order: NewBooking
+        self,
+        session_id: str,
+        showtime_id: str,
+        seats: Selection,
+        order: NewBooking,
+        channel: Channel = Channel.REST,
     ) -> Accepted | Rejection:
         """Sell seats the session holds: a confirmed booking, or a pending one due within PAYMENT_TIMEOUT_SECONDS."""
         now, payment_ms = self._clock.now(), self._payment_ms if order.pending else None
         return await self._change(
             "book",
-            session_id,
+            Source(session_id, channel),
             showtime_id,
             seats,
             lambda chosen, layout: (
@@ -178,43 +193,51 @@ class SeatService:
             order,
         )
 
-    async def confirm(self, booking_id: str, reference: str, provider: str) -> BookingRecord | Rejection:
+    async def confirm(
+        self, booking_id: str, reference: str, provider: str, channel: Channel = Channel.REST
+    ) -> BookingRecord | Rejection:
         """The shop was paid for a booking: it is confirmed (see ``plan_confirm``). A late payment for seats that
         are gone is recorded, and refused with the booking's status' code."""
         now = self._clock.now()
         return await self._move(
             "confirm",
-            ADMIN,
+            Source(ADMIN, channel),
             booking_id,
             BookingStatus.CONFIRMED,
             lambda claims, found: plan_confirm(claims, found, ADMIN, reference, provider, now),
         )
 
-    async def cancel(self, actor: str, booking_id: str, reason: str | None) -> BookingRecord | Rejection:
+    async def cancel(
+        self, actor: str, booking_id: str, reason: str | None, channel: Channel = Channel.REST
+    ) -> BookingRecord | Rejection:
         """Cancel a booking (``actor``: its buyer's session, a pending one; ``ADMIN``, any): its seats go free."""
         now = self._clock.now()
         return await self._move(
             "cancel",
-            actor,
+            Source(actor, channel),
             booking_id,
             BookingStatus.CANCELLED,
             lambda claims, found: plan_cancel(claims, found, actor, actor == ADMIN, reason, now),
         )
 
-    async def block(self, showtime_id: str, seats: Selection, reason: str) -> Accepted | Rejection:
+    async def block(
+        self, showtime_id: str, seats: Selection, reason: str, channel: Channel = Channel.REST
+    ) -> Accepted | Rejection:
         """The operator takes seats out of sale; they are announced as ``blocked``."""
         return await self._change(
             "block",
-            ADMIN,
+            Source(ADMIN, channel),
             showtime_id,
             seats,
             lambda chosen, layout: lambda claims, terms: plan_block(claims, chosen, reason),
         )
 
-    async def unblock(self, showtime_id: str, seats: Selection) -> Accepted | Rejection:
+    async def unblock(
+        self, showtime_id: str, seats: Selection, channel: Channel = Channel.REST
+    ) -> Accepted | Rejection:
         return await self._change(
             "unblock",
-            ADMIN,
+            Source(ADMIN, channel),
             showtime_id,
             seats,
             lambda chosen, layout: lambda claims, terms: plan_unblock(claims, chosen),
@@ -249,7 +272,7 @@ class SeatService:
         """
         await self.expire_lapsed()
         if (now := self._clock.now()) >= self._next_prune:
-            await self._store.prune_events(now - self._settings.event_log_retention_seconds * 1000)
+            await self._store.prune_events(now - int(self._settings.audit_retention_days * 86_400_000))
             await self._keys.prune(now)
             self._next_prune = now + self._prune_interval_ms
 
@@ -305,8 +328,20 @@ class SeatService:
         layout = await self.layout(showtime_id)
         if isinstance(layout, Rejection):
             return layout
-        found = await self._store.replay(showtime_id, after, self._settings.max_replay_events)
+        # The log keeps changes for the seats' history; clients are replayed only those of the replay retention.
+        since = self._clock.now() - self._settings.event_log_retention_seconds * 1000
+        found = await self._store.replay(showtime_id, after, self._settings.max_replay_events, since)
         return None if found is None else Replay(*found)
+
+    async def history(self, query: HistoryQuery) -> list[HistoryEntry] | Rejection:
+        """The operator's: a page of the logged changes of a showtime, or of one of its seats."""
+        layout = await self.layout(query.showtime_id)
+        if isinstance(layout, Rejection):
+            return layout
+        if query.seat is not None and query.seat not in layout.categories:
+            return Rejection(ErrorCode.UNKNOWN_SEAT, f"no such seat: {query.seat}", (query.seat,))
+        with self._metrics.database_seconds.labels("history").time():
+            return await self._store.history(query)
 
     async def showtimes(self) -> list[ShowtimeRecord]:
         return await self._store.showtimes()
@@ -438,12 +473,12 @@ class SeatService:
     # --- inside ----------------------------------------------------------------------------------------------
 
     async def _hold(
-        self, action: Literal["lock", "extend"], rule: HoldRule, session_id: str, showtime_id: str, seats: Selection
+        self, action: Literal["lock", "extend"], rule: HoldRule, source: Source, showtime_id: str, seats: Selection
     ) -> Accepted | Rejection:
-        now, policy = self._clock.now(), self._holds
+        now, policy, session_id = self._clock.now(), self._holds, source.actor
         return await self._change(
             action,
-            session_id,
+            source,
             showtime_id,
             seats,
             lambda chosen, layout: lambda claims, terms: rule(claims, terms, session_id, chosen, now, policy),
@@ -452,12 +487,14 @@ class SeatService:
     async def _change(
         self,
         action: Literal["lock", "extend", "unlock", "book", "block", "unblock"],
-        session_id: str,
+        source: Source,
         showtime_id: str,
         selection: Selection,
         rule_for: Callable[[tuple[str, ...], Layout], Rule],
         new_booking: NewBooking | None = None,
     ) -> Accepted | Rejection:
+        """``source.actor``: the session whose holds matter, or ``ADMIN``."""
+        session_id = source.actor
         layout = await self.layout(showtime_id)
         if isinstance(layout, Rejection):
             return self._refused(action, layout)
@@ -467,7 +504,7 @@ class SeatService:
             return self._refused(action, seats)
         if limited := self._limited(session_id):
             return self._refused(action, limited)
-        change = Change(seats, session_id, rule_for(seats, layout), new_booking)
+        change = Change(seats, session_id, rule_for(seats, layout), new_booking, source=source)
         outcome = await self._group_commit.decide(showtime_id, change)
         if isinstance(outcome, Rejection):
             return self._refused(action, outcome)
@@ -484,15 +521,18 @@ class SeatService:
         )
 
     async def _move(
-        self, action: str, actor: str, booking_id: str, goal: BookingStatus, rule: BookingRule
+        self, action: str, source: Source, booking_id: str, goal: BookingStatus, rule: BookingRule
     ) -> BookingRecord | Rejection:
         """Move a booking on to ``goal`` by ``rule``, decided with the other changes of its showtime."""
+        actor = source.actor
         found = await self.booking(actor, booking_id)  # which showtime serializes it, and which seats to read
         if isinstance(found, Rejection):
             return self._refused(action, found)
         if limited := self._limited(actor):
             return self._refused(action, limited)
-        outcome = await self._group_commit.decide(found.showtime_id, BookingChange(found.id, tuple(found.items), rule))
+        outcome = await self._group_commit.decide(
+            found.showtime_id, BookingChange(found.id, tuple(found.items), rule, source)
+        )
         if isinstance(outcome, Rejection):
             return self._refused(action, outcome)
         moved = outcome.booking or found

@@ -107,6 +107,9 @@ class SeatSettings(Group):
     # many and they are younger than the retention; otherwise a full snapshot.
     max_replay_events: int = Field(default=1000, ge=0)
     event_log_retention_seconds: int = Field(default=86_400, ge=60)
+    # How long the event log keeps each change as its seat's history (GET .../history); replays still offer
+    # only those younger than EVENT_LOG_RETENTION_SECONDS.
+    audit_retention_days: float = Field(default=365, gt=0)
     # How long a request's idempotency key (Idempotency-Key, idempotencyKey) keeps its answer for retries.
     idempotency_ttl_seconds: int = Field(default=86_400, ge=60)
 

@@ -30,6 +30,7 @@ from server.core.clock import Clock
 from server.core.errors import ErrorCode, Rejection
 from server.core.idempotency import Stored, fingerprint, keeps
 from server.core.limits import TokenBucket, origin_allowed
+from server.core.origins import Channel
 from server.core.proxies import Network, client_address
 from server.core.tokens import same_secret
 from server.fanout import Fanout
@@ -348,16 +349,19 @@ class SeatSocket:
                 return None
 
     async def _change(self, client: Client, message: Lock | Extend | Unlock | Book) -> Ack | Rejection:
+        """Carry out a seat change, logged as asked over the socket."""
         session_id, selection = client.session_id, message.selection()
         match message:
             case Lock():
-                outcome = await self._service.lock(session_id, message.showtime_id, selection)
+                outcome = await self._service.lock(session_id, message.showtime_id, selection, Channel.SOCKET)
             case Extend():
-                outcome = await self._service.extend(session_id, message.showtime_id, selection)
+                outcome = await self._service.extend(session_id, message.showtime_id, selection, Channel.SOCKET)
             case Unlock():
-                outcome = await self._service.unlock(session_id, message.showtime_id, selection)
+                outcome = await self._service.unlock(session_id, message.showtime_id, selection, Channel.SOCKET)
             case Book():
-                outcome = await self._service.book(session_id, message.showtime_id, selection, message.new_booking())
+                outcome = await self._service.book(
+                    session_id, message.showtime_id, selection, message.new_booking(), Channel.SOCKET
+                )
         return await self._ack(client, outcome)
 
     async def _change_once(

@@ -6,10 +6,11 @@ Plain data shared by the service, storage, fan-out and bus; the rules that decid
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from server.core.errors import Rejection
+from server.core.origins import Source
 from server.core.records import BookingRecord
 from server.core.seats import Claim, Plan, SaleTerms, SeatChange
 
@@ -53,12 +54,14 @@ class NewBooking:
 
 @dataclass(frozen=True, slots=True)
 class Change:
-    """One request to decide: the seats it names, whose holds matter, the bound rule, and booking details."""
+    """One request to decide: the seats it names, whose holds matter, the bound rule, and booking details;
+    ``source``: who asked and how, for the seats' history."""
 
     seats: tuple[str, ...]
     holder: str
     rule: Rule
     new_booking: NewBooking | None = None
+    source: Source = field(kw_only=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +72,7 @@ class BookingChange:
     booking_id: str
     seats: tuple[str, ...]
     rule: BookingRule
+    source: Source
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,12 +14,12 @@ from dataclasses import replace
 
 from server.core.bookings import BookingEvent, BookingStatus, Transition
 from server.core.errors import ErrorCode, Rejection
+from server.core.origins import SYSTEM, Origin
 from server.core.records import BookingRecord, TransitionRecord
 from server.core.seats import Claim, Plan, SeatChange, SeatState, SeatStatus, plan_expiry
 
 __all__ = ["LATE", "SYSTEM", "advance", "finished", "plan_cancel", "plan_confirm", "plan_sweep", "unknown"]
 
-SYSTEM = "system"  # who expires an unpaid booking: nobody in particular
 LATE = "; the payment came too late and its seats are taken: refund it"  # why a late payment is refused
 
 
@@ -47,13 +47,13 @@ def plan_confirm(
         )
 
     if booking.status is BookingStatus.PENDING:
-        return _plan(paid(BookingStatus.CONFIRMED), SeatStatus.BOOKED)
+        return _plan(paid(BookingStatus.CONFIRMED), SeatStatus.BOOKED, Origin.CONFIRM)
     if any(not _free(claims.get(seat), now) for seat in booking.items):
         late = paid(booking.status, f" ({booking.status.value}){LATE}", BookingEvent.LATE_PAYMENT)
         return Plan(actor, transitions=(late,))
     retaken = replace(paid(BookingStatus.CONFIRMED, ": late, its seats still free"), take=True)
     lapsed = tuple(seat for seat in booking.items if seat in claims)
-    return replace(_plan(retaken, SeatStatus.BOOKED), release=lapsed)
+    return replace(_plan(retaken, SeatStatus.BOOKED, Origin.CONFIRM), release=lapsed)
 
 
 def plan_cancel(
@@ -65,7 +65,7 @@ def plan_cancel(
         return unknown()
     if booking.status is BookingStatus.PENDING or (shop and booking.status is BookingStatus.CONFIRMED):
         cancel = _move(booking, BookingStatus.CANCELLED, actor, now, reason, cancel_reason=reason)
-        return _plan(replace(cancel, free=True), SeatStatus.UNLOCKED)
+        return _plan(replace(cancel, free=True), SeatStatus.UNLOCKED, Origin.CANCEL)
     if booking.status is BookingStatus.CONFIRMED:
         return finished(booking, "; only the shop cancels it now (a refund)")
     return finished(booking)
@@ -81,7 +81,11 @@ def plan_sweep(claims: Mapping[str, Claim], bookings: Iterable[BookingRecord], n
         if booking.status is BookingStatus.PENDING and booking.payment_due_at is not None
         if booking.payment_due_at <= now
     ]
-    released = tuple(SeatChange(seat, SeatStatus.UNLOCKED, move.session_id) for move in overdue for seat in move.seats)
+    released = tuple(
+        SeatChange(seat, SeatStatus.UNLOCKED, move.session_id, Origin.PAYMENT_EXPIRED)
+        for move in overdue
+        for seat in move.seats
+    )
     return replace(holds, transitions=tuple(overdue), changes=holds.changes + released)
 
 
@@ -151,8 +155,8 @@ def _move(
     )
 
 
-def _plan(move: Transition, announced: SeatStatus) -> Plan:
-    changes = tuple(SeatChange(seat, announced, move.session_id) for seat in move.seats)
+def _plan(move: Transition, announced: SeatStatus, origin: Origin) -> Plan:
+    changes = tuple(SeatChange(seat, announced, move.session_id, origin) for seat in move.seats)
     return Plan(move.actor, transitions=(move,), changes=changes)
 
 

@@ -16,6 +16,7 @@ from enum import StrEnum
 
 from server.core.bookings import BookingStatus, Transition
 from server.core.errors import ErrorCode, Rejection
+from server.core.origins import Origin
 
 __all__ = [
     "Claim",
@@ -124,7 +125,8 @@ class SaleTerms:
 class SeatChange:
     seat: str
     status: SeatStatus
-    session_id: str
+    session_id: str  # whose claim the seat now is (or was, when let go); empty for a block
+    origin: Origin  # what made it change
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +151,10 @@ class Plan:
     def hold_until(self) -> int | None:
         """When the first of the holds lapses: the one instant an ack can promise for all of its seats."""
         return min((hold.until for hold in self.hold.values()), default=None)
+
+
+# A pending sale's seats are announced locked again: clients saw them held, and still do.
+_PENDING = (SeatStatus.LOCKED, Origin.PAYMENT_PENDING)
 
 
 def select_seats(
@@ -223,7 +229,7 @@ def plan_lock(
             f"a session may hold at most {policy.max_seats} seats of a showtime; it holds {held_besides} others",
         )
     changes = tuple(
-        SeatChange(seat, SeatStatus.LOCKED, session_id)
+        SeatChange(seat, SeatStatus.LOCKED, session_id, Origin.LOCK)
         for seat in seats
         if not _held_by(claims.get(seat), session_id, now)
     )
@@ -254,7 +260,7 @@ def plan_unlock(claims: Mapping[str, Claim], session_id: str, seats: Sequence[st
     foreign = tuple(seat for seat in seats if not _owns_hold(claims.get(seat), session_id))
     if foreign:
         return Rejection(ErrorCode.NOT_LOCK_OWNER, f"not held by this session: {', '.join(foreign)}", foreign)
-    changes = tuple(SeatChange(seat, SeatStatus.UNLOCKED, session_id) for seat in seats)
+    changes = tuple(SeatChange(seat, SeatStatus.UNLOCKED, session_id, Origin.UNLOCK) for seat in seats)
     return Plan(session_id, release=tuple(seats), changes=changes)
 
 
@@ -279,8 +285,8 @@ def plan_book(
     unpriced = tuple(seat for seat in seats if layout.categories[seat] not in terms.prices)
     if unpriced:
         return Rejection(ErrorCode.SEAT_BLOCKED, f"not priced for this showtime: {', '.join(unpriced)}", unpriced)
-    status = SeatStatus.BOOKED if payment_ms is None else SeatStatus.LOCKED
-    changes = tuple(SeatChange(seat, status, session_id) for seat in seats)
+    status, origin = (SeatStatus.BOOKED, Origin.BOOK) if payment_ms is None else _PENDING
+    changes = tuple(SeatChange(seat, status, session_id, origin) for seat in seats)
     prices = {seat: terms.prices[layout.categories[seat]] for seat in seats}
     due = None if payment_ms is None else now + payment_ms
     return Plan(session_id, release=tuple(seats), sell=prices, payment_due_at=due, changes=changes)
@@ -292,7 +298,7 @@ def plan_block(claims: Mapping[str, Claim], seats: Sequence[str], reason: str) -
     if taken:
         return Rejection(ErrorCode.SEAT_UNAVAILABLE, f"held or sold: {', '.join(taken)}", taken)
     fresh = tuple(seat for seat in seats if seat not in claims)
-    changes = tuple(SeatChange(seat, SeatStatus.BLOCKED, "") for seat in fresh)
+    changes = tuple(SeatChange(seat, SeatStatus.BLOCKED, "", Origin.BLOCK) for seat in fresh)
     return Plan("", block={seat: reason for seat in fresh}, changes=changes)
 
 
@@ -303,7 +309,7 @@ def plan_unblock(claims: Mapping[str, Claim], seats: Sequence[str]) -> Rejection
     )
     if unblocked:
         return Rejection(ErrorCode.NOT_BLOCKED, f"not blocked: {', '.join(unblocked)}", unblocked)
-    changes = tuple(SeatChange(seat, SeatStatus.UNLOCKED, "") for seat in seats)
+    changes = tuple(SeatChange(seat, SeatStatus.UNLOCKED, "", Origin.UNBLOCK) for seat in seats)
     return Plan("", unblock=tuple(seats), changes=changes)
 
 
@@ -312,7 +318,9 @@ def plan_expiry(claims: Mapping[str, Claim], now: int) -> Plan:
     lapsed = tuple(
         seat for seat, claim in claims.items() if claim.state is SeatState.HELD and not claim.is_live_hold(now)
     )
-    changes = tuple(SeatChange(seat, SeatStatus.UNLOCKED, claims[seat].session_id) for seat in lapsed)
+    changes = tuple(
+        SeatChange(seat, SeatStatus.UNLOCKED, claims[seat].session_id, Origin.HOLD_EXPIRED) for seat in lapsed
+    )
     return Plan(session_id="", release=lapsed, changes=changes)
 
 

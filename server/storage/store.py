@@ -42,6 +42,8 @@ from server.core.bookings import BookingEvent, BookingStatus
 from server.core.changes import BookingChange, Change, Committed, Event, NewBooking, Notice, RenderNotice
 from server.core.checkout import advance
 from server.core.errors import Rejection
+from server.core.history import HistoryEntry, HistoryQuery
+from server.core.origins import SWEEPER, Channel, Origin, Source
 from server.core.records import (
     BookingRecord,
     BookingSearch,
@@ -162,9 +164,9 @@ class SeatStore:
                     continue
                 apply_plan(claims, plan)
                 if isinstance(change, BookingChange):
-                    outcomes.append(batch.add(plan, subject=change.booking_id))
+                    outcomes.append(batch.add(plan, change.source, subject=change.booking_id))
                 else:
-                    outcomes.append(batch.add(plan, change.new_booking))
+                    outcomes.append(batch.add(plan, change.source, change.new_booking))
             await batch.write(conn, claims)
         return outcomes
 
@@ -183,7 +185,7 @@ class SeatStore:
             batch = _Batch(showtime_id, seq, now, claims, render_notice=self._render_notice, bookings=overdue)
             plan = rule(claims, list(overdue.values()))
             apply_plan(claims, plan)
-            committed = batch.add(plan)
+            committed = batch.add(plan, SWEEPER)
             await batch.write(conn, claims)
         return committed
 
@@ -197,10 +199,12 @@ class SeatStore:
         async with self.engine.connect() as conn:
             return [_event(row) for row in await conn.execute(query)]
 
-    async def replay(self, showtime_id: str, after: int, limit: int) -> tuple[int, list[Event]] | None:
+    async def replay(self, showtime_id: str, after: int, limit: int, since: int = 0) -> tuple[int, list[Event]] | None:
         """The current seq and every change since ``after``, or None when the log cannot cover the gap.
 
-        Read under the same share lock as a snapshot, so no change is half visible.
+        Changes logged before ``since`` are not offered (the log keeps them longer, as the seats' history): a
+        client that far behind gets a snapshot, as if they had been pruned. Read under the same share lock as a
+        snapshot, so no change is half visible.
         """
         async with self.engine.begin() as conn:
             seq = await self._seq(conn, showtime_id, for_update=False)
@@ -209,11 +213,15 @@ class SeatStore:
             rows = (
                 await conn.execute(
                     select(seat_event)
-                    .where(seat_event.c.showtime_id == showtime_id, seat_event.c.seq > after)
+                    .where(
+                        seat_event.c.showtime_id == showtime_id,
+                        seat_event.c.seq > after,
+                        seat_event.c.created_at >= since,
+                    )
                     .order_by(seat_event.c.seq)
                 )
             ).all()
-        if len(rows) != seq - after:  # the log was pruned past ``after``
+        if len(rows) != seq - after:  # the log was pruned past ``after``, or is older than ``since`` there
             return None
         return seq, [_event(row) for row in rows]
 
@@ -241,10 +249,32 @@ class SeatStore:
             return {showtime_id: int(seq) for showtime_id, seq in await conn.execute(query)}
 
     async def prune_events(self, before: int) -> int:
-        """Forget logged changes older than ``before``; clients further behind get a snapshot instead."""
+        """Forget logged changes older than ``before``: the seats' history that far back (AUDIT_RETENTION_DAYS)."""
         async with self.engine.begin() as conn:
             result = await conn.execute(delete(seat_event).where(seat_event.c.created_at < before))
         return int(result.rowcount)
+
+    async def history(self, query: HistoryQuery) -> list[HistoryEntry]:
+        """A page of a showtime's logged changes as ``query`` picks them, in ``seq`` order (an index covers a
+        seat's)."""
+        wanted = [
+            condition
+            for given, condition in (
+                (query.seat, seat_event.c.seat_code == query.seat),
+                (query.since, seat_event.c.created_at >= (query.since or 0)),
+                (query.until, seat_event.c.created_at < (query.until or 0)),
+                (query.origins or None, seat_event.c.origin.in_([origin.value for origin in query.origins])),
+            )
+            if given is not None
+        ]
+        listed = (
+            select(seat_event)
+            .where(seat_event.c.showtime_id == query.showtime_id, seat_event.c.seq > query.after, *wanted)
+            .order_by(seat_event.c.seq)
+            .limit(query.limit)
+        )
+        async with self.engine.connect() as conn:
+            return [_entry(row) for row in await conn.execute(listed)]
 
     async def showtimes_with_lapsed_holds(self, now: int) -> list[str]:
         query = select(seat_hold.c.showtime_id).where(seat_hold.c.expires_at <= now).distinct()
@@ -362,6 +392,7 @@ class _Batch:
         self.now = now
         self.touched: set[str] = set()  # seats whose hold is written again from the final claims
         self.events: list[Event] = []
+        self.logged: list[dict[str, object]] = []  # the events' seat_event rows
         self.bookings = bookings  # read in the transaction, or made in it; as the changes left them
         self.new: list[str] = []  # the bookings made
         self.moved: set[str] = set()  # the bookings read and moved on
@@ -372,11 +403,15 @@ class _Batch:
         self.unblocks: set[str] = set()
         self.notices: list[Notice] = []
 
-    def add(self, plan: Plan, new_booking: NewBooking | None = None, subject: str | None = None) -> Committed:
-        """Number and keep what ``plan`` writes; ``subject``: the booking a checkout rule decided on."""
+    def add(
+        self, plan: Plan, source: Source, new_booking: NewBooking | None = None, subject: str | None = None
+    ) -> Committed:
+        """Number and keep what ``plan`` writes, asked for by ``source``; ``subject``: the booking a checkout rule
+        decided on."""
         events = [Event(self.showtime_id, self.seq + n, change, self.now) for n, change in enumerate(plan.changes, 1)]
         self.seq += len(events)
         self.events += events
+        self.logged += [_event_row(event, source) for event in events]
         self.touched.update(plan.release, plan.hold, plan.sell)
         self.blocks.update(plan.block)
         self.unblocks.update(plan.unblock)
@@ -506,20 +541,7 @@ class _Batch:
             if rows:
                 await conn.execute(_INSERT[table.name], rows)
         if self.events:
-            await conn.execute(
-                _INSERT["seat_event"],
-                [
-                    {
-                        "showtime_id": self.showtime_id,
-                        "seq": event.seq,
-                        "seat_code": event.change.seat,
-                        "status": event.change.status.value,
-                        "session_id": event.change.session_id,
-                        "created_at": self.now,
-                    }
-                    for event in self.events
-                ],
-            )
+            await conn.execute(_INSERT["seat_event"], self.logged)
             await conn.execute(_SET_SEQ, {"showtime_id": self.showtime_id, "new_seq": self.seq})
 
 
@@ -590,6 +612,21 @@ _INSERT = {
         seat_hold, booking, booking_seat, booking_item, booking_transition, seat_block, seat_event, webhook_event,
     )
 }  # fmt: skip
+
+
+def _event_row(event: Event, source: Source) -> dict[str, object]:
+    change = event.change
+    return {
+        "showtime_id": event.showtime_id,
+        "seq": event.seq,
+        "seat_code": change.seat,
+        "status": change.status.value,
+        "session_id": change.session_id,
+        "origin": change.origin.value,
+        "actor": source.actor,
+        "channel": source.channel.value,
+        "created_at": event.at,
+    }
 
 
 def _outbox_row(notice: Notice, render: RenderNotice) -> dict[str, object]:
@@ -687,8 +724,21 @@ async def _prices(conn: AsyncConnection, showtime_id: str) -> dict[str, int]:
 
 
 def _event(row: Row[Any]) -> Event:
-    change = SeatChange(row.seat_code, SeatStatus(row.status), row.session_id)
+    change = SeatChange(row.seat_code, SeatStatus(row.status), row.session_id, Origin(row.origin))
     return Event(row.showtime_id, int(row.seq), change, row.created_at)
+
+
+def _entry(row: Row[Any]) -> HistoryEntry:
+    return HistoryEntry(
+        seq=int(row.seq),
+        seat=row.seat_code,
+        status=SeatStatus(row.status),
+        session_id=row.session_id,
+        origin=Origin(row.origin),
+        actor=row.actor,
+        channel=Channel(row.channel),
+        at=row.created_at,
+    )
 
 
 def _hold_claim(row: Row[Any]) -> Claim:

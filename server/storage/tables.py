@@ -309,7 +309,11 @@ booking_transition = Table(
     ),
 )
 
-# The log of seat changes per showtime, in `seq` order, kept so reconnecting clients can catch up.
+# The log of seat changes per showtime, in `seq` order: reconnecting clients catch up from it (for
+# EVENT_LOG_RETENTION_SECONDS), and it is each seat's history (kept AUDIT_RETENTION_DAYS). `sessionId` is the
+# session the seat's claim belongs to; `origin` why it changed (lock, book, hold_expired, ...), `actor` who
+# changed it (a session, `admin` or `system`), `channel` how it was asked (socket, rest, system; unknown for
+# changes logged before origins were).
 seat_event = Table(
     "seat_event",
     metadata,
@@ -318,11 +322,15 @@ seat_event = Table(
     Column("seat_code", Text, nullable=False),
     Column("status", Text, nullable=False),
     Column("session_id", Text, nullable=False),
+    Column("origin", Text, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("channel", Text, nullable=False),
     Column("created_at", BigInteger, nullable=False),
     PrimaryKeyConstraint("showtime_id", "seq"),
     ForeignKeyConstraint(
         ["showtime_id"], ["showtime.id"], name="seat_event_showtime_id_fkey", ondelete="RESTRICT", onupdate="CASCADE"
     ),
+    Index("seat_event_showtime_id_seat_code_seq_idx", "showtime_id", "seat_code", "seq"),
     Index("seat_event_created_at_idx", "created_at"),
 )
 

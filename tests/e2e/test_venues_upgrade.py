@@ -25,6 +25,7 @@ from tests.services import create_database, drop_database
 
 VENUES = "20261130061644_venues"
 CHECKOUT = "20261130082208_checkout"  # moves each booking's seat prices to its items and confirms it
+SEAT_HISTORY = "20261130093543_seat_history"  # gives each logged change an origin, an actor and a channel
 FAR = 4_000_000_000_000  # a hold that has not lapsed yet
 
 OLD_DATA = [
@@ -62,27 +63,27 @@ async def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Asyn
     await drop_database(url)
 
 
-def history_before_venues(tmp_path: Path) -> Path:
-    """A copy of prisma/ whose histories stop before the venues migration."""
-    copy = tmp_path / "prisma-before-venues"
+def history_before(tmp_path: Path, migration: str) -> Path:
+    """A copy of prisma/ whose histories stop before ``migration``."""
+    copy = tmp_path / f"prisma-before-{migration}"
     shutil.copytree(
         prisma_dir(),
         copy,
-        ignore=lambda folder, names: [name for name in names if name[:8].isdigit() and name >= VENUES],
+        ignore=lambda folder, names: [name for name in names if name[:8].isdigit() and name >= migration],
     )
-    assert not list(copy.rglob(VENUES))
+    assert not list(copy.rglob(migration))
     return copy
 
 
 async def test_showtimes_holds_and_bookings_survive_the_venues_migration(empty_database: str, tmp_path: Path) -> None:
     engine = create_engine(empty_database)
-    old = history_before_venues(tmp_path)
+    old = history_before(tmp_path, VENUES)
     folder = old / ("migrations" if empty_database.startswith("sqlite") else "postgresql/migrations")
     assert VENUES not in await apply_migrations(engine, folder)
     async with engine.begin() as conn:
         for statement in OLD_DATA:
             await conn.execute(text(statement))
-    assert await apply_migrations(engine) == [VENUES, CHECKOUT]
+    assert await apply_migrations(engine) == [VENUES, CHECKOUT, SEAT_HISTORY]
 
     store = SeatStore(engine)
     details = await store.showtime("old-show")

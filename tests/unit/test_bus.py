@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from server.bus import LocalBus, decode, decode_counts, encode, encode_counts, reconcile
 from server.core.changes import Accepted, Event, Selection
+from server.core.origins import Origin
 from server.core.seats import SeatChange, SeatStatus
 from server.fanout import Fanout
 from server.metrics import Metrics
@@ -22,8 +23,8 @@ from tests.unit.database import SHOWTIME, engine
 __all__ = ["engine"]
 
 EVENTS = [
-    Event("st_1", 1, SeatChange("A1", SeatStatus.LOCKED, "s_a"), 1000),
-    Event("st_2", 9, SeatChange("AA12", SeatStatus.BOOKED, "s_b"), 2000),
+    Event("st_1", 1, SeatChange("A1", SeatStatus.LOCKED, "s_a", Origin.LOCK), 1000),
+    Event("st_2", 9, SeatChange("AA12", SeatStatus.BOOKED, "s_b", Origin.BOOK), 2000),
 ]
 
 
@@ -51,7 +52,7 @@ def test_a_malformed_message_raises_what_the_receiver_catches(data: bytes) -> No
 
 
 def test_the_wire_format_is_compact_positional_json() -> None:
-    assert orjson.loads(encode("o", EVENTS[:1])) == ["o", [["st_1", 1, "A1", "locked", "s_a", 1000]]]
+    assert orjson.loads(encode("o", EVENTS[:1])) == ["o", [["st_1", 1, "A1", "locked", "s_a", "lock", 1000]]]
 
 
 def test_an_audience_announcement_decodes_to_what_was_encoded() -> None:

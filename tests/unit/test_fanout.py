@@ -8,6 +8,7 @@ import orjson
 import pytest
 
 from server.core.changes import Event
+from server.core.origins import Origin
 from server.core.seats import SeatChange, SeatStatus
 from server.fanout import Channel, Fanout, FellBehind
 from server.metrics import Metrics
@@ -17,7 +18,7 @@ LIMIT = 1 << 20
 
 
 def event(seq: int, showtime: str = "st") -> Event:
-    return Event(showtime, seq, SeatChange(f"A{seq}", SeatStatus.LOCKED, "s"), 1000 + seq)
+    return Event(showtime, seq, SeatChange(f"A{seq}", SeatStatus.LOCKED, "s", Origin.LOCK), 1000 + seq)
 
 
 def channel_at(delivered: int, history: int = 10) -> Channel[FakeConnection]:

@@ -7,13 +7,14 @@ from collections.abc import Sequence
 
 from server.core.changes import BookingChange, Change, Committed, Event
 from server.core.errors import ErrorCode, Rejection
+from server.core.origins import Channel, Origin, Source
 from server.core.seats import Plan, SeatChange, SeatStatus
 from server.group_commit import GroupCommit
 from server.keyed_lock import KeyedLock
 
 
 def change(seat: str) -> Change:
-    return Change((seat,), "s", rule=lambda claims, terms: Plan("s"))
+    return Change((seat,), "s", rule=lambda claims, terms: Plan("s"), source=Source("s", Channel.REST))
 
 
 class Ledger:
@@ -38,7 +39,7 @@ class Ledger:
                 outcomes.append(Rejection(ErrorCode.SEAT_UNAVAILABLE, "taken", c.seats))
                 continue
             self.seq += 1
-            event = Event(showtime_id, self.seq, SeatChange(c.seats[0], SeatStatus.LOCKED, "s"), 0)
+            event = Event(showtime_id, self.seq, SeatChange(c.seats[0], SeatStatus.LOCKED, "s", Origin.LOCK), 0)
             outcomes.append(Committed(Plan("s"), [event]))
         return outcomes
 

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from server.core.bookings import BookingStatus
 from server.core.changes import Accepted, Event, Notice
 from server.core.errors import ErrorCode, Rejection
+from server.core.origins import Origin
 from server.core.records import BookingRecord, StatusView, TransitionRecord
 from server.core.seats import SeatChange, SeatStatus
 from server.messages import (
@@ -50,7 +51,7 @@ def test_a_status_view_becomes_a_current_seat_status() -> None:
 
 
 def test_an_event_becomes_a_seat_status_change() -> None:
-    event = Event("st", 4, SeatChange("B2", SeatStatus.BOOKED, "s1"), 1234)
+    event = Event("st", 4, SeatChange("B2", SeatStatus.BOOKED, "s1", Origin.BOOK), 1234)
     assert wire(SeatStatusChange.of(event).to_json()) == {
         "type": "seat_status_change", "showtimeId": "st", "seatId": "B2", "status": "booked",
         "sessionId": "s1", "seq": 4, "timestamp": 1234,
@@ -112,7 +113,8 @@ def test_an_error_has_no_request_id_unless_set_and_an_explicit_none_goes_out_as_
 
 def test_a_batch_joined_from_encoded_changes_is_the_schema_s_seat_status_changes() -> None:
     changes = [
-        SeatStatusChange.of(Event('s"t', seq, SeatChange(f"B{seq}", SeatStatus.LOCKED, "s1"), 9)) for seq in (4, 5)
+        SeatStatusChange.of(Event('s"t', seq, SeatChange(f"B{seq}", SeatStatus.LOCKED, "s1", Origin.LOCK), 9))
+        for seq in (4, 5)
     ]
     joined = SeatStatusChanges.joining('s"t', [change.to_json() for change in changes])
     assert wire(joined) == wire(SeatStatusChanges(showtime_id='s"t', changes=changes).to_json())

@@ -9,6 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from server.core.bookings import BookingStatus
 from server.core.changes import Accepted, Customer, Event, NewBooking, Selection
 from server.core.errors import ErrorCode, Rejection
+from server.core.history import HistoryQuery
+from server.core.origins import Channel, Origin
 from server.core.records import BookingRecord, ShowtimeDetails, StatusView
 from server.metrics import Metrics
 from server.service import ADMIN, Replay, SeatService
@@ -236,3 +238,36 @@ async def test_a_buyer_cancelling_is_a_seat_change_under_its_rate_limit(engine: 
     assert isinstance(limited, Rejection)
     assert limited.code is ErrorCode.RATE_LIMITED
     assert isinstance(await seats.cancel(ADMIN, booked.booking.id, None), BookingRecord)  # the shop has no limit
+
+
+async def test_the_log_keeps_the_seats_history_longer_than_it_replays_it(engine: AsyncEngine) -> None:
+    """Replays offer changes younger than EVENT_LOG_RETENTION_SECONDS; pruning waits for AUDIT_RETENTION_DAYS."""
+    clock = ManualClock()
+    seats = service(engine, clock, Published(), event_log_retention_seconds=60, audit_retention_days=0.01)
+    await seats.lock("s1", SHOWTIME, Selection(["A1", "A2"]), Channel.SOCKET)
+    await seats.unlock("s1", SHOWTIME, Selection(["A1"]), Channel.REST)
+    assert isinstance(await seats.replay(SHOWTIME, 0), Replay)
+    clock.advance(61_000)
+    await seats.maintain()  # prunes what is older than the audit retention: nothing yet
+    assert await seats.replay(SHOWTIME, 0) is None  # older than the replay retention: a snapshot must do
+    assert await seats.replay(SHOWTIME, 3) == Replay(3, [])
+    history = await seats.history(HistoryQuery(SHOWTIME, 10))
+    assert isinstance(history, list)
+    assert [(e.seq, e.seat, e.origin, e.actor, e.channel) for e in history] == [
+        (1, "A1", Origin.LOCK, "s1", Channel.SOCKET),
+        (2, "A2", Origin.LOCK, "s1", Channel.SOCKET),
+        (3, "A1", Origin.UNLOCK, "s1", Channel.REST),
+    ]
+    clock.advance(864_000)  # past the audit retention (and A2's hold, which lapses now)
+    await seats.maintain()
+    history = await seats.history(HistoryQuery(SHOWTIME, 10))
+    assert isinstance(history, list)
+    assert [(e.seq, e.seat, e.origin, e.actor, e.channel) for e in history] == [
+        (4, "A2", Origin.HOLD_EXPIRED, "system", Channel.SYSTEM),
+    ]
+    unknown = await seats.history(HistoryQuery(SHOWTIME, 10, seat="Z9"))
+    assert isinstance(unknown, Rejection)
+    assert unknown.code is ErrorCode.UNKNOWN_SEAT
+    missing = await seats.history(HistoryQuery("st_missing", 10))
+    assert isinstance(missing, Rejection)
+    assert missing.code is ErrorCode.UNKNOWN_SHOWTIME

@@ -47,9 +47,9 @@ class CountingStore(SeatStore):
         self.reads["snapshot"] += 1
         return await super().snapshot(showtime_id)
 
-    async def replay(self, showtime_id: str, after: int, limit: int) -> tuple[int, list[Event]] | None:
+    async def replay(self, showtime_id: str, after: int, limit: int, since: int = 0) -> tuple[int, list[Event]] | None:
         self.reads["replay"] += 1
-        return await super().replay(showtime_id, after, limit)
+        return await super().replay(showtime_id, after, limit, since)
 
     async def holds(self, showtime_id: str, session_id: str) -> dict[str, int]:
         self.reads["holds"] += 1

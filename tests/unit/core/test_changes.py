@@ -8,11 +8,12 @@ import pytest
 
 from server.core.changes import Accepted, Change, Committed, Event
 from server.core.errors import ErrorCode, Rejection
+from server.core.origins import Channel, Origin, Source
 from server.core.seats import Plan, SeatChange, SeatStatus
 
 
 def event(seq: int) -> Event:
-    return Event("st", seq, SeatChange("A1", SeatStatus.LOCKED, "s1"), 1000)
+    return Event("st", seq, SeatChange("A1", SeatStatus.LOCKED, "s1", Origin.LOCK), 1000)
 
 
 def test_events_are_values_so_a_repeated_delivery_is_recognised() -> None:
@@ -23,7 +24,8 @@ def test_events_are_values_so_a_repeated_delivery_is_recognised() -> None:
 
 
 def test_a_change_books_nothing_and_a_commit_names_no_booking_unless_told() -> None:
-    change = Change(("A1",), "s1", lambda claims, terms: Rejection(ErrorCode.SEAT_UNAVAILABLE, "taken"))
+    refuse = lambda claims, terms: Rejection(ErrorCode.SEAT_UNAVAILABLE, "taken")  # noqa: E731
+    change = Change(("A1",), "s1", refuse, source=Source("s1", Channel.SOCKET))
     assert change.new_booking is None
     assert Committed(Plan("s1"), []).booking is None
 

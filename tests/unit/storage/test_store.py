@@ -13,6 +13,8 @@ from server.core.bookings import BookingStatus
 from server.core.changes import BookingChange, Change, Committed, Customer, NewBooking
 from server.core.checkout import plan_cancel, plan_confirm, plan_sweep
 from server.core.errors import ErrorCode, Rejection
+from server.core.history import HistoryEntry, HistoryQuery
+from server.core.origins import Channel, Origin, Source
 from server.core.records import BookingRecord, BookingSearch, Snapshot, TransitionRecord
 from server.core.seats import (
     Claim,
@@ -38,17 +40,22 @@ TTL = 60_000
 HOLDS = HoldPolicy(ttl_ms=TTL, max_ms=3 * TTL, max_seats=10)
 
 
+def rest(actor: str) -> Source:
+    return Source(actor, Channel.REST)
+
+
 def lock(session: str, *seats: str, now: int = NOW) -> Change:
-    return Change(seats, session, lambda claims, terms: plan_lock(claims, terms, session, seats, now, HOLDS))
+    rule = lambda claims, terms: plan_lock(claims, terms, session, seats, now, HOLDS)  # noqa: E731
+    return Change(seats, session, rule, source=rest(session))
 
 
 def unlock(session: str, *seats: str) -> Change:
-    return Change(seats, session, lambda claims, terms: plan_unlock(claims, session, seats))
+    return Change(seats, session, lambda claims, terms: plan_unlock(claims, session, seats), source=rest(session))
 
 
 def book(session: str, layout: Layout, *seats: str) -> Change:
     rule = lambda claims, terms: plan_book(claims, terms, layout, session, seats, NOW)  # noqa: E731
-    return Change(seats, session, rule, NewBooking(Customer("Ada", "ada@example.com")))
+    return Change(seats, session, rule, NewBooking(Customer("Ada", "ada@example.com")), source=rest(session))
 
 
 def committed(outcome: Rejection | Committed) -> Committed:
@@ -143,6 +150,43 @@ async def test_replay_covers_a_gap_or_says_it_cannot(engine: AsyncEngine) -> Non
     assert await store.replay(SHOWTIME, after=3, limit=10) == (3, [])  # nothing missed needs no log
 
 
+async def test_replay_offers_no_change_older_than_asked_though_the_log_keeps_it(engine: AsyncEngine) -> None:
+    store = SeatStore(engine)
+    await store.change(SHOWTIME, [lock("s1", "D1")], NOW)
+    await store.change(SHOWTIME, [lock("s1", "D2")], NOW + 10)
+    assert await store.replay(SHOWTIME, after=0, limit=10, since=NOW + 1) is None  # D1's change is too old
+    replay = await store.replay(SHOWTIME, after=1, limit=10, since=NOW + 1)
+    assert replay is not None
+    assert [e.change.seat for e in replay[1]] == ["D2"]
+    assert len(await store.history(HistoryQuery(SHOWTIME, 10))) == 2  # both kept as history
+
+
+async def test_history_pages_and_filters_the_log(engine: AsyncEngine) -> None:
+    store = SeatStore(engine)
+    layout = await store.layout(SHOWTIME)
+    assert layout is not None
+    await store.change(SHOWTIME, [lock("s1", "A1", "A2")], NOW)
+    await store.change(SHOWTIME, [book("s1", layout, "A1"), unlock("s1", "A2")], NOW + 10)
+    await store.change(SHOWTIME, [block("A3")], NOW + 20)
+
+    def seen(found: list[HistoryEntry]) -> list[tuple[int, str, Origin, str, Channel, int]]:
+        return [(e.seq, e.seat, e.origin, e.actor, e.channel, e.at) for e in found]
+
+    assert seen(await store.history(HistoryQuery(SHOWTIME, 10))) == [
+        (1, "A1", Origin.LOCK, "s1", Channel.REST, NOW),
+        (2, "A2", Origin.LOCK, "s1", Channel.REST, NOW),
+        (3, "A1", Origin.BOOK, "s1", Channel.REST, NOW + 10),
+        (4, "A2", Origin.UNLOCK, "s1", Channel.REST, NOW + 10),
+        (5, "A3", Origin.BLOCK, "admin", Channel.REST, NOW + 20),
+    ]
+    assert [e.seq for e in await store.history(HistoryQuery(SHOWTIME, 10, seat="A1"))] == [1, 3]
+    assert [e.seq for e in await store.history(HistoryQuery(SHOWTIME, 2, after=1))] == [2, 3]
+    assert [e.seq for e in await store.history(HistoryQuery(SHOWTIME, 10, since=NOW + 10, until=NOW + 20))] == [3, 4]
+    picked = HistoryQuery(SHOWTIME, 10, origins=(Origin.LOCK, Origin.BLOCK), after=1)
+    assert [e.seq for e in await store.history(picked)] == [2, 5]
+    assert await store.history(HistoryQuery("st_other", 10)) == []
+
+
 async def test_a_snapshot_never_sees_a_change_half_written(engine: AsyncEngine) -> None:
     """Each change holds one more seat and adds one to seq, so every snapshot must count as many holds as its seq."""
     store = SeatStore(engine)
@@ -173,7 +217,7 @@ async def test_a_missing_showtime_is_an_error_for_writes_and_none_for_reads(engi
 
 
 def block(*seats: str) -> Change:
-    return Change(seats, "admin", lambda claims, terms: plan_block(claims, seats, "camera"))
+    return Change(seats, "admin", lambda claims, terms: plan_block(claims, seats, "camera"), source=rest("admin"))
 
 
 async def test_a_blocked_seat_is_told_to_the_outbox_in_its_own_transaction(engine: AsyncEngine) -> None:
@@ -204,19 +248,29 @@ PAY_MS = 900_000
 def book_pending(session: str, layout: Layout, *seats: str, reference: str | None = None) -> Change:
     rule = lambda claims, terms: plan_book(claims, terms, layout, session, seats, NOW, PAY_MS)  # noqa: E731
     return Change(
-        seats, session, rule, NewBooking(Customer("Ada", "ada@example.com", "+1 555"), True, "aisle", reference)
+        seats,
+        session,
+        rule,
+        NewBooking(Customer("Ada", "ada@example.com", "+1 555"), True, "aisle", reference),
+        source=rest(session),
     )
 
 
 def confirm(booking_id: str, seats: tuple[str, ...], reference: str = "pay_1", now: int = NOW) -> BookingChange:
     return BookingChange(
-        booking_id, seats, lambda claims, found: plan_confirm(claims, found, "admin", reference, "stripe", now)
+        booking_id,
+        seats,
+        lambda claims, found: plan_confirm(claims, found, "admin", reference, "stripe", now),
+        rest("admin"),
     )
 
 
 def cancel(booking_id: str, seats: tuple[str, ...], actor: str, now: int = NOW) -> BookingChange:
     return BookingChange(
-        booking_id, seats, lambda claims, found: plan_cancel(claims, found, actor, actor == "admin", "why", now)
+        booking_id,
+        seats,
+        lambda claims, found: plan_cancel(claims, found, actor, actor == "admin", "why", now),
+        rest(actor),
     )
 
 

@@ -6,6 +6,8 @@
 //   key in an `authenticate` message (never in the URL) and follows each showtime with `subscribe_figures`.
 //   The server sends a showtime's figures at most once a second, after it changed.
 // - The seat map is the demo's (seatmap.js), fed by an ordinary subscription to the showtime on show.
+// - Choosing a seat shows its history (GET /api/admin/showtimes/{id}/seats/{seat}/history, every page): each
+//   change, why it happened, who made it and through which channel.
 // - The bookings of the showtime on show come from GET /api/admin/showtimes/{id}/bookings (?status=), read
 //   again when its figures change; the CSV export is the same address with Accept: text/csv, fetched with
 //   the key (a plain link could not carry the Authorization header) and saved from a Blob.
@@ -50,6 +52,7 @@ async function boot() {
   $("booking-status").addEventListener("change", () => loadBookings());
   $("bookings-refresh").addEventListener("click", () => loadBookings());
   $("bookings-csv").addEventListener("click", () => exportBookings());
+  $("history-close").addEventListener("click", () => closeHistory());
   $("sign-out").addEventListener("click", () => {
     sessionStorage.removeItem(KEY);
     window.location.reload();
@@ -117,7 +120,7 @@ async function getJson(path) {
 function start(url) {
   const map = $("seatmap");
   page.viewport = new Viewport(map);
-  page.grid = new SeatMap(map, { onToggle: () => {} });
+  page.grid = new SeatMap(map, { onToggle: (seat) => showHistory(seat.id) });
   const connection = new SeatConnection(url);
   page.connection = connection;
   connection.addEventListener("state", ({ detail }) => {
@@ -260,6 +263,7 @@ function bar(counts) {
 async function show(showtimeId) {
   if (page.shown && page.shown !== showtimeId) page.connection.unsubscribe(page.shown);
   page.shown = showtimeId;
+  closeHistory();
   for (const button of document.querySelectorAll(".showtime-pick")) {
     button.setAttribute("aria-pressed", String(button.closest("[data-showtime]").dataset.showtime === showtimeId));
   }
@@ -366,6 +370,73 @@ async function exportBookings() {
   link.click();
   link.remove();
   setTimeout(() => URL.revokeObjectURL(link.href), 0);
+}
+
+
+// --- A seat's history ----------------------------------------------------------------------------------
+
+const ORIGIN_TEXT = {
+  lock: "locked",
+  unlock: "released",
+  extend: "hold extended",
+  hold_expired: "hold ran out",
+  book: "booked",
+  payment_pending: "booked, awaiting payment",
+  confirm: "paid",
+  cancel: "booking cancelled",
+  payment_expired: "payment ran out",
+  block: "taken out of sale",
+  unblock: "put back on sale",
+};
+const MAX_HISTORY_PAGES = 20; // of 1,000 changes: a seat with more is shown up to there, and says so
+let historyRead = 0;
+
+/** Every logged change of one seat of the showtime on show, oldest first. */
+async function showHistory(seatId) {
+  const read = ++historyRead;
+  const showtimeId = page.shown;
+  $("seat-history").hidden = false;
+  $("history-title").textContent = `History of seat ${seatId}`;
+  $("history-note").textContent = "Reading…";
+  const base = `/api/admin/showtimes/${encodeURIComponent(showtimeId)}/seats/${encodeURIComponent(seatId)}/history`;
+  const entries = [];
+  let cursor = null;
+  try {
+    for (let pages = 0; pages < MAX_HISTORY_PAGES; pages++) {
+      const response = await adminFetch(`${base}?limit=1000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      const found = await response.json();
+      entries.push(...found.entries);
+      cursor = found.nextCursor ?? null;
+      if (!cursor) break;
+    }
+  } catch (error) {
+    if (read === historyRead) $("history-note").textContent = `The history could not be read (${error.message}).`;
+    return;
+  }
+  if (read !== historyRead) return;
+  const more = cursor ? " (the first of more)" : "";
+  $("history-note").textContent = entries.length
+    ? `${entries.length.toLocaleString()} change${entries.length === 1 ? "" : "s"}${more}`
+    : "Never changed: on sale since the showtime was created.";
+  $("history").hidden = entries.length === 0;
+  $("history").tBodies[0].replaceChildren(...entries.map(historyRow));
+}
+
+function historyRow(entry) {
+  const row = document.createElement("tr");
+  row.dataset.origin = entry.origin;
+  for (const text of [when(entry.at), entry.status, ORIGIN_TEXT[entry.origin] ?? entry.origin, entry.actor, entry.channel]) {
+    const cell = document.createElement("td");
+    cell.textContent = text;
+    row.append(cell);
+  }
+  return row;
+}
+
+function closeHistory() {
+  historyRead++;
+  $("seat-history").hidden = true;
 }
 
 boot();

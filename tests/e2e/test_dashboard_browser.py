@@ -8,7 +8,6 @@ said otherwise), none is a speed assertion.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import re
 
 import pytest
@@ -141,11 +140,6 @@ async def test_the_dashboard_in_the_readme(start_server: StartServer, buyers: Bu
         await client.close()
 
 
-# The bookings list is the checkout's (GET /api/admin/showtimes/{id}/bookings), merged from its own branch.
-CHECKOUT = importlib.util.find_spec("server.core.bookings") is not None
-
-
-@pytest.mark.skipif(not CHECKOUT, reason="the bookings list comes with the checkout (server.core.bookings)")
 async def test_the_bookings_of_a_showtime_filtered_and_exported(start_server: StartServer, buyers: Buyers) -> None:
     running = await start_server(admin_api_key=KEY)
     showtime = await running.showtime()
@@ -181,4 +175,33 @@ async def test_the_bookings_of_a_showtime_filtered_and_exported(start_server: St
     assert (await client.request("lock", showtimeId=showtime, seatIds=["C1"]))["type"] == "ack"
     await book(client, showtime, ["C1"])
     await expect(table).to_have_count(3, timeout=SOON_MS)
+    await client.close()
+
+
+async def test_a_seat_chosen_on_the_map_shows_its_history(start_server: StartServer, buyers: Buyers) -> None:
+    running = await start_server(admin_api_key=KEY)
+    showtime = await running.showtime()
+    client = await running.client()
+    assert (await client.request("lock", showtimeId=showtime, seatIds=["A1"]))["type"] == "ack"
+    assert (await client.request("unlock", showtimeId=showtime, seatIds=["A1"]))["type"] == "ack"
+    assert (await client.request("lock", showtimeId=showtime, seatIds=["A1"]))["type"] == "ack"
+    await book(client, showtime, ["A1"])
+    tab = await operator(buyers, running)
+    page = tab.page
+    await row(page, showtime).locator(".showtime-pick").click()
+    await expect(page.locator("#map-frame")).to_have_attribute("data-stale", "false", timeout=SOON_MS)
+    await page.locator('#seatmap [data-seat="A1"]').click()
+    history = page.locator("#history tbody tr")
+    await expect(history).to_have_count(4, timeout=SOON_MS)
+    origins = [await entry.get_attribute("data-origin") for entry in await history.all()]
+    assert origins == ["lock", "unlock", "lock", "book"]
+    await expect(history.last).to_contain_text("socket")
+    await expect(page.locator("#history-title")).to_have_text("History of seat A1")
+
+    # A seat nobody touched says so; closing hides the panel.
+    await page.locator('#seatmap [data-seat="B2"]').click()
+    await expect(page.locator("#history-note")).to_contain_text("Never changed", timeout=SOON_MS)
+    await expect(page.locator("#history")).to_be_hidden()
+    await page.locator("#history-close").click()
+    await expect(page.locator("#seat-history")).to_be_hidden()
     await client.close()

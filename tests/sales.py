@@ -1,51 +1,18 @@
-"""Bookings written straight into the database, and a showtime's figures recounted from raw SQL.
-
-The checkout lifecycle (bookings awaiting payment, cancelled, expired) is not built yet: until it is, tests make
-such bookings by writing the rows it is to write: the booking, its items (kept whatever becomes of it), and while
-it is pending or confirmed the claims on its seats (booking_seat), which cancelling or expiring deletes.
+"""A showtime's figures recounted from raw SQL.
 
 :func:`recount` shares no code with the server's figures: plain SQL, one seat at a time, in the wire's shape.
 """
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-__all__ = ["COUNTS", "insert_booking", "recount"]
+__all__ = ["COUNTS", "recount"]
 
 COUNTS = ("totalSeats", "available", "held", "pending", "booked", "blocked", "revenueCents", "pendingRevenueCents")
-
-
-async def insert_booking(
-    engine: AsyncEngine, showtime_id: str, status: str, prices: Mapping[str, int], currency: str = "EUR"
-) -> str:
-    """A booking of ``prices``' seats (seat -> cents) with ``status``, as the checkout would leave it."""
-    booking_id = "bk_" + secrets.token_hex(8)
-    async with engine.begin() as conn:
-        await conn.execute(
-            text(
-                "INSERT INTO booking (id, showtime_id, session_id, status, customer_name, customer_email,"
-                " total_cents, currency, created_at) VALUES (:id, :showtime, 's_test', :status, 'Ada',"
-                " 'ada@example.com', :total, :currency, 0)"
-            ),
-            {"id": booking_id, "showtime": showtime_id, "status": status, "total": sum(prices.values()),
-             "currency": currency},
-        )  # fmt: skip
-        await conn.execute(
-            text("INSERT INTO booking_item (booking_id, seat_code, price_cents) VALUES (:booking, :seat, :cents)"),
-            [{"booking": booking_id, "seat": seat, "cents": cents} for seat, cents in prices.items()],
-        )
-        if status in ("pending", "confirmed"):
-            await conn.execute(
-                text("INSERT INTO booking_seat (showtime_id, seat_code, booking_id) VALUES (:showtime, :seat, :id)"),
-                [{"showtime": showtime_id, "seat": seat, "id": booking_id} for seat in prices],
-            )
-    return booking_id
 
 
 async def recount(engine: AsyncEngine, showtime_id: str, now: int) -> dict[str, Any]:

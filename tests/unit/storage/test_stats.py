@@ -1,8 +1,7 @@
 """Sales figures read from SQLite and PostgreSQL: seats by standing and the money, per category and section.
 
-Holds, confirmed bookings and blocks are made through the seat service, as buyers and operators make them.
-Bookings awaiting payment, cancelled or expired are written into the tables directly (``tests.sales``): the
-checkout that makes them is not built yet.
+Every hold, block and booking (confirmed at once, awaiting payment, paid, cancelled by its buyer or the operator,
+lapsed unpaid) is made through the seat service, as buyers, the shop, the operator and the sweeper make them.
 """
 
 from __future__ import annotations
@@ -20,7 +19,7 @@ from server.core.errors import Rejection
 from server.core.stats import SalesTotals, SeatCounts
 from server.core.venues import CategoryInfo, HallLayout, RowPlan, SeatPlace, SectionPlan
 from server.metrics import Metrics
-from server.service import SeatService
+from server.service import ADMIN, SeatService
 from server.settings import SeatSettings
 from server.storage import venues
 from server.storage.database import create_engine
@@ -28,10 +27,11 @@ from server.storage.migrations import apply_migrations
 from server.storage.stats import all_showtime_figures, read_sales_totals, read_showtime_figures
 from server.storage.store import SeatStore
 from tests.fakes import ManualClock
-from tests.sales import insert_booking, recount
+from tests.sales import recount
 
 PRICES = {"stalls": 3000, "balcony": 1500}
 TTL = 600_000  # the default HOLD_TTL_SECONDS, in ms
+PAYMENT = 900_000  # the default PAYMENT_TIMEOUT_SECONDS, in ms
 
 
 def row(label: str, category: str, y: int) -> RowPlan:
@@ -68,15 +68,37 @@ def seat_service(engine: AsyncEngine, clock: ManualClock) -> SeatService:
     return SeatService(SeatStore(engine), SeatSettings(), lambda events: None, Metrics(), clock)
 
 
-async def sell(service: SeatService, showtime_id: str, *seats: str) -> None:
-    """Hold and book ``seats`` as a buyer of its own: a confirmed booking."""
+async def sell(service: SeatService, showtime_id: str, *seats: str, pending: bool = False) -> tuple[str, str]:
+    """Hold and book ``seats`` as a buyer of its own: a confirmed booking, or one awaiting payment if ``pending``.
+    The buyer's session and the booking's id."""
     buyer, selection = "s_" + secrets.token_hex(4), Selection(seats)
     accepted(await service.lock(buyer, showtime_id, selection))
-    accepted(await service.book(buyer, showtime_id, selection, NewBooking(Customer("Ada", "ada@example.com"))))
+    order = NewBooking(Customer("Ada", "ada@example.com"), pending=pending)
+    booked = accepted(await service.book(buyer, showtime_id, selection, order)).booking
+    assert booked is not None
+    return buyer, booked.id
 
 
-def accepted(outcome: Accepted | Rejection) -> None:
+async def pay(service: SeatService, showtime_id: str, *seats: str) -> None:
+    """Book ``seats`` awaiting payment, and confirm it as the shop does once paid."""
+    _, booking_id = await sell(service, showtime_id, *seats, pending=True)
+    assert not isinstance(await service.confirm(booking_id, "pi_" + booking_id, "stripe"), Rejection)
+
+
+async def cancel(service: SeatService, actor: str, booking_id: str) -> None:
+    assert not isinstance(await service.cancel(actor, booking_id, None), Rejection)
+
+
+async def lapse_unpaid(service: SeatService, clock: ManualClock, showtime_id: str, *seats: str) -> None:
+    """Book ``seats`` awaiting payment and let the payment lapse: the sweeper expires the booking."""
+    await sell(service, showtime_id, *seats, pending=True)
+    clock.advance(PAYMENT)
+    assert await service.expire_lapsed() == len(seats)
+
+
+def accepted(outcome: Accepted | Rejection) -> Accepted:
     assert isinstance(outcome, Accepted), outcome
+    return outcome
 
 
 async def test_a_new_showtime_has_every_seat_available_and_no_money(engine: AsyncEngine) -> None:
@@ -96,19 +118,22 @@ async def test_every_standing_is_counted_where_its_seat_is_and_sales_bring_their
     showtime_id = await new_showtime(engine)
     clock = ManualClock()
     service = seat_service(engine, clock)
+    await lapse_unpaid(service, clock, showtime_id, "D3")  # its seat is free again
     accepted(await service.lock("s_gone", showtime_id, Selection(["C1"])))
     clock.advance(TTL)  # C1's hold lapses exactly now; the sweeper has not released it
     accepted(await service.lock("s_here", showtime_id, Selection(["A1", "A2"])))
     await sell(service, showtime_id, "B1", "B2")
-    await sell(service, showtime_id, "D1")
+    await pay(service, showtime_id, "D1")
     accepted(await service.block(showtime_id, Selection(["C4"]), "camera"))
-    await insert_booking(engine, showtime_id, "pending", {"A3": 3000, "D2": 1500})
-    await insert_booking(engine, showtime_id, "cancelled", {"A4": 3000})  # its seat is free again
-    await insert_booking(engine, showtime_id, "expired", {"D3": 1500})
+    await sell(service, showtime_id, "A3", "D2", pending=True)
+    await cancel(service, *await sell(service, showtime_id, "A4", pending=True))  # by its buyer: free again
+    await cancel(service, ADMIN, (await sell(service, showtime_id, "B3"))[1])  # refunded: free again
 
     figures = await read_showtime_figures(engine, showtime_id, clock.now())
     assert figures is not None
-    assert figures.seq == 10  # C1; A1, A2; B1, B2 locked and booked; D1 locked and booked; C4 blocked
+    # A change per seat: D3 locked, pending, expired; C1; A1, A2; B1, B2 locked and booked; D1 locked, pending,
+    # confirmed; C4 blocked; A3, D2 locked and pending; A4 locked, pending, cancelled; B3 locked, booked, cancelled.
+    assert figures.seq == 3 + 1 + 2 + 4 + 3 + 1 + 4 + 3 + 3
     assert figures.counts == SeatCounts(
         total_seats=16, available=8, held=2, pending=2, booked=3, blocked=1,
         revenue_cents=4500, pending_revenue_cents=4500,
@@ -132,7 +157,7 @@ async def test_every_showtime_is_listed_with_its_headline_figures_by_start(engin
     clock = ManualClock()
     service = seat_service(engine, clock)
     await sell(service, later, "A1", "A2", "B1")
-    await insert_booking(engine, earlier, "pending", {"B4": 1500}, "EUR")
+    await sell(service, earlier, "B4", pending=True)
 
     listed = await all_showtime_figures(engine, clock.now())
     assert [figures.showtime_id for figures in listed] == [earlier, later]
@@ -155,12 +180,13 @@ async def test_sales_totals_count_every_showtimes_bookings_and_confirmed_money_p
     assert await read_sales_totals(engine) == SalesTotals(
         dict.fromkeys(("pending", "confirmed", "cancelled", "expired"), 0), {}
     )
-    service = seat_service(engine, ManualClock())
+    clock = ManualClock()
+    service = seat_service(engine, clock)
+    await lapse_unpaid(service, clock, pound, "D2")
     await sell(service, euro, "A1", "B1")
-    await sell(service, pound, "C1")
-    await insert_booking(engine, euro, "pending", {"A2": 3000})
-    await insert_booking(engine, pound, "cancelled", {"C2": 3000}, "GBP")
-    await insert_booking(engine, pound, "expired", {"D2": 1500}, "GBP")
+    await pay(service, pound, "C1")
+    await sell(service, euro, "A2", pending=True)
+    await cancel(service, ADMIN, (await sell(service, pound, "C2", pending=True))[1])
     assert await read_sales_totals(engine) == SalesTotals(
         bookings={"pending": 1, "confirmed": 2, "cancelled": 1, "expired": 1},
         revenue_cents={"EUR": 4500, "GBP": 3000},

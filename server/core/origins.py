@@ -19,7 +19,7 @@ class Origin(StrEnum):
 
     LOCK = "lock"
     UNLOCK = "unlock"
-    EXTEND = "extend"  # never logged: an extend changes no seat's status, so nothing is announced (see plan_lock)
+    EXTEND = "extend"  # a hold moved on: announced ``locked`` again (a re-lock through ``lock`` is not logged)
     HOLD_EXPIRED = "hold_expired"
     BOOK = "book"  # sold, confirmed at once
     PAYMENT_PENDING = "payment_pending"  # sold, awaiting payment (announced ``locked``)

@@ -11,7 +11,7 @@ All instants are Unix epoch milliseconds.
 from __future__ import annotations
 
 from collections.abc import Mapping, MutableMapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from server.core.bookings import BookingStatus, Transition
@@ -200,8 +200,9 @@ def plan_lock(
     """Hold every seat for ``session_id`` until ``now + policy.ttl_ms``, or none of them.
 
     A seat is free when nobody claims it or its hold has lapsed; a seat the session already holds is
-    re-held, which extends the hold without announcing anything, but never past ``policy.max_ms`` after the
-    session first held it (the plan's holds may so lapse at different times). A hold of the session's own
+    re-held, which extends the hold without announcing anything (``plan_extend`` announces it), but never
+    past ``policy.max_ms`` after the session first held it (the plan's holds may so lapse at different
+    times). A hold of the session's own
     that reached that cap is refused to it (``seat_unavailable``) until the sweeper has released it: the
     seat goes back on sale before its holder may have it again. ``claims`` must include every hold of the
     session in this showtime, so that it holds no more than ``policy.max_seats`` seats at once.
@@ -248,11 +249,22 @@ def plan_extend(
     """Extend holds the session has right now, exactly as locking them again would, all or none.
 
     Unlike a lock it never takes a seat: one the session does not hold (lapsed holds included) is refused.
+    Unlike a re-lock it is announced: each seat whose hold it moves is announced ``locked`` again, so that
+    the seat's history records the extend. A seat whose hold it leaves where it was (already at its cap) is
+    not: an extend that moves no hold announces nothing.
     """
     unheld = tuple(seat for seat in seats if not _held_by(claims.get(seat), session_id, now))
     if unheld:
         return Rejection(ErrorCode.NOT_LOCK_OWNER, f"not held by this session: {', '.join(unheld)}", unheld)
-    return plan_lock(claims, terms, session_id, seats, now, policy)
+    plan = plan_lock(claims, terms, session_id, seats, now, policy)
+    if isinstance(plan, Rejection):
+        return plan
+    moved = tuple(
+        SeatChange(seat, SeatStatus.LOCKED, session_id, Origin.EXTEND)
+        for seat in seats
+        if plan.hold[seat].until != claims[seat].expires_at
+    )
+    return replace(plan, changes=moved)
 
 
 def plan_unlock(claims: Mapping[str, Claim], session_id: str, seats: Sequence[str]) -> Rejection | Plan:

@@ -52,9 +52,10 @@ async def test_relocks_and_extends_stop_at_the_cap_and_say_so(start_server: Star
     assert snapshot["holdExpiresAt"] == {"A1": start + MAX_MS, "A2": start + 100_000 + TTL_MS}
 
     clock.advance(50_000)  # A1 reached its cap: the sweeper releases it by itself, A2 stays
-    changes = await watcher.changes(3)
+    changes = await watcher.changes(4)
     assert [(c["seatId"], c["status"], c["sessionId"]) for c in changes] == [
         ("A1", "locked", holder.session_id),
+        ("A1", "locked", holder.session_id),  # the extend; the REST re-lock is silent
         ("A2", "locked", holder.session_id),
         ("A1", "unlocked", holder.session_id),
     ]
@@ -88,7 +89,13 @@ async def test_a_capped_hold_waits_for_the_sweep_which_releases_it_once(start_se
     await first.server.service.expire_lapsed()
     replay = await first.server.service.replay(showtime, 0)
     assert isinstance(replay, Replay)
-    assert [(e.change.seat, e.change.status.value) for e in replay.events] == [("B1", "locked"), ("B1", "unlocked")]
+    # The last extend left the hold at its cap, where it was: it moved nothing, so it logged nothing.
+    assert [(e.change.seat, e.change.status.value, e.change.origin.value) for e in replay.events] == [
+        ("B1", "locked", "lock"),
+        ("B1", "locked", "extend"),
+        ("B1", "locked", "extend"),
+        ("B1", "unlocked", "hold_expired"),
+    ]
     # Released, the seat is anyone's again, its old holder's included, first come first served.
     taken = await rival.request("lock", showtimeId=showtime, seatIds=["B1"])
     assert taken["expiresAt"] == clock.now() + TTL_MS

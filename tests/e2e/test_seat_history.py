@@ -89,7 +89,8 @@ async def every_origin(running: Running, showtime: str, clock: ManualClock) -> N
     """One story per origin, so that the run surely logs each."""
     socket = await Buyer.join(running, showtime, socket=True)
     assert (await socket.seats("lock", ["A1"]))["type"] == "ack"
-    assert (await socket.seats("extend", ["A1"]))["type"] == "ack"  # logs nothing: no status changed
+    clock.advance(1000)  # so that the extend moves the hold on, which it logs
+    assert (await socket.seats("extend", ["A1"]))["type"] == "ack"
     assert (await socket.seats("unlock", ["A1"]))["type"] == "ack"
     rest = await Buyer.join(running, showtime, socket=False)
     for seats, pending in ((["B1"], False), (["B2"], True), (["B3"], True), (["B4"], True)):
@@ -221,7 +222,10 @@ async def test_the_history_of_every_seat_replays_to_its_current_state(start_serv
     claims = await claims_in_the_database(engine, showtime)
     assert {state for state, _ in claims.values()} == {"held", "pending", "booked", "blocked"}
     assert folded(history) == claims
-    assert {e["origin"] for e in history} == set(Origin) - {Origin.EXTEND}
+    assert {e["origin"] for e in history} == set(Origin)
+    extends = await pages(running, f"/api/admin/showtimes/{showtime}/history", limit=7, origin="extend")
+    assert extends == [e for e in history if e["origin"] == "extend"]  # an extend re-announces its hold:
+    assert all(e["status"] == "locked" and e["actor"] == e["sessionId"] for e in extends)  # locked, by the holder
     assert {e["channel"] for e in history} == {"socket", "rest", "system"}
     assert {e["actor"] for e in history if e["channel"] == "system"} == {"system"}
     assert {e["actor"] for e in history if e["origin"] in ("block", "unblock", "confirm")} == {"admin"}

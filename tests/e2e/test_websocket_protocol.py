@@ -183,6 +183,24 @@ async def test_locking_a_held_seat_again_extends_the_hold_without_a_broadcast(st
     assert [m.get("seq") for m in watcher.drain() if m["type"] == "seat_status_change"] == [1]
 
 
+async def test_extend_announces_its_holds_locked_again_before_its_ack(start_server: StartServer) -> None:
+    """Unlike a re-lock, an extend is logged, so it is announced (a seat already held, held still); the
+    holder, subscribed, has its own changes by the time the ack comes."""
+    clock = ManualClock()
+    running = await start_server(clock=clock)
+    showtime = await running.showtime()
+    holder, watcher = await running.client(), await running.client()
+    for client in (holder, watcher):
+        await client.request("subscribe", showtimeId=showtime)
+    await holder.request("lock", showtimeId=showtime, seatIds=["A1", "A2"])
+    clock.advance(10)
+    assert (await holder.request("extend", showtimeId=showtime, seatIds=["A2", "A1"]))["type"] == "ack"
+    expected = [(seq, seat, "locked", holder.session_id) for seq, seat in ((1, "A1"), (2, "A2"), (3, "A2"), (4, "A1"))]
+    told = [(m["seq"], m["seatId"], m["status"], m["sessionId"]) for m in holder.drain() if "seatId" in m]
+    assert told == expected
+    assert [(c["seq"], c["seatId"], c["status"], c["sessionId"]) for c in await watcher.changes(4)] == expected
+
+
 async def test_a_reconnect_with_the_token_resumes_the_session_and_its_holds(running: Running) -> None:
     showtime = await running.showtime()
     first = await running.client()

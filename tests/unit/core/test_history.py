@@ -60,7 +60,7 @@ def booked(status: BookingStatus, session: str = "s1") -> BookingRecord:
 def test_each_rule_names_the_origin_of_its_changes() -> None:
     held = {"A1": Claim(SeatState.HELD, "s1", NOW + 500, NOW)}
     assert origins(plan_lock({}, TERMS, "s1", ["A1"], NOW, POLICY)) == [Origin.LOCK]
-    assert origins(plan_extend(held, TERMS, "s1", ["A1"], NOW, POLICY)) == []  # no status changes: nothing logged
+    assert origins(plan_extend(held, TERMS, "s1", ["A1"], NOW, POLICY)) == [Origin.EXTEND]
     assert origins(plan_unlock(held, "s1", ["A1"])) == [Origin.UNLOCK]
     assert origins(plan_book(held, TERMS, LAYOUT, "s1", ["A1"], NOW)) == [Origin.BOOK]
     assert origins(plan_book(held, TERMS, LAYOUT, "s1", ["A1"], NOW, payment_ms=60_000)) == [Origin.PAYMENT_PENDING]
@@ -134,5 +134,5 @@ def test_the_history_of_random_seat_rules_folds_into_the_claims_they_leave() -> 
             history += entries(plan, len(history) + 1)
         assert fold(history) == {seat: (claim.state, claim.session_id) for seat, claim in claims.items()}
         now += rng.randint(0, 300)
-    seat_rules = {Origin.LOCK, Origin.UNLOCK, Origin.HOLD_EXPIRED, Origin.BOOK, Origin.PAYMENT_PENDING}
+    seat_rules = {Origin.LOCK, Origin.EXTEND, Origin.UNLOCK, Origin.HOLD_EXPIRED, Origin.BOOK, Origin.PAYMENT_PENDING}
     assert {e.origin for e in history} >= seat_rules | {Origin.BLOCK, Origin.UNBLOCK}

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 import pytest
 
 from server.core.errors import ErrorCode, Rejection
+from server.core.origins import Origin
 from server.core.seats import (
     Claim,
     Hold,
@@ -14,6 +15,7 @@ from server.core.seats import (
     Layout,
     Plan,
     SaleTerms,
+    SeatChange,
     SeatState,
     SeatStatus,
     apply_plan,
@@ -194,12 +196,33 @@ class TestHoldCap:
 class TestExtend:
     POLICY = HoldPolicy(ttl_ms=TTL, max_ms=3 * TTL, max_seats=MAX_HELD)
 
-    def test_extends_live_holds_like_a_relock_with_nothing_to_announce(self) -> None:
+    def test_extends_live_holds_like_a_relock_and_announces_each_seat_locked_again(self) -> None:
         claims = {"A1": held("me", since=NOW - 2 * TTL - 100), "A2": held("me", since=NOW - 5)}
         plan = accepted(plan_extend(claims, TERMS, "me", ("A1", "A2"), NOW, self.POLICY))
-        assert plan == accepted(plan_lock(claims, TERMS, "me", ("A1", "A2"), NOW, self.POLICY))
-        assert plan.hold == {"A1": Hold(NOW + TTL - 100, NOW - 2 * TTL - 100), "A2": Hold(NOW + TTL, NOW - 5)}
-        assert plan.changes == ()
+        relock = accepted(plan_lock(claims, TERMS, "me", ("A1", "A2"), NOW, self.POLICY))
+        assert (
+            plan.hold
+            == relock.hold
+            == {
+                "A1": Hold(NOW + TTL - 100, NOW - 2 * TTL - 100),
+                "A2": Hold(NOW + TTL, NOW - 5),
+            }
+        )
+        assert relock.changes == ()  # a re-lock stays silent
+        assert plan.changes == (
+            SeatChange("A1", SeatStatus.LOCKED, "me", Origin.EXTEND),
+            SeatChange("A2", SeatStatus.LOCKED, "me", Origin.EXTEND),
+        )
+
+    def test_a_hold_already_at_its_cap_is_kept_and_not_announced(self) -> None:
+        at_cap = held("me", expires_at=NOW + 50, since=NOW + 50 - 3 * TTL)
+        claims = {"A1": at_cap, "A2": held("me")}
+        plan = accepted(plan_extend(claims, TERMS, "me", ("A1", "A2"), NOW, self.POLICY))
+        assert plan.hold["A1"] == Hold(NOW + 50, NOW + 50 - 3 * TTL)
+        assert plan.changes == (SeatChange("A2", SeatStatus.LOCKED, "me", Origin.EXTEND),)
+        alone = accepted(plan_extend({"A1": at_cap}, TERMS, "me", ("A1",), NOW, self.POLICY))
+        assert alone.hold_until == NOW + 50
+        assert alone.changes == ()  # nothing moved: nothing announced, nothing logged
 
     @pytest.mark.parametrize(
         "claim",

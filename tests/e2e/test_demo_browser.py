@@ -489,9 +489,17 @@ async def test_keep_holding_extends_up_to_the_longest_hold_and_says_so(
     someone = await running.client()  # a change, whose timestamp tells the page the server's time
     await someone.request("lock", showtimeId=showtime, seatIds=["C1"])
     await a.expect_seat("C1", "held")
+    b = await open_buyer(buyers, "b", running, showtime)
+    await someone.request("subscribe", showtimeId=showtime)
     await keep.click()
     await expect(told).to_have_text(re.compile(r"^Your seats are held for another 0:4\d\. That is the longest a hold"))
     await expect(a.countdown).to_have_text(re.compile(r"^0:[0-4]\d$"))  # counting down from the cap
+    # The extend moved the hold on, so it was announced: B1 locked again, which both pages take in their stride.
+    extended = await someone.next_pushed("seat_status_change")
+    assert (extended["seatId"], extended["status"]) == ("B1", "locked")
+    await a.expect_seat("B1", "mine")
+    await b.expect_seat("B1", "held")
+    await expect(a.countdown).to_have_text(re.compile(r"^0:[0-4]\d$"))
 
 
 async def test_the_seat_map_works_with_the_keyboard(running: Running, buyers: Buyers) -> None:

@@ -64,7 +64,9 @@ class Instance:
     store: CountingStore
 
 
-def instance(engine: AsyncEngine, peers: list[Fanout[FakeConnection]], history: int = 256) -> Instance:
+def instance(
+    engine: AsyncEngine, peers: list[Fanout[FakeConnection]], history: int = 256, clock: ManualClock | None = None
+) -> Instance:
     store = CountingStore(engine)
     fanout: Fanout[FakeConnection] = Fanout(store.events, FakeOutlet(), Metrics(), 1 << 20, history=history)
     peers.append(fanout)
@@ -73,7 +75,7 @@ def instance(engine: AsyncEngine, peers: list[Fanout[FakeConnection]], history: 
         for peer in peers:  # the bus: every instance's fan-out, this one's first
             peer.publish(events)
 
-    service = SeatService(store, UNLIMITED, publish, Metrics(), ManualClock())
+    service = SeatService(store, UNLIMITED, publish, Metrics(), clock or ManualClock())
     return Instance(service, fanout, Subscriptions(service, fanout, max_per_connection=3), store)
 
 
@@ -192,20 +194,26 @@ async def test_the_memory_snapshot_equals_the_database_after_random_changes_from
     engine: AsyncEngine,
 ) -> None:
     peers: list[Fanout[FakeConnection]] = []
-    here, there = instance(engine, peers), instance(engine, peers)
+    clock = ManualClock()
+    here, there = instance(engine, peers, clock=clock), instance(engine, peers, clock=clock)
     watcher = await here.subscriptions.subscribe(FakeConnection("watcher"), "s_watch", SHOWTIME)
     assert isinstance(watcher, Joined)
     chooser = random.Random(7)
     sessions = ["s_a", "s_b", "s_c"]
     seen: set[str] = set()
     made: list[tuple[str, str]] = []  # (booking, buyer) of every booking made
+    extends: list[bool] = []  # whether each extend was accepted and announced
 
     async def act(node: Instance) -> None:
         seats = Selection(chooser.sample(SEATS, chooser.randint(1, 3)))
         session = chooser.choice(sessions)
-        match chooser.randrange(10):
+        match chooser.randrange(11):
             case 0 | 1:
                 await node.service.lock(session, SHOWTIME, seats)
+            case 10:  # announced locked again: the memory must keep the seat held by its holder
+                clock.advance(1000)
+                extended = await node.service.extend(session, SHOWTIME, seats)
+                extends.append(isinstance(extended, Accepted) and extended.seq is not None)
             case 2:
                 await node.service.unlock(session, SHOWTIME, seats)
             case 3 | 4:  # a sale follows a hold of the same seats: confirmed at once, or awaiting payment
@@ -243,6 +251,7 @@ async def test_the_memory_snapshot_equals_the_database_after_random_changes_from
                 seen |= {kind for kind in ("lockedSeats", "bookedSeats", "blockedSeats", "mySeats") if stored[kind]}
                 seen |= {"pending" for claim in status.claims.values() if claim.state is SeatState.PENDING}
     assert seen == {"lockedSeats", "bookedSeats", "blockedSeats", "mySeats", "pending"}  # every kind was compared
+    assert any(extends)
 
 
 async def test_a_resubscribe_with_last_seq_replays_exactly_what_was_missed(engine: AsyncEngine) -> None:

@@ -94,7 +94,7 @@ def expected_request_id(payload: str | bytes) -> CarriedId:
 
 
 ANSWERS = {"subscribe": "subscribed", "unsubscribe": "unsubscribed", "lock": "ack", "unlock": "ack", "book": "ack"}
-ANSWERS |= {"ping": "pong"}
+ANSWERS |= {"extend": "ack", "ping": "pong"}
 SEAT_ERRORS = {ErrorCode.INVALID_MESSAGE, ErrorCode.UNKNOWN_SHOWTIME, ErrorCode.UNKNOWN_SEAT, ErrorCode.TOO_MANY_SEATS}
 # The errors each valid message may get; rate limits are set too high to be met.
 ERRORS = {
@@ -102,6 +102,7 @@ ERRORS = {
     "unsubscribe": set(),
     "ping": set(),
     "lock": SEAT_ERRORS | {ErrorCode.SEAT_UNAVAILABLE, ErrorCode.HOLD_LIMIT_REACHED},
+    "extend": SEAT_ERRORS | {ErrorCode.NOT_LOCK_OWNER},
     "unlock": SEAT_ERRORS | {ErrorCode.NOT_LOCK_OWNER},
     "book": SEAT_ERRORS | {ErrorCode.NOT_LOCK_OWNER},
 }
@@ -205,7 +206,7 @@ def check_state(session_id: str, answer: Any, before: Snapshot, after: Snapshot)
         if answer.action == "unlock":
             assert holder is None or holder[1] != session_id, f"{answer} but {seat} is still held: {claim}"
         else:
-            state = {"lock": SeatState.HELD, "book": SeatState.BOOKED}[answer.action]
+            state = {"lock": SeatState.HELD, "extend": SeatState.HELD, "book": SeatState.BOOKED}[answer.action]
             if answer.status is BookingStatus.PENDING:  # a book awaiting payment
                 state = SeatState.PENDING
             assert holder == (state, session_id), f"{answer} but {seat} is {claim}"

@@ -32,7 +32,8 @@ json_values = st.recursive(
 hostile_values = st.one_of(json_values, hostile_text, numbers, st.builds(Token, odd_tokens), deep)
 
 REQUIRED = {"subscribe": ["showtimeId"], "unsubscribe": ["showtimeId"], "lock": ["showtimeId", "seatIds"]}
-REQUIRED |= {"unlock": ["showtimeId", "seatIds"], "book": ["showtimeId", "seatIds", "customer"], "ping": []}
+REQUIRED |= {"extend": ["showtimeId", "seatIds"], "unlock": ["showtimeId", "seatIds"], "ping": []}
+REQUIRED |= {"book": ["showtimeId", "seatIds", "customer"]}
 OPTIONAL = {"book": ["payment", "notes", "orderReference"], "subscribe": ["lastSeq"]}
 unknown_seats = st.sampled_from(["Z9", "A0", "A6", "D1", "a1", "A1 ", "A01", "A1\x00", "\u0391" + "1"])
 seat_lists = st.one_of(

@@ -148,8 +148,14 @@ class SeatServer:
             asyncio.create_task(
                 _every(settings.bus.reconcile_interval_seconds, "reconcile", lambda: reconcile(fanout, store.seqs))
             ),
+            asyncio.create_task(_every(settings.bus.audience_interval_seconds, "audience", _sync(audience.update))),
+            # Twice per interval, so the others need not take one late announcement for a death.
             asyncio.create_task(
-                _every(settings.bus.audience_interval_seconds, "audience", lambda: _announce(bus, audience))
+                _every(
+                    settings.bus.audience_interval_seconds / 2,
+                    "announce",
+                    _sync(lambda: bus.announce(audience.local())),
+                )
             ),
         ]
         self.running = True
@@ -242,8 +248,13 @@ async def _every(seconds: float, name: str, job: Callable[[], Awaitable[None]]) 
         await asyncio.sleep(seconds)
 
 
-async def _announce(bus: Bus, audience: AudienceCounts[ServerConnection]) -> None:
-    bus.announce(audience.update())
+def _sync(job: Callable[[], object]) -> Callable[[], Awaitable[None]]:
+    """A synchronous job, for :func:`_every`."""
+
+    async def run() -> None:
+        job()
+
+    return run
 
 
 async def run(settings: Settings) -> None:

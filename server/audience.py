@@ -1,11 +1,11 @@
 """How many people are looking at each showtime: ``audience`` messages, at most one per interval.
 
-Every ``AUDIENCE_INTERVAL_SECONDS`` :meth:`AudienceCounts.update` forgets the instances gone silent, sends
-each subscriber that wants it the audience of its showtime if that changed since it was last told, and
-returns this instance's counts for the bus to announce (``server.bus``); what the other instances announce
-comes back through :meth:`AudienceCounts.hear`. A subscriber is greeted with the count when it subscribes
-(:meth:`AudienceCounts.viewers`, itself included), so only changes wait for the next interval. Alone (no
-Redis), the counts are this instance's.
+Every ``AUDIENCE_INTERVAL_SECONDS`` :meth:`AudienceCounts.update` forgets the instances gone silent and sends
+each subscriber that wants it the audience of its showtime if that changed since it was last told. Twice per
+interval this instance's counts (:meth:`AudienceCounts.local`) are announced on the bus (``server.bus``);
+what the other instances announce comes back through :meth:`AudienceCounts.hear`. A subscriber is greeted
+with the count when it subscribes (:meth:`AudienceCounts.viewers`, itself included), so only changes wait
+for the next interval. Alone (no Redis), the counts are this instance's.
 """
 
 from __future__ import annotations
@@ -40,12 +40,11 @@ class AudienceCounts(Generic[C]):
         """Subscribers of all showtimes on all instances, as this instance knows them (``seat_audience``)."""
         return self._tally.everyone(self._fanout.subscription_count())
 
-    def update(self) -> dict[str, int]:
-        """Tell local subscribers the counts that changed; return this instance's, for the others.
+    def local(self) -> dict[str, int]:
+        """This instance's subscribers per showtime (only showtimes with some), for the others."""
+        return self._fanout.audience()
 
-        Call it once per interval: that is the throttle.
-        """
+    def update(self) -> None:
+        """Tell local subscribers the counts that changed. Call it once per interval: that is the throttle."""
         self._tally.expire(self._clock.monotonic())
-        local = self._fanout.audience()
-        self._fanout.tell_audience(self._tally.totals(local))
-        return local
+        self._fanout.tell_audience(self._tally.totals(self._fanout.audience()))

@@ -6,10 +6,10 @@ Redis is a fast path, not the record: the event log in the database is. Whatever
 down, or in a network blip) is found by :func:`reconcile`, which compares each subscribed showtime's
 ``seq`` in the database with what this instance delivered, and reads the difference from the log.
 
-Audience counts (``server.audience``) travel on a second channel, ``<prefix>:audience``: every interval
+Audience counts (``server.audience``) travel on a second channel, ``<prefix>:audience``: twice per interval
 each instance announces how many subscribers it has per showtime. They are not queued: a count that could
-not be sent is stale by the next interval, which sends a fresh one. An instance that stops announces
-that it has none left; one that dies is forgotten by the others once it has been silent for two intervals.
+not be sent is stale by the next announcement, which sends a fresh one. An instance that stops announces
+that it has none left; one that dies is forgotten by the others once it has been silent for an interval.
 """
 
 from __future__ import annotations

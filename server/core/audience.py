@@ -1,10 +1,11 @@
 """The audience of each showtime across instances, as one instance knows it.
 
-Every instance counts its own subscribers per showtime and tells the others every interval. Each keeps what
-the others last said and when it heard it, and forgets an instance not heard from for two intervals: it died,
-or it lost the bus (one late message must not make its viewers vanish, so one interval of silence is not
-enough). A showtime's audience is this instance's live count plus the others' last counts. Pure: times are
-monotonic milliseconds passed in by the caller.
+Every instance counts its own subscribers per showtime and tells the others twice per interval. Each keeps
+what the others last said and when it heard it, and forgets an instance not heard from for a whole interval:
+it died, or it lost the bus (that is two announcements missed, so one late message does not make its viewers
+vanish). Checked once per interval, a dead instance's viewers are gone from what subscribers are told within
+two intervals of its death. A showtime's audience is this instance's live count plus the others' last counts.
+Pure: times are monotonic milliseconds passed in by the caller.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ class Tally:
     """The other instances' subscriber counts, as last heard, with this instance's own added on demand."""
 
     def __init__(self, interval_ms: int) -> None:
-        self._silence = 2 * interval_ms  # an instance not heard from for this long is gone
+        self._silence = interval_ms  # an instance not heard from for this long is gone
         self._others: dict[str, _Heard] = {}  # instance -> what it said last
 
     def hear(self, instance: str, counts: Mapping[str, int], now: int) -> None:
@@ -33,7 +34,7 @@ class Tally:
         self._others[instance] = _Heard(now, {showtime: n for showtime, n in counts.items() if n > 0})
 
     def expire(self, now: int) -> list[str]:
-        """Forget the instances not heard from for two intervals; return them."""
+        """Forget the instances not heard from for an interval; return them."""
         gone = [instance for instance, heard in self._others.items() if now - heard.at >= self._silence]
         for instance in gone:
             del self._others[instance]

@@ -129,7 +129,7 @@ async def test_three_instances_converge_to_the_true_total_and_forget_one_killed(
     for instance in (a, b, c):
         await eventually(lambda instance=instance: _metric_is(instance.http_url, 9))  # type: ignore[misc]
 
-    c.kill()  # no goodbye: the others forget it once it has been silent for two intervals
+    c.kill()  # no goodbye: the others forget it once it has been silent for an interval
     await asyncio.gather(*(client.viewers(showtime_id, 5) for client in on_a + on_b))
     for instance in (a, b):
         await eventually(lambda instance=instance: _metric_is(instance.http_url, 5))  # type: ignore[misc]

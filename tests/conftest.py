@@ -10,10 +10,13 @@ from typing import Any
 
 import aiohttp
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from server.app import SeatServer
 from server.core.clock import Clock, SystemClock
 from server.settings import Settings
+from server.storage.database import create_engine
+from server.storage.migrations import apply_migrations
 from server.storage.seed import Category, create_showtime
 from tests.client import SeatClient
 from tests.services import create_database, drop_database
@@ -47,6 +50,15 @@ async def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> 
     url = await create_database("seats_schema")
     yield url
     await drop_database(url)
+
+
+@pytest.fixture
+async def migrated_engine(empty_database_url: str) -> AsyncIterator[AsyncEngine]:
+    """An engine on an empty database of the test's own, every migration applied."""
+    engine = create_engine(empty_database_url)
+    await apply_migrations(engine)
+    yield engine
+    await engine.dispose()
 
 
 @pytest.fixture(params=BACKENDS)

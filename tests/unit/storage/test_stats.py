@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -22,8 +21,6 @@ from server.metrics import Metrics
 from server.service import ADMIN, SeatService
 from server.settings import SeatSettings
 from server.storage import venues
-from server.storage.database import create_engine
-from server.storage.migrations import apply_migrations
 from server.storage.stats import all_showtime_figures, read_sales_totals, read_showtime_figures
 from server.storage.store import SeatStore
 from tests.fakes import ManualClock
@@ -49,11 +46,8 @@ HALL = HallLayout(
 
 
 @pytest.fixture
-async def engine(empty_database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(empty_database_url)
-    await apply_migrations(engine)
-    yield engine
-    await engine.dispose()
+def engine(migrated_engine: AsyncEngine) -> AsyncEngine:
+    return migrated_engine
 
 
 async def new_showtime(engine: AsyncEngine, currency: str = "EUR", starts_at: int = 0) -> str:

@@ -4,7 +4,6 @@ order per booking, recording attempts, giving up, pruning, and the list the admi
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -13,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from server.core.deliveries import DeliveryStatus
 from server.storage.database import create_engine
-from server.storage.migrations import apply_migrations
 from server.storage.tables import webhook_attempt, webhook_delivery, webhook_event
 from server.storage.webhooks import Attempt, DeliveryQuery, Due, WebhookStore
 
@@ -23,11 +21,8 @@ LEASE_MS = 10_000
 
 
 @pytest.fixture
-async def engine(empty_database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(empty_database_url)
-    await apply_migrations(engine)
-    yield engine
-    await engine.dispose()
+def engine(migrated_engine: AsyncEngine) -> AsyncEngine:
+    return migrated_engine
 
 
 @pytest.fixture

@@ -6,10 +6,10 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from sqlalchemy import event
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-__all__ = ["WRITE", "create_engine", "is_sqlite", "sqlalchemy_url", "sqlite_path"]
+__all__ = ["WRITE", "create_engine", "is_sqlite", "sqlalchemy_url", "sqlite_path", "take_over_sqlite_transactions"]
 
 # Execution option marking a transaction that reads then writes: on SQLite it begins with
 # BEGIN IMMEDIATE, taking the write lock up front instead of failing to upgrade a read lock later.
@@ -53,14 +53,14 @@ def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
     if not translated.startswith("sqlite"):
         return create_async_engine(translated, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
     engine = create_async_engine(translated, pool_size=pool_size, max_overflow=0)
-    _take_over_sqlite_transactions(engine)
+    take_over_sqlite_transactions(engine.sync_engine)
     return engine
 
 
-def _take_over_sqlite_transactions(engine: AsyncEngine) -> None:
-    """Let SQLAlchemy emit BEGIN itself, as SQLAlchemy's SQLite docs recommend for aiosqlite."""
+def take_over_sqlite_transactions(engine: Engine) -> None:
+    """Let SQLAlchemy emit BEGIN itself, as SQLAlchemy's SQLite docs recommend, with the server's pragmas."""
 
-    @event.listens_for(engine.sync_engine, "connect")
+    @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
@@ -68,7 +68,7 @@ def _take_over_sqlite_transactions(engine: AsyncEngine) -> None:
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
+    @event.listens_for(engine, "begin")
     def on_begin(connection: Connection) -> None:
         writes = connection.get_execution_options().get("seat_write", False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")

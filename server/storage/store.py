@@ -36,7 +36,8 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from server.core.bookings import BookingEvent, BookingStatus
 from server.core.changes import BookingChange, Change, Committed, Event, NewBooking, Notice, RenderNotice
@@ -55,7 +56,6 @@ from server.core.records import (
     terms_key,
 )
 from server.core.seats import Claim, Layout, Plan, SaleTerms, SeatChange, SeatState, SeatStatus, TableRule, apply_plan
-from server.storage.database import WRITE
 from server.storage.tables import (
     auditorium,
     booking,
@@ -74,6 +74,7 @@ from server.storage.tables import (
     webhook_event,
 )
 from server.storage.venues import load_layout
+from server.storage.writer import Transactions
 
 __all__ = ["SeatStore"]
 
@@ -84,10 +85,11 @@ class SeatStore:
 
     def __init__(self, engine: AsyncEngine, render_notice: RenderNotice | None = None) -> None:
         self.engine = engine
-        self._writer = engine.execution_options(**WRITE)
+        self._transactions = Transactions(engine)
         self._render_notice = render_notice
 
     async def close(self) -> None:
+        await self._transactions.close()
         await self.engine.dispose()
 
     async def ping(self) -> None:
@@ -123,11 +125,13 @@ class SeatStore:
 
     async def snapshot(self, showtime_id: str) -> Snapshot:
         """Every claim on the showtime and the ``seq`` they are current at, read consistently."""
-        async with self.engine.begin() as conn:
+
+        def read(conn: Connection) -> Snapshot:
             # FOR SHARE waits for an in-flight change, so seq and claims belong together.
-            seq = await self._seq(conn, showtime_id, for_update=False)
-            claims = await self._claims(conn, showtime_id, seats=None)
-        return Snapshot(seq, claims)
+            return Snapshot(_seq(conn, showtime_id, for_update=False), _claims(conn, showtime_id, seats=None))
+
+        async with self.engine.begin() as conn:
+            return await conn.run_sync(read)
 
     async def holds(self, showtime_id: str, session_id: str) -> dict[str, int]:
         """One session's holds on the showtime and when each lapses (an index covers the lookup)."""
@@ -145,29 +149,33 @@ class SeatStore:
         Each rule sees the claims (and a checkout rule its booking) as the changes before it left them, exactly as
         if each had its own transaction in turn; sharing one saves the fixed cost of a transaction under contention.
         """
+        return await self._transactions.run(lambda conn: self._change(conn, showtime_id, changes, now))
+
+    def _change(
+        self, conn: Connection, showtime_id: str, changes: Sequence[Change | BookingChange], now: int
+    ) -> list[Rejection | Committed]:
         seat_changes = [change for change in changes if isinstance(change, Change)]
         named = [change.booking_id for change in changes if isinstance(change, BookingChange)]
-        async with self._writer.begin() as conn:
-            seq, terms = await self._terms(conn, showtime_id, priced=any(c.new_booking for c in seat_changes))
-            seats = {seat for change in changes for seat in change.seats}
-            claims = await self._claims(conn, showtime_id, seats, {change.holder for change in seat_changes})
-            bookings = await _bookings(conn, booking.c.id.in_(named)) if named else {}
-            batch = _Batch(showtime_id, seq, now, claims, terms.currency, self._render_notice, bookings)
-            outcomes: list[Rejection | Committed] = []
-            for change in changes:
-                if isinstance(change, BookingChange):
-                    plan = change.rule(claims, batch.bookings.get(change.booking_id))
-                else:
-                    plan = change.rule(claims, terms)
-                if isinstance(plan, Rejection):
-                    outcomes.append(plan)
-                    continue
-                apply_plan(claims, plan)
-                if isinstance(change, BookingChange):
-                    outcomes.append(batch.add(plan, change.source, subject=change.booking_id))
-                else:
-                    outcomes.append(batch.add(plan, change.source, change.new_booking))
-            await batch.write(conn, claims)
+        seq, terms = _terms(conn, showtime_id, priced=any(c.new_booking for c in seat_changes))
+        seats = {seat for change in changes for seat in change.seats}
+        claims = _claims(conn, showtime_id, seats, {change.holder for change in seat_changes})
+        bookings = _bookings(conn, booking.c.id.in_(named)) if named else {}
+        batch = _Batch(showtime_id, seq, now, claims, terms.currency, self._render_notice, bookings)
+        outcomes: list[Rejection | Committed] = []
+        for change in changes:
+            if isinstance(change, BookingChange):
+                plan = change.rule(claims, batch.bookings.get(change.booking_id))
+            else:
+                plan = change.rule(claims, terms)
+            if isinstance(plan, Rejection):
+                outcomes.append(plan)
+                continue
+            apply_plan(claims, plan)
+            if isinstance(change, BookingChange):
+                outcomes.append(batch.add(plan, change.source, subject=change.booking_id))
+            else:
+                outcomes.append(batch.add(plan, change.source, change.new_booking))
+        batch.write(conn, claims)
         return outcomes
 
     async def expire(
@@ -177,17 +185,20 @@ class SeatStore:
 
         Read under the showtime's lock, so each is released (and announced) by one transaction of one instance.
         """
-        async with self._writer.begin() as conn:
-            seq = await self._seq(conn, showtime_id, for_update=True)
+
+        def release(conn: Connection) -> Committed:
+            seq = _seq(conn, showtime_id, for_update=True)
             lapsed = select(seat_hold).where(seat_hold.c.showtime_id == showtime_id, seat_hold.c.expires_at <= now)
-            claims = {row.seat_code: _hold_claim(row) for row in await conn.execute(lapsed)}
-            overdue = await _bookings(conn, _overdue(now, booking.c.showtime_id == showtime_id))
+            claims = {row.seat_code: _hold_claim(row) for row in conn.execute(lapsed)}
+            overdue = _bookings(conn, _overdue(now, booking.c.showtime_id == showtime_id))
             batch = _Batch(showtime_id, seq, now, claims, render_notice=self._render_notice, bookings=overdue)
             plan = rule(claims, list(overdue.values()))
             apply_plan(claims, plan)
             committed = batch.add(plan, SWEEPER)
-            await batch.write(conn, claims)
-        return committed
+            batch.write(conn, claims)
+            return committed
+
+        return await self._transactions.run(release)
 
     async def events(self, showtime_id: str, after: int, upto: int) -> list[Event]:
         """The logged changes of a showtime with ``after < seq <= upto``, in order."""
@@ -206,21 +217,21 @@ class SeatStore:
         client that far behind gets a snapshot, as if they had been pruned. Read under the same share lock as a
         snapshot, so no change is half visible.
         """
-        async with self.engine.begin() as conn:
-            seq = await self._seq(conn, showtime_id, for_update=False)
+
+        def read(conn: Connection) -> tuple[int, Sequence[Row[Any]]] | None:
+            seq = _seq(conn, showtime_id, for_update=False)
             if not 0 <= after <= seq or seq - after > limit:
                 return None
-            rows = (
-                await conn.execute(
-                    select(seat_event)
-                    .where(
-                        seat_event.c.showtime_id == showtime_id,
-                        seat_event.c.seq > after,
-                        seat_event.c.created_at >= since,
-                    )
-                    .order_by(seat_event.c.seq)
-                )
-            ).all()
+            logged = select(seat_event).where(
+                seat_event.c.showtime_id == showtime_id, seat_event.c.seq > after, seat_event.c.created_at >= since
+            )
+            return seq, conn.execute(logged.order_by(seat_event.c.seq)).all()
+
+        async with self.engine.begin() as conn:
+            found = await conn.run_sync(read)
+        if found is None:
+            return None
+        seq, rows = found
         if len(rows) != seq - after:  # the log was pruned past ``after``, or is older than ``since`` there
             return None
         return seq, [_event(row) for row in rows]
@@ -239,7 +250,7 @@ class SeatStore:
             row = (await conn.execute(query)).first()
             if row is None:
                 return None
-            prices = await _prices(conn, showtime_id)
+            prices = await conn.run_sync(_prices, showtime_id)
         terms = terms_key(row.title, row.starts_at, row.currency, prices, row.sales_open_at, row.sales_close_at)
         return int(row.seq), terms
 
@@ -299,7 +310,7 @@ class SeatStore:
             row = (await conn.execute(_showtime_summary().where(showtime.c.id == showtime_id))).first()
             if row is None:
                 return None
-            prices = await _prices(conn, showtime_id)
+            prices = await conn.run_sync(_prices, showtime_id)
         hall = await load_layout(self.engine, row.layout_id)
         if hall is None:
             return None
@@ -307,7 +318,7 @@ class SeatStore:
 
     async def booking(self, booking_id: str) -> BookingRecord | None:
         async with self.engine.connect() as conn:
-            return (await _bookings(conn, booking.c.id == booking_id)).get(booking_id)
+            return (await conn.run_sync(_bookings, booking.c.id == booking_id)).get(booking_id)
 
     async def bookings(self, search: BookingSearch) -> list[BookingRecord]:
         """The bookings that match every criterion of ``search``, oldest first."""
@@ -322,50 +333,7 @@ class SeatStore:
             if value is not None
         ]
         async with self.engine.connect() as conn:
-            return list((await _bookings(conn, and_(true(), *criteria))).values())
-
-    # --- inside a transaction -----------------------------------------------------------------------------
-
-    @staticmethod
-    async def _terms(conn: AsyncConnection, showtime_id: str, *, priced: bool) -> tuple[int, SaleTerms]:
-        """Lock the showtime's row; its seq, and its terms (prices only when a booking needs them)."""
-        row = (await conn.execute(_LOCK_SHOWTIME, {"showtime_id": showtime_id})).first()
-        if row is None:
-            raise LookupError(showtime_id)
-        prices: dict[str, int] = {}
-        if priced:
-            prices = await _prices(conn, showtime_id)
-        return int(row.seq), SaleTerms(prices, row.currency, row.sales_open_at, row.sales_close_at)
-
-    @staticmethod
-    async def _seq(conn: AsyncConnection, showtime_id: str, *, for_update: bool) -> int:
-        query = select(showtime.c.seq).where(showtime.c.id == showtime_id)
-        query = query.with_for_update(read=not for_update)
-        seq = (await conn.execute(query)).scalar_one_or_none()
-        if seq is None:
-            raise LookupError(showtime_id)
-        return int(seq)
-
-    @staticmethod
-    async def _claims(
-        conn: AsyncConnection, showtime_id: str, seats: Collection[str] | None, holders: Collection[str] = ()
-    ) -> dict[str, Claim]:
-        """Claims on ``seats`` (all seats if None), plus every hold of the ``holders``, in one query."""
-        if seats is None:
-            rows = await conn.execute(_ALL_CLAIMS, {"showtime_id": showtime_id})
-        else:
-            rows = await conn.execute(
-                _CLAIMS_ON, {"showtime_id": showtime_id, "seats": list(seats), "holders": list(holders)}
-            )
-        claims: dict[str, Claim] = {}
-        for kind, code, session_id, expires_at, held_since in rows:
-            if kind in _SOLD:
-                claims[code] = Claim(_SOLD[kind], session_id)
-            elif kind == "x":
-                claims[code] = Claim(SeatState.BLOCKED, "")
-            elif code not in claims:  # a sale outranks a stray hold, whatever order the rows come in
-                claims[code] = Claim(SeatState.HELD, session_id, expires_at, held_since)
-        return claims
+            return list((await conn.run_sync(_bookings, and_(true(), *criteria))).values())
 
 
 class _Batch:
@@ -477,15 +445,15 @@ class _Batch:
         )
         self.notify(Notice(event.value, self.showtime_id, last.at, booking=record, position=last.position))
 
-    async def _write_bookings(self, conn: AsyncConnection) -> None:
+    def _write_bookings(self, conn: Connection) -> None:
         """The bookings made, the columns of those moved on, who claims each seat they touched (``booking_seat``,
         as the last change left it), their items and their transitions."""
         if self.new:
-            await conn.execute(_INSERT["booking"], [_booking_row(self.bookings[b]) for b in self.new])
+            conn.execute(_INSERT["booking"], [_booking_row(self.bookings[b]) for b in self.new])
         if self.moved:
-            await conn.execute(_UPDATE_BOOKING, [_moved_row(self.bookings[b]) for b in sorted(self.moved)])
+            conn.execute(_UPDATE_BOOKING, [_moved_row(self.bookings[b]) for b in sorted(self.moved)])
         if released := [seat for seat in self.taken if seat in self.sold]:
-            await conn.execute(_DELETE_SOLD, {"showtime_id": self.showtime_id, "seats": released})
+            conn.execute(_DELETE_SOLD, {"showtime_id": self.showtime_id, "seats": released})
         taken = [
             {"showtime_id": self.showtime_id, "seat_code": seat, "booking_id": owner}
             for seat, owner in self.taken.items()
@@ -493,14 +461,14 @@ class _Batch:
         ]
         for table, rows in ((booking_seat, taken), (booking_item, self.items), (booking_transition, self.transitions)):
             if rows:
-                await conn.execute(_INSERT[table.name], rows)
+                conn.execute(_INSERT[table.name], rows)
 
     def notify(self, notice: Notice) -> None:
         """Tell the shop about ``notice`` through the outbox, when webhooks are configured."""
         if self.render_notice is not None:
             self.notices.append(notice)
 
-    async def write(self, conn: AsyncConnection, claims: Mapping[str, Claim]) -> None:
+    def write(self, conn: Connection, claims: Mapping[str, Claim]) -> None:
         """Write the holds of every touched seat as ``claims`` now have them, the bookings as the changes left
         them, the sales, events, seq and the outbox.
 
@@ -508,13 +476,13 @@ class _Batch:
         extended is rewritten with the time it began, which is what caps how long it may last.
         """
         if self.transitions:
-            await self._write_bookings(conn)
+            self._write_bookings(conn)
         if self.notices and self.render_notice is not None:
-            await conn.execute(_INSERT["webhook_event"], [_outbox_row(n, self.render_notice) for n in self.notices])
+            conn.execute(_INSERT["webhook_event"], [_outbox_row(n, self.render_notice) for n in self.notices])
         if not self.events and not self.touched:
             return
         if self.touched & self.held:  # a fresh lock has no old row to delete: save the round trip
-            await conn.execute(_DELETE_HOLDS, {"showtime_id": self.showtime_id, "seats": list(self.touched)})
+            conn.execute(_DELETE_HOLDS, {"showtime_id": self.showtime_id, "seats": list(self.touched)})
         holds = [
             {
                 "showtime_id": self.showtime_id,
@@ -527,7 +495,7 @@ class _Batch:
             if (claim := claims.get(seat)) is not None and claim.state is SeatState.HELD
         ]
         if self.unblocks:
-            await conn.execute(
+            conn.execute(
                 delete(seat_block).where(
                     seat_block.c.showtime_id == self.showtime_id, seat_block.c.seat_code.in_(self.unblocks)
                 )
@@ -539,10 +507,52 @@ class _Batch:
         ]
         for table, rows in ((seat_hold, holds), (seat_block, blocks)):
             if rows:
-                await conn.execute(_INSERT[table.name], rows)
+                conn.execute(_INSERT[table.name], rows)
         if self.events:
-            await conn.execute(_INSERT["seat_event"], self.logged)
-            await conn.execute(_SET_SEQ, {"showtime_id": self.showtime_id, "new_seq": self.seq})
+            conn.execute(_INSERT["seat_event"], self.logged)
+            conn.execute(_SET_SEQ, {"showtime_id": self.showtime_id, "new_seq": self.seq})
+
+
+# --- inside a transaction ---------------------------------------------------------------------------------
+
+
+def _terms(conn: Connection, showtime_id: str, *, priced: bool) -> tuple[int, SaleTerms]:
+    """Lock the showtime's row; its seq, and its terms (prices only when a booking needs them)."""
+    row = conn.execute(_LOCK_SHOWTIME, {"showtime_id": showtime_id}).first()
+    if row is None:
+        raise LookupError(showtime_id)
+    prices: dict[str, int] = {}
+    if priced:
+        prices = _prices(conn, showtime_id)
+    return int(row.seq), SaleTerms(prices, row.currency, row.sales_open_at, row.sales_close_at)
+
+
+def _seq(conn: Connection, showtime_id: str, *, for_update: bool) -> int:
+    query = select(showtime.c.seq).where(showtime.c.id == showtime_id)
+    query = query.with_for_update(read=not for_update)
+    seq = conn.execute(query).scalar_one_or_none()
+    if seq is None:
+        raise LookupError(showtime_id)
+    return int(seq)
+
+
+def _claims(
+    conn: Connection, showtime_id: str, seats: Collection[str] | None, holders: Collection[str] = ()
+) -> dict[str, Claim]:
+    """Claims on ``seats`` (all seats if None), plus every hold of the ``holders``, in one query."""
+    if seats is None:
+        rows = conn.execute(_ALL_CLAIMS, {"showtime_id": showtime_id})
+    else:
+        rows = conn.execute(_CLAIMS_ON, {"showtime_id": showtime_id, "seats": list(seats), "holders": list(holders)})
+    claims: dict[str, Claim] = {}
+    for kind, code, session_id, expires_at, held_since in rows:
+        if kind in _SOLD:
+            claims[code] = Claim(_SOLD[kind], session_id)
+        elif kind == "x":
+            claims[code] = Claim(SeatState.BLOCKED, "")
+        elif code not in claims:  # a sale outranks a stray hold, whatever order the rows come in
+            claims[code] = Claim(SeatState.HELD, session_id, expires_at, held_since)
+    return claims
 
 
 def _claims_query(filtered: bool) -> Select[Any]:
@@ -671,19 +681,19 @@ def _overdue(now: int, *more: ColumnElement[bool]) -> ColumnElement[bool]:
     return and_(booking.c.status == BookingStatus.PENDING.value, booking.c.payment_due_at <= now, *more)
 
 
-async def _bookings(conn: AsyncConnection, where: ColumnElement[bool]) -> dict[str, BookingRecord]:
+def _bookings(conn: Connection, where: ColumnElement[bool]) -> dict[str, BookingRecord]:
     """The bookings ``where`` selects, oldest first, each with its items and its transitions."""
-    rows = (await conn.execute(select(booking).where(where).order_by(booking.c.created_at, booking.c.id))).all()
+    rows = conn.execute(select(booking).where(where).order_by(booking.c.created_at, booking.c.id)).all()
     if not rows:
         return {}
     chosen = select(booking.c.id).where(where)
     items: dict[str, dict[str, int]] = {row.id: {} for row in rows}
     listed = select(booking_item.c.booking_id, booking_item.c.seat_code, booking_item.c.price_cents)
-    for booking_id, seat, cents in await conn.execute(listed.where(booking_item.c.booking_id.in_(chosen))):
+    for booking_id, seat, cents in conn.execute(listed.where(booking_item.c.booking_id.in_(chosen))):
         items[booking_id][seat] = cents
     logs: dict[str, list[TransitionRecord]] = {row.id: [] for row in rows}
     logged = select(booking_transition).where(booking_transition.c.booking_id.in_(chosen))
-    for t in await conn.execute(logged.order_by(booking_transition.c.position)):
+    for t in conn.execute(logged.order_by(booking_transition.c.position)):
         logs[t.booking_id].append(TransitionRecord(t.position, BookingStatus(t.status), t.actor, t.at, t.detail))
     return {row.id: _booking(row, items[row.id], tuple(logs[row.id])) for row in rows}
 
@@ -714,12 +724,11 @@ def _booking(row: Row[Any], items: dict[str, int], transitions: tuple[Transition
     )
 
 
-async def _prices(conn: AsyncConnection, showtime_id: str) -> dict[str, int]:
+def _prices(conn: Connection, showtime_id: str) -> dict[str, int]:
     """The showtime's price of each category, in cents."""
     listed = select(showtime_price.c.category_id, showtime_price.c.price_cents)
     return {
-        category: cents
-        for category, cents in await conn.execute(listed.where(showtime_price.c.showtime_id == showtime_id))
+        category: cents for category, cents in conn.execute(listed.where(showtime_price.c.showtime_id == showtime_id))
     }
 
 

@@ -1,8 +1,12 @@
-"""The seat transactions' runner: one dedicated thread for a SQLite file, the async engine otherwise."""
+"""The seat transactions' runner: on the event loop for a SQLite file, on a writer thread while another
+connection holds the write lock, on the async engine otherwise."""
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 import threading
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
@@ -12,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from server.storage.migrations import apply_migrations
 from server.storage.seed import create_showtime
 from server.storage.tables import showtime
-from server.storage.writer import Transactions
+from server.storage.writer import CHECKPOINT_EVERY, Transactions
 from tests.unit.database import SHOWTIME, engine
 
 __all__ = ["engine"]
@@ -30,17 +34,39 @@ async def seq(engine: AsyncEngine) -> int:
         return int((await conn.execute(select(showtime.c.seq).where(showtime.c.id == SHOWTIME))).scalar_one())
 
 
-async def test_a_sqlite_file_is_written_by_one_thread_of_its_own_and_read_by_the_engine(engine: AsyncEngine) -> None:
+def database_file(engine: AsyncEngine) -> Path:
+    assert engine.url.database is not None
+    return Path(engine.url.database)
+
+
+async def test_a_sqlite_file_is_written_on_the_event_loop_and_read_by_the_engine(engine: AsyncEngine) -> None:
     transactions = Transactions(engine)
     try:
         done = [await transactions.run(bump) for _ in range(3)]
     finally:
         await transactions.close()
-    assert [seq for seq, _ in done] == [1, 2, 3]
-    threads = {thread for _, thread in done}
-    assert len(threads) == 1
-    assert threads != {threading.current_thread().name}
+    assert done == [(n, threading.current_thread().name) for n in (1, 2, 3)]
     assert await seq(engine) == 3  # committed, and visible to the async engine's connections
+
+
+async def test_while_another_connection_holds_the_write_lock_the_change_waits_on_the_writer_thread(
+    engine: AsyncEngine,
+) -> None:
+    other = sqlite3.connect(database_file(engine), isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("UPDATE showtime SET seq = 10 WHERE id = ?", (SHOWTIME,))
+    transactions = Transactions(engine)
+    try:
+        waiting = asyncio.create_task(transactions.run(bump))
+        await asyncio.sleep(0)  # it tried the loop's connection, found the lock taken and went to the thread
+        assert not waiting.done()
+        other.execute("COMMIT")
+        seq_after, thread = await waiting
+    finally:
+        other.close()
+        await transactions.close()
+    assert seq_after == 11  # decided on what the other transaction left
+    assert thread.startswith("seat-writer")
 
 
 async def test_a_body_that_raises_leaves_nothing_behind(engine: AsyncEngine) -> None:
@@ -52,11 +78,26 @@ async def test_a_body_that_raises_leaves_nothing_behind(engine: AsyncEngine) -> 
     try:
         with pytest.raises(LookupError):
             await transactions.run(bump_then_fail)
-        seq_after, _ = await transactions.run(bump)  # the writer's connection is usable again
+        seq_after, _ = await transactions.run(bump)  # the connection is usable again
     finally:
         await transactions.close()
     assert seq_after == 1
     assert await seq(engine) == 1
+
+
+async def test_the_log_is_checkpointed_so_it_stops_growing(engine: AsyncEngine) -> None:
+    log = database_file(engine).with_name(database_file(engine).name + "-wal")
+    transactions = Transactions(engine)
+    sizes = []
+    try:
+        for _ in range(6):
+            for _ in range(CHECKPOINT_EVERY):
+                await transactions.run(bump)
+            sizes.append(log.stat().st_size)
+    finally:
+        await transactions.close()
+    assert await seq(engine) == 6 * CHECKPOINT_EVERY
+    assert sizes[-1] <= 2 * sizes[0]  # without checkpoints it grows by as much again with every round
 
 
 async def test_an_in_memory_database_is_written_through_the_engine_itself() -> None:

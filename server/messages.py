@@ -131,8 +131,9 @@ class SeatsRequest(Model):
     """Which seats of which showtime; the body of lock and unlock. A table stands for all its seats."""
 
     showtime_id: ShowtimeId
-    seat_ids: list[SeatId] = []
-    table_ids: list[SeatId] = []
+    # Factories: a mutable default would be deep-copied into every message validated.
+    seat_ids: list[SeatId] = Field(default_factory=list)
+    table_ids: list[SeatId] = Field(default_factory=list)
 
     def selection(self) -> Selection:
         return Selection(self.seat_ids, self.table_ids)

@@ -2,7 +2,7 @@
 
 The server and its baselines (the bare relay, the Node.js server; or one instance and two) are measured
 side by side: the same load-generator processes hold N subscribers on each, and their lockers take
-turns, a block of changes at a time, so whatever else the machine is doing weighs on all alike. When the
+turns, a block of requests at a time, so whatever else the machine is doing weighs on all alike. When the
 system under test has several instances, its subscribers are spread over them and the locker uses the
 first: each change crosses the bus to reach the others'.
 

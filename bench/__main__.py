@@ -21,7 +21,7 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-from bench.config import FULL, QUICK, Config
+from bench.config import FULL, MAX_SEATS_PER_REQUEST, QUICK, Config
 from bench.report import Results, render
 from bench.runs import run_audience_scenario, run_instances, run_layout_scenario, run_lock_scenarios, run_single
 from bench.servers import PROJECT_ROOT, DatabaseKind, postgres_reachable, redis_reachable
@@ -29,6 +29,7 @@ from bench.servers import PROJECT_ROOT, DatabaseKind, postgres_reachable, redis_
 SCENARIOS = ("fanout", "memory", "storm", "locks", "instances", "layout", "audience")
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+BATCH_MODES = {"off": (False,), "on": (True,), "both": (False, True)}
 
 
 def _ints(text: str) -> tuple[int, ...]:
@@ -45,7 +46,16 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, Config]:
     parser.add_argument("--memory-connections", type=int, help="idle connections for the memory scenario")
     parser.add_argument("--storm-clients", type=_ints, help="subscribe-storm sizes, e.g. 2000,10000")
     parser.add_argument(
-        "--batch", action="store_true", help="fan-out subscribers ask for batched change frames (subscribe batch)"
+        "--seats-per-request",
+        type=int,
+        help=f"seats the fan-out locker changes per request, 1 to {MAX_SEATS_PER_REQUEST}",
+    )
+    parser.add_argument(
+        "--batch",
+        nargs="?",
+        const="on",
+        choices=tuple(BATCH_MODES),
+        help="fan-out subscribers ask for one frame per commit (subscribe batch); both: per seat, then batched",
     )
     parser.add_argument("--clients", type=_ints, help="lock clients, e.g. 50,200")
     parser.add_argument("--seconds", type=float, help="duration of each lock run")
@@ -87,6 +97,9 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, Config]:
     if not set(scenarios) <= set(SCENARIOS):
         parser.error(f"--scenarios takes any of {','.join(SCENARIOS)}")
     args.scenarios = scenarios
+    seats_per_request = base.seats_per_request if args.seats_per_request is None else args.seats_per_request
+    if not 1 <= seats_per_request <= MAX_SEATS_PER_REQUEST:
+        parser.error(f"--seats-per-request takes 1 to {MAX_SEATS_PER_REQUEST}, the server's MAX_SEATS_PER_REQUEST")
     config = dataclasses.replace(
         base,
         fanout_sizes=sizes,
@@ -96,6 +109,8 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, Config]:
         lock_clients=args.clients or base.lock_clients,
         lock_seconds=args.seconds or base.lock_seconds,
         databases=databases,
+        seats_per_request=seats_per_request,
+        fanout_batch=BATCH_MODES[args.batch] if args.batch else base.fanout_batch,
         workers=args.workers or base.workers,
         layout_readers=args.readers or base.layout_readers,
         audience_subscribers=args.audience_subscribers or base.audience_subscribers,

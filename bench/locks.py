@@ -44,6 +44,7 @@ class LockResult:
     refused: int = 0  # locks refused on a contended seat
     latency: Latency = field(default_factory=lambda: Latency.of(()))
     server_cores: float = 0.0
+    instance_cores: list[float] = field(default_factory=list)  # the same, for each process serving
     server_cpu_seconds: float = 0.0
     loadgen_cores: float = 0.0
     loadgen_cpu_seconds: float = 0.0
@@ -125,6 +126,7 @@ async def run_locks(
         result.errors.append(f"... and {merged.error_count - len(merged.errors)} more errors")
     if served:
         result.server_cores = meter.cores(served)
+        result.instance_cores = [meter.cores([pid]) for pid in served]
         result.server_cpu_seconds = meter.total(served)
     result.loadgen_cores = meter.cores(loadgen)
     result.loadgen_cpu_seconds = meter.total(loadgen)

@@ -5,7 +5,9 @@ It speaks just enough of the seat protocol for the same load generator to drive 
 ``current_seat_status`` carrying the showtime's ``seq`` and the seats locked on it (a dictionary's keys:
 the cheapest snapshot that is still true); ``lock``/``unlock`` turned into one ``seat_status_change`` per
 seat, the same shape and size as the server's, sent to every subscriber of the showtime with
-``broadcast()``, then an ``ack``. No validation, no rules, no database, no session tokens.
+``broadcast()`` (to those that subscribed with ``"batch": true``, the request's changes joined in one
+``seat_status_changes`` frame, as the server joins a commit's), then an ``ack``. No validation, no rules,
+no database, no session tokens.
 
 Run as ``python -m bench.relay``; it prints ``listening PORT`` and serves until SIGTERM.
 """
@@ -27,10 +29,11 @@ __all__ = ["Relay", "main"]
 
 
 class _Showtime:
-    __slots__ = ("locked", "seq", "subscribers")
+    __slots__ = ("batched", "locked", "seq", "subscribers")
 
     def __init__(self) -> None:
-        self.subscribers: set[ServerConnection] = set()
+        self.subscribers: set[ServerConnection] = set()  # one frame per change
+        self.batched: set[ServerConnection] = set()  # one frame per request
         self.seq = 0
         self.locked: dict[str, str] = {}  # seat -> session, as the changes left it
 
@@ -62,7 +65,7 @@ class Relay:
                 if kind == "subscribe":
                     showtime_id = message["showtimeId"]
                     showtime = self.showtimes[showtime_id]
-                    showtime.subscribers.add(connection)
+                    (showtime.batched if message.get("batch") is True else showtime.subscribers).add(connection)
                     joined.append(showtime)
                     await connection.send(
                         orjson.dumps(
@@ -80,24 +83,7 @@ class Relay:
                         "timestamp": _now_ms(),
                     }
                 elif kind in ("lock", "unlock"):
-                    status = "locked" if kind == "lock" else "unlocked"
-                    showtime = self.showtimes[message["showtimeId"]]
-                    for seat_id in message["seatIds"]:
-                        showtime.seq += 1
-                        if kind == "lock":
-                            showtime.locked[seat_id] = session_id
-                        else:
-                            showtime.locked.pop(seat_id, None)
-                        change = {
-                            "type": "seat_status_change",
-                            "showtimeId": message["showtimeId"],
-                            "seatId": seat_id,
-                            "status": status,
-                            "sessionId": session_id,
-                            "seq": showtime.seq,
-                            "timestamp": _now_ms(),
-                        }
-                        broadcast(showtime.subscribers, orjson.dumps(change).decode())
+                    self._relay(message["showtimeId"], kind, message["seatIds"], session_id)
                     reply = {
                         "type": "ack",
                         "requestId": message.get("requestId"),
@@ -113,6 +99,35 @@ class Relay:
         finally:
             for showtime in joined:
                 showtime.subscribers.discard(connection)
+                showtime.batched.discard(connection)
+
+    def _relay(self, showtime_id: str, kind: str, seat_ids: list[str], session_id: str) -> None:
+        """A frame per seat to the showtime's subscribers; the frames joined in one to those asking for batches."""
+        showtime = self.showtimes[showtime_id]
+        status = "locked" if kind == "lock" else "unlocked"
+        frames = []
+        for seat_id in seat_ids:
+            showtime.seq += 1
+            if kind == "lock":
+                showtime.locked[seat_id] = session_id
+            else:
+                showtime.locked.pop(seat_id, None)
+            change = {
+                "type": "seat_status_change",
+                "showtimeId": showtime_id,
+                "seatId": seat_id,
+                "status": status,
+                "sessionId": session_id,
+                "seq": showtime.seq,
+                "timestamp": _now_ms(),
+            }
+            frames.append(orjson.dumps(change).decode())
+            broadcast(showtime.subscribers, frames[-1])
+        if frames and showtime.batched:
+            showtime_json, changes = orjson.dumps(showtime_id).decode(), ",".join(frames)
+            broadcast(
+                showtime.batched, f'{{"type":"seat_status_changes","showtimeId":{showtime_json},"changes":[{changes}]}}'
+            )
 
 
 def _now_ms() -> int:

@@ -86,12 +86,22 @@ def _section(title: str, header: Sequence[str], rows: Sequence[Sequence[str]]) -
     return [f"### {title}", "", *_table(header, rows), ""] if rows else []
 
 
+def _frames(run: FanoutResult) -> str:
+    return "one per commit" if run.batch else "one per change"
+
+
+def _per_request(run: FanoutResult) -> str:
+    return f"{run.seats_per_request} seat{'s' if run.seats_per_request > 1 else ''} per request"
+
+
 def _fanout(title: str, groups: list[tuple[FanoutResult, ...]]) -> list[str]:
-    header = ["Subscribers", "Changes", "p50 ms", "p99 ms", "Deliveries/s", "Server CPU µs/delivery"]
-    header += ["Server CPU ms/change", "Missing"]
+    header = ["Subscribers", "Seats per request", "Frames", "Changes", "p50 ms", "p99 ms", "Deliveries/s"]
+    header += ["Server CPU µs/delivery", "Server CPU ms/change", "Missing"]
     rows = [
         [
             f"{group[0].subscribers:,}",
+            str(group[0].seats_per_request),
+            _frames(group[0]),
             str(group[0].changes),
             _vs([run.latency.p50_ms for run in group]),
             _vs([run.latency.p99_ms for run in group]),
@@ -102,7 +112,46 @@ def _fanout(title: str, groups: list[tuple[FanoutResult, ...]]) -> list[str]:
         ]
         for group in groups
     ]
-    return _section(title, header, rows)
+    return _section(title, header, rows) + _batching(groups)
+
+
+def _batching(groups: list[tuple[FanoutResult, ...]]) -> list[str]:
+    """What one frame per commit bought each target, where the run measured both ways at a size."""
+    per_change = {(group[0].subscribers, group[0].seats_per_request): group for group in groups if not group[0].batch}
+    lines: list[str] = []
+    for batched in (group for group in groups if group[0].batch):
+        plain = per_change.get((batched[0].subscribers, batched[0].seats_per_request))
+        if plain is None:
+            continue
+        figures = ", ".join(
+            f"{after.target} {before.server_cpu_us_per_delivery:.2f} → {after.server_cpu_us_per_delivery:.2f}"
+            f" ({_ratio(after.server_cpu_us_per_delivery, before.server_cpu_us_per_delivery):.2f}x)"
+            for before, after in zip(plain, batched, strict=True)
+        )
+        lines.append(
+            f"One frame per commit at {batched[0].subscribers:,} subscribers, {_per_request(batched[0])}, CPU µs per"
+            f" delivered change, one frame per change → one per commit: {figures}.  "
+        )
+    return [*lines, ""] if lines else []
+
+
+def _bus(groups: list[tuple[FanoutResult, ...]]) -> list[str]:
+    """The bus's cost per change: the CPU of both instances per change, minus one server's."""
+    lines = []
+    for two, one in groups:
+        both, alone = two.server_cpu_ms_per_change * 1e3, one.server_cpu_ms_per_change * 1e3
+        per_delivery = two.server_cpu_us_per_delivery - one.server_cpu_us_per_delivery
+        lines.append(
+            f"The bus's cost at {_fanout_label(two)}: both instances {both:,.0f} µs of CPU per change, one server"
+            f" {alone:,.0f}: {both - alone:+,.0f} µs per change, {per_delivery:+.2f} µs per delivered change.  "
+        )
+    return [*lines, ""] if lines else []
+
+
+def _cores(total: float, per_instance: Sequence[float]) -> str:
+    """Cores used, and each instance's share when there are several: ``0.82 (0.41 + 0.41)``."""
+    shares = f" ({' + '.join(f'{cores:.2f}' for cores in per_instance)})" if len(per_instance) > 1 else ""
+    return f"{total:.2f}{shares}"
 
 
 def _storm(title: str, groups: list[tuple[StormResult, ...]]) -> list[str]:
@@ -223,13 +272,29 @@ def render(results: Results) -> str:
     out += _locks("Lock throughput under contention (server / raw driver / Node.js in memory)", results.locks)
     out += _memory(results.memory)
     out += _fanout("Fan-out on PostgreSQL (two instances over Redis / one server)", found.fanout)
+    out += _bus(found.fanout)
     out += _storm("Subscribe storm on PostgreSQL, clients split over the instances (two / one)", found.storm)
     out += _locks("Lock throughput on PostgreSQL, clients split over the instances (two / one)", found.locks)
+    out += _spread(found.locks)
     out += _layout(results.layout)
     out += _audience(results.audience)
     out += _targets(results)
     out += _load_check(results)
     return "\n".join(out)
+
+
+def _spread(groups: list[tuple[LockResult, ...]]) -> list[str]:
+    """Where the lock load landed: the cores each instance used."""
+    lines = [
+        f"Lock load at {two.clients} clients, cores of both instances (each):"
+        f" {_cores(two.server_cores, two.instance_cores)}.  "
+        for two, *_ in groups
+    ]
+    return [*lines, ""] if lines else []
+
+
+def _fanout_label(run: FanoutResult) -> str:
+    return f"x{run.subscribers:,}, {_per_request(run)}, frames {_frames(run)}"
 
 
 def _verdict(ok: bool) -> str:
@@ -243,9 +308,9 @@ def _targets(results: Results) -> list[str]:
             continue
         cpu = _ratio(server.server_cpu_us_per_delivery, relay.server_cpu_us_per_delivery)
         p99 = _ratio(server.latency.p99_ms, relay.latency.p99_ms)
-        rows.append([f"Fan-out CPU/delivery x{server.subscribers:,}", f"≤ {FANOUT_RATIO_TARGET}x", f"{cpu:.2f}x"])
+        rows.append([f"Fan-out CPU/delivery {_fanout_label(server)}", f"≤ {FANOUT_RATIO_TARGET}x", f"{cpu:.2f}x"])
         rows[-1].append(_verdict(cpu <= FANOUT_RATIO_TARGET))
-        rows.append([f"Fan-out p99 x{server.subscribers:,}", f"≤ {FANOUT_RATIO_TARGET}x", f"{p99:.2f}x"])
+        rows.append([f"Fan-out p99 {_fanout_label(server)}", f"≤ {FANOUT_RATIO_TARGET}x", f"{p99:.2f}x"])
         rows[-1].append(_verdict(p99 <= FANOUT_RATIO_TARGET))
     for served, driver, *_ in results.locks:
         ratio = _ratio(served.ops_per_second, driver.ops_per_second)
@@ -273,9 +338,9 @@ def _load_check(results: Results) -> list[str]:
     for run in (run for fanouts in (results.fanout, found.fanout) for group in fanouts for run in group):
         rows.append(
             [
-                f"fan-out x{run.subscribers:,}",
+                f"fan-out {_fanout_label(run)}",
                 run.target,
-                f"{run.server_cores:.2f}",
+                _cores(run.server_cores, run.instance_cores),
                 f"{run.loadgen_cores:.2f} ({run.loadgen_processes} processes + locker)",
                 f"{run.others_cores:.2f}",
                 f"{run.connect_seconds:.1f}",
@@ -298,7 +363,7 @@ def _load_check(results: Results) -> list[str]:
             [
                 f"locks {lock_run.database} x{lock_run.clients}",
                 lock_run.target,
-                "-" if lock_run.target == DRIVER else f"{lock_run.server_cores:.2f}",
+                "-" if lock_run.target == DRIVER else _cores(lock_run.server_cores, lock_run.instance_cores),
                 f"{lock_run.loadgen_cores:.2f}",
                 f"{lock_run.others_cores:.2f}",
                 "",

@@ -80,19 +80,26 @@ def _held_in(database: Database, showtime_id: str) -> LockedInStore:
 
 
 async def _fanouts(
-    systems: list[FanoutTarget], pool: WorkerPool, config: Config, sizes: list[int], batch: bool
-) -> dict[int, list[FanoutResult]]:
-    """Every size in turn, largest first; the warm-up round first of all."""
-    seats = seat_ids(config.rows, config.seats_per_row)
+    systems: list[FanoutTarget], pool: WorkerPool, config: Config, sizes: list[int]
+) -> dict[tuple[int, bool], list[FanoutResult]]:
+    """Every size in turn, largest first, in each batch mode (per seat first); the warm-up rounds first of all.
+    Keyed by (size, batch), in the order run."""
+    seats, per_request = seat_ids(config.rows, config.seats_per_row), config.seats_per_request
     names = " / ".join(spec.system.name for spec in systems)
     progress(f"fan-out: warming up {names} and the load generator")
-    warm = change_plan(config.warm_up_changes, seats[-config.warm_up_changes :])
-    await run_fanout(systems, pool, config.warm_up_subscribers, warm, config.fanout_block, batch)
-    runs: dict[int, list[FanoutResult]] = {}
+    warm = change_plan(config.warm_up_changes, seats[::-1], per_request)  # seats the runs do not start with
+    for batch in config.fanout_batch:
+        await run_fanout(systems, pool, config.warm_up_subscribers, warm, config.fanout_block, batch)
+    runs: dict[tuple[int, bool], list[FanoutResult]] = {}
     for size in sizes:
-        changes = config.changes_for(size)
-        progress(f"fan-out: {size:,} subscribers each on {names}, {changes} changes each")
-        runs[size] = await run_fanout(systems, pool, size, change_plan(changes, seats), config.fanout_block, batch)
+        plan = change_plan(config.changes_for(size), seats, per_request)
+        for batch in config.fanout_batch:
+            frames = "one frame per commit" if batch else "one frame per change"
+            progress(
+                f"fan-out: {size:,} subscribers each on {names}, {len(plan)} requests of {per_request} seats each, "
+                f"{frames}"
+            )
+            runs[size, batch] = await run_fanout(systems, pool, size, plan, config.fanout_block, batch)
     return runs
 
 
@@ -145,14 +152,14 @@ async def run_single(args: argparse.Namespace, config: Config, scratch: Path, re
                 systems = [System.of(server), System.of(relay), System.of(node)]
                 if sizes:
                     targets = [FanoutTarget(system, seed[0]) for system in systems]
-                    runs = await _fanouts(targets, pool, config, sizes, args.batch)
+                    runs = await _fanouts(targets, pool, config, sizes)
                     if "memory" in wants:
-                        results.memory.append(tuple(memory_of(run) for run in runs[sizes[0]]))
-                    for size in sorted(runs):
+                        results.memory.append(tuple(memory_of(run) for run in next(iter(runs.values()))))
+                    for (size, _), group in sorted(runs.items()):
                         if "fanout" in wants and size in config.fanout_sizes:
-                            results.fanout.append(tuple(runs[size]))
-                        elif any(run.errors for run in runs[size]):
-                            results.fanout.append(tuple(runs[size]))  # carries the errors to the exit code
+                            results.fanout.append(tuple(group))
+                        elif any(run.errors for run in group):
+                            results.fanout.append(tuple(group))  # carries the errors to the exit code
                 for size, showtime_id in zip(storms, seed[1:], strict=True):
                     stores = [_held_in(database, showtime_id), None, None]
                     results.storm.append(await _storms(systems, [showtime_id] * 3, pool, config, size, stores))
@@ -203,8 +210,8 @@ async def run_instances(args: argparse.Namespace, config: Config, scratch: Path,
             showtimes = await _seed(database, config, args.server_source, 2)
             targets = [FanoutTarget(system, showtime) for system, showtime in zip(systems, showtimes, strict=True)]
             sizes = sorted(config.instance_fanout_sizes, reverse=True)
-            runs = await _fanouts(targets, pool, config, sizes, args.batch)
-            found.fanout.extend(tuple(runs[size]) for size in sorted(runs))
+            runs = await _fanouts(targets, pool, config, sizes)
+            found.fanout.extend(tuple(group) for _, group in sorted(runs.items()))
             for size in config.instance_storm_sizes:
                 showtimes = await _seed(database, config, args.server_source, 2)
                 stores = [_held_in(database, showtime) for showtime in showtimes]

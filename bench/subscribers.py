@@ -4,8 +4,9 @@ Connections come in named groups, one per target (the server, the relay), so bot
 and be measured in alternating blocks. Commands arrive over the worker's channel (:mod:`bench.workers`):
 
 ``Connect``  open a group's connections, subscribe each, reply with the ``seq`` their snapshots carry;
-``Expect``   the changes about to be made to a group's showtime, in order; reply ``"ready"``; then,
-             each time every connection of the group has received change ``i``: ``("delivered", group, i)``;
+``Expect``   the changes about to be made to a group's showtime, in order, ``per_request`` a request;
+             reply ``"ready"``; then, each time every connection of the group has received the last change
+             ``i`` of a request: ``("delivered", group, i)``;
 ``Collect``  reply with the group's :class:`SubscriberReport` (receive instants, errors), and close it.
 
 Every change must reach every connection exactly once and in ``seq`` order, with the expected seat and
@@ -51,6 +52,7 @@ class Expect:
     group: str
     base_seq: int
     changes: list[tuple[str, str]]  # (seatId, status) of the change with seq base_seq + 1 + index
+    per_request: int = 1  # changes per request: the coordinator waits for a request's last one
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +93,7 @@ class _Group:
         self.subscriptions: list[_Subscription] = []
         self.base_seq = 0
         self.expected: list[tuple[str, str]] = []
+        self.per_request = 1
         self.received = array("q")
         self.counts: list[int] = []
         self.deliveries = 0
@@ -132,7 +135,7 @@ class _Group:
         self.deliveries += 1
         delivered = self.counts[index] + 1
         self.counts[index] = delivered
-        if delivered == len(self.subscriptions):
+        if delivered == len(self.subscriptions) and (index + 1) % self.per_request == 0:
             self.channel.send(("delivered", self.name, index))
 
     async def connect(self, order: Connect) -> list[int]:
@@ -145,6 +148,7 @@ class _Group:
     def expect(self, order: Expect) -> None:
         self.base_seq = order.base_seq
         self.expected = order.changes
+        self.per_request = order.per_request
         self.received = array("q", bytes(8 * len(order.changes) * len(self.subscriptions)))
         self.counts = [0] * len(order.changes)
         self.deliveries = 0

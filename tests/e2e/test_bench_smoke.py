@@ -18,8 +18,10 @@ from typing import Any
 
 import asyncpg
 import orjson
+import pytest
 
 from bench.audit import Ledger, audit_database, overlapping_holds
+from bench.fanout import change_plan
 from bench.protocol import changes_in
 from bench.readers import seat_map_problem
 from bench.stats import Latency, percentile
@@ -125,19 +127,34 @@ def test_a_frame_carries_one_change_or_a_batch() -> None:
     assert changes_in({"type": "ack"}) is None
 
 
-def test_fanout_subscribers_count_each_change_of_a_batch() -> None:
-    async def deliver() -> tuple[int, list[str], object]:
+@pytest.mark.parametrize("per_request", [1, 3])
+def test_fanout_subscribers_count_each_change_of_a_batch_and_notice_each_request(per_request: int) -> None:
+    async def deliver() -> tuple[int, list[str], list[object]]:
         mine, theirs = multiprocessing.Pipe()
         group = _Group("relay", Channel(mine))
         subscription = _Subscription(group, 0)
         group.subscriptions = [subscription]
-        group.expect(Expect("relay", 0, [("A1", "locked"), ("A2", "locked"), ("A1", "unlocked")]))
+        group.expect(Expect("relay", 0, [("A1", "locked"), ("A2", "locked"), ("A1", "unlocked")], per_request))
         group.on_message(subscription, orjson.dumps(BATCH), 1)
-        notices = [theirs.recv() for _ in range(3)]
-        return group.deliveries, group.errors, notices[-1]
+        notices = []
+        while theirs.poll():
+            notices.append(theirs.recv())
+        return group.deliveries, group.errors, notices
 
-    deliveries, errors, last = asyncio.run(deliver())
-    assert (deliveries, errors, last) == (3, [], ("delivered", "relay", 2))
+    deliveries, errors, notices = asyncio.run(deliver())
+    assert (deliveries, errors) == (3, [])
+    assert notices == [("delivered", "relay", index) for index in range(3) if (index + 1) % per_request == 0]
+
+
+def test_the_fanout_plan_locks_then_unlocks_a_requests_seats_and_leaves_them_free() -> None:
+    plan = change_plan(9, ["A1", "A2", "A3", "A4", "A5"], seats_per_request=2)
+    assert [(request.kind, request.seats) for request in plan] == [
+        ("lock", ["A1", "A2"]),
+        ("unlock", ["A1", "A2"]),
+        ("lock", ["A3", "A4"]),
+        ("unlock", ["A3", "A4"]),
+    ]
+    assert plan[0].changes == [("A1", "locked"), ("A2", "locked")]
 
 
 def test_storm_views_apply_batches_and_changes_sent_before_the_snapshot() -> None:

@@ -91,6 +91,7 @@ class Channel(Generic[C]):
         # Every claim as of ``delivered``, kept up by each delivery; None until a snapshot at ``delivered`` seeds it.
         # Holds learnt from changes have no expiry (changes do not carry it).
         self.claims: dict[str, Claim] | None = None
+        self.rendered: tuple[int, str] | None = None  # (seq, frame): Fanout.once_per_seq's
 
     def offer(self, *events: Event) -> None:
         """Take changes in any order; those now in sequence go out together, as one commit."""
@@ -269,6 +270,16 @@ class Fanout(Generic[C]):
         """The showtime's claims as of the last change delivered, and its seq; None unless kept and gap-free."""
         channel = self._channels.get(showtime_id)
         return None if channel is None else channel.memory()
+
+    def once_per_seq(self, showtime_id: str, seq: int, render: Callable[[], str]) -> str:
+        """The frame ``render`` makes of the showtime at ``seq``, made once and kept until another seq is asked
+        for (the snapshot every subscriber without holds of its own is sent), while the showtime has subscribers."""
+        channel = self._channels.get(showtime_id)
+        if channel is None:
+            return render()
+        if channel.rendered is None or channel.rendered[0] != seq:
+            channel.rendered = (seq, render())
+        return channel.rendered[1]
 
     def kept_after(self, showtime_id: str, after: int) -> list[str] | None:
         """The frames of the changes after ``after`` up to the last delivered, if all are still kept."""

@@ -187,6 +187,23 @@ def test_sending_to_an_overloaded_connection_evicts_it_instead() -> None:
     assert (reader.frames, stalled.frames, stalled.dropped) == (["a", "b"], [], True)
 
 
+def test_a_frame_made_once_per_seq_is_made_again_for_another_seq_only() -> None:
+    hub = fanout()
+    renders: list[int] = []
+
+    def frame_at(seq: int) -> str:
+        def render() -> str:
+            renders.append(seq)
+            return f"frame {seq}"
+
+        return hub.once_per_seq("st", seq, render)
+
+    assert frame_at(4) == "frame 4"  # no channel: nothing kept
+    hub.join("st", FakeConnection("c"), 4)
+    made = [frame_at(seq) for seq in (4, 4, 5, 5)]
+    assert (made, renders) == (["frame 4", "frame 4", "frame 5", "frame 5"], [4, 4, 5])
+
+
 def test_leaving_the_last_subscriber_forgets_the_channel() -> None:
     hub = fanout()
     connection = FakeConnection("c")

@@ -188,9 +188,8 @@ class SeatSocket:
         single = len(origins) <= 1 and len(hosts) == 1  # repeated headers are ambiguous: refuse them
         if not single or not origin_allowed(origin, hosts[0], self._http_port, self._transport.origins):
             return self._refuse(connection, Rejection(ErrorCode.ORIGIN_NOT_ALLOWED, f"origin {origin} is not allowed"))
-        if refused := self._connections.refusal(_ip(connection, self._proxies)):
-            return self._refuse(connection, refused)
-        if refused := self._sessions.admit(_token(request), _ip(connection, self._proxies)):
+        ip = _ip(connection, self._proxies)
+        if refused := self._connections.refusal(ip) or self._sessions.admit(_token(request), ip):
             return self._refuse(connection, refused)
         return None
 
@@ -218,12 +217,11 @@ class SeatSocket:
         # Frames read but not answered yet, and refusals waiting for their turn: answered in order by one task.
         pending: asyncio.Queue[Pending] = asyncio.Queue(limits.max_pending_messages)
         answering = asyncio.create_task(self._answer_in_turn(client, pending))
+        established = ConnectionEstablished(
+            session_id=session.id, token=session.token, resumed=resumed, timestamp=self._clock.now()
+        )
+        self._fanout.send(connection, [established.to_json()])  # the first frame: nothing to wait for
         try:
-            await connection.send(
-                ConnectionEstablished(
-                    session_id=session.id, token=session.token, resumed=resumed, timestamp=self._clock.now()
-                ).to_json()
-            )
             async for frame in connection:
                 await pending.put(self._admit_frame(client, frame, pending.full()))
         except ConnectionClosed:

@@ -62,7 +62,7 @@ from server.messages import (
 from server.metrics import Metrics
 from server.rejections import STATUS_OF, Refusals
 from server.service import SeatService
-from server.sessions import Sessions
+from server.sessions import Session, Sessions
 from server.settings import LimitSettings, TransportSettings
 from server.subscriptions import Dropped, Joined, Subscriptions
 
@@ -217,10 +217,7 @@ class SeatSocket:
         # Frames read but not answered yet, and refusals waiting for their turn: answered in order by one task.
         pending: asyncio.Queue[Pending] = asyncio.Queue(limits.max_pending_messages)
         answering = asyncio.create_task(self._answer_in_turn(client, pending))
-        established = ConnectionEstablished(
-            session_id=session.id, token=session.token, resumed=resumed, timestamp=self._clock.now()
-        )
-        self._fanout.send(connection, [established.to_json()])  # the first frame: nothing to wait for
+        self._welcome(connection, session, resumed)
         try:
             async for frame in connection:
                 await pending.put(self._admit_frame(client, frame, pending.full()))
@@ -238,6 +235,13 @@ class SeatSocket:
             if self._figures is not None:
                 self._figures.forget(connection)
             self._connections.close(ip)
+
+    def _welcome(self, connection: ServerConnection, session: Session, resumed: bool) -> None:
+        """Send ``connection_established``: the first frame, so without waiting (and kept by nobody after)."""
+        hello = ConnectionEstablished(
+            session_id=session.id, token=session.token, resumed=resumed, timestamp=self._clock.now()
+        )
+        self._fanout.send(connection, [hello.to_json()])
 
     def _admit_frame(self, client: Client, frame: str | bytes, full: bool) -> Pending:
         """The frame to answer, or its refusal when it comes too fast or too much is waiting already."""

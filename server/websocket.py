@@ -213,7 +213,9 @@ class SeatSocket:
         client = Client(connection, session.id, bucket)
         ip = _ip(connection, self._proxies)
         self._connections.open(ip)
-        log.info("connection opened", extra={"session": session.id, "ip": ip, "resumed": resumed})
+        # Per connection, a DEBUG line: at INFO a storm of connects would cost a formatted write each;
+        # seat_connections counts them.
+        log.debug("connection opened", extra={"session": session.id, "ip": ip, "resumed": resumed})
         # Frames read but not answered yet, and refusals waiting for their turn: answered in order by one task.
         pending: asyncio.Queue[Pending] = asyncio.Queue(limits.max_pending_messages)
         answering = asyncio.create_task(self._answer_in_turn(client, pending))
@@ -224,7 +226,7 @@ class SeatSocket:
         except ConnectionClosed:
             pass
         finally:
-            log.info("connection closed", extra={"session": session.id, "ip": ip, "code": connection.close_code})
+            log.debug("connection closed", extra={"session": session.id, "ip": ip, "code": connection.close_code})
             # Work not started is dropped: nobody waits for its answer. What is under way finishes (a change
             # may be committing) before the connection is forgotten.
             while not pending.empty():

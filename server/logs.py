@@ -14,8 +14,8 @@ from server.settings import LogSettings
 
 __all__ = ["JsonFormatter", "Throttled", "configure_logging"]
 
-# websockets logs each connection opened and closed at INFO, with neither session nor address. The socket
-# adapter logs both itself, with them, so below DEBUG the library's lines would only double its own.
+# websockets logs each connection opened and closed at INFO, with neither session nor address. Here those
+# are DEBUG lines, the socket adapter's own, with both: the library's show at DEBUG only, beside them.
 LIBRARY_CONNECTION_LOG = "websockets.server"
 
 # Attributes every LogRecord has; anything else was passed with ``extra=`` and belongs in the JSON.

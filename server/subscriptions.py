@@ -15,12 +15,11 @@ same for every such subscriber: it is rendered once per ``seq`` and only stamped
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, replace
 from typing import Generic, TypeVar
 
 from server.core.errors import ErrorCode, Rejection
-from server.core.seats import Claim, SeatState
 from server.fanout import Fanout, FellBehind
 from server.messages import CurrentSeatStatus, RequestId, SeatStatusChange, Subscribed, Unsubscribed
 from server.service import SeatService
@@ -211,12 +210,13 @@ class Subscriptions(Generic[C]):
         Every such session is sent the same frame: rendered once per seq, stamped with the time for each.
         """
         memory = self._fanout.memory(showtime_id)
-        if memory is None or _held_by(session_id, memory[1]):
+        if memory is None or memory[1].held_by(session_id):
             return None
         seq, claims = memory
 
         def render() -> str:
-            return CurrentSeatStatus.of(self._service.view(showtime_id, seq, claims, {})).to_json_without_timestamp()
+            view = self._service.view(showtime_id, seq, claims.by_seat, {})
+            return CurrentSeatStatus.of(view).to_json_without_timestamp()
 
         return seq, CurrentSeatStatus.stamp(self._fanout.once_per_seq(showtime_id, seq, render), self._service.now())
 
@@ -231,12 +231,13 @@ class Subscriptions(Generic[C]):
             return shared
         if (memory := self._fanout.memory(showtime_id)) is None:
             return None
-        own = _held_by(session_id, memory[1])
+        own = memory[1].held_by(session_id)
         mine = await self._service.own_holds(session_id, showtime_id)
-        if (memory := self._fanout.memory(showtime_id)) is None or _held_by(session_id, memory[1]) != own:
+        if (memory := self._fanout.memory(showtime_id)) is None or memory[1].held_by(session_id) != own:
             return None  # its holds changed meanwhile, on another instance
         seq, claims = memory
-        status = self._service.view(showtime_id, seq, claims, {seat: mine[seat] for seat in own if seat in mine})
+        held = {seat: mine[seat] for seat in own if seat in mine}
+        status = self._service.view(showtime_id, seq, claims.by_seat, held)
         return seq, CurrentSeatStatus.of(status).to_json()
 
     async def _snapshot(
@@ -274,7 +275,3 @@ class Subscriptions(Generic[C]):
         recovered = None if last_seq is None else False
         reply = Subscribed(request_id=request_id, showtime_id=showtime_id, recovered=recovered)
         return Joined([reply.to_json(), frame, *later], recovered=False, seq=seq + len(later))
-
-
-def _held_by(session_id: str, claims: Mapping[str, Claim]) -> set[str]:
-    return {seat for seat, claim in claims.items() if claim.state is SeatState.HELD and claim.session_id == session_id}

@@ -219,8 +219,8 @@ class SeatSocket:
         # Frames read but not answered yet, and refusals waiting for their turn: answered in order by one task.
         pending: asyncio.Queue[Pending] = asyncio.Queue(limits.max_pending_messages)
         answering = asyncio.create_task(self._answer_in_turn(client, pending))
-        self._welcome(connection, session, resumed)
         try:
+            self._welcome(connection, session, resumed)
             async for frame in connection:
                 await pending.put(self._admit_frame(client, frame, pending.full()))
         except ConnectionClosed:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 import socket
@@ -265,6 +266,10 @@ async def run(settings: Settings) -> None:
         loop.add_signal_handler(signum, stop.set)
     server = SeatServer(settings)
     await server.start()
+    # What start-up built (modules, schemas, the engine) lives as long as the process: set aside once, it is
+    # no longer walked by every full collection, which a storm of new connections sets off again and again.
+    gc.collect()
+    gc.freeze()
     await stop.wait()
     log.info("shutting down")
     await server.stop()

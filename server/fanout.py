@@ -35,7 +35,7 @@ from server.core.seats import Claim, SeatChange, SeatState, SeatStatus
 from server.messages import Audience, SeatStatusChange, SeatStatusChanges
 from server.metrics import Metrics
 
-__all__ = ["Channel", "Fanout", "FellBehind", "Outlet"]
+__all__ = ["Channel", "Claims", "Fanout", "FellBehind", "Outlet"]
 
 log = logging.getLogger(__name__)
 
@@ -89,8 +89,8 @@ class Channel(Generic[C]):
         self.repair: asyncio.Task[None] | None = None
         self.waiting: list[tuple[int, asyncio.Future[None]]] = []  # (seq, told once it is delivered)
         # Every claim as of ``delivered``, kept up by each delivery; None until a snapshot at ``delivered`` seeds it.
-        # Holds learnt from changes have no expiry (changes do not carry it).
-        self.claims: dict[str, Claim] | None = None
+        self.claims: Claims | None = None
+        self.rendered: tuple[int, str] | None = None  # (seq, frame): Fanout.once_per_seq's
 
     def offer(self, *events: Event) -> None:
         """Take changes in any order; those now in sequence go out together, as one commit."""
@@ -162,7 +162,7 @@ class Channel(Generic[C]):
         self.delivered = commit[-1].seq
         if self.claims is not None:
             for event in commit:
-                _apply(self.claims, event.change)
+                self.claims.apply(event.change)
         self.recent.extend((event.seq, frame) for event, frame in zip(commit, frames, strict=True))
         if self.waiting:
             self.wake(upto=self.delivered)
@@ -172,7 +172,7 @@ class Channel(Generic[C]):
             self.remove(connection)
             self.evict(connection)
 
-    def memory(self) -> tuple[int, dict[str, Claim]] | None:
+    def memory(self) -> tuple[int, Claims] | None:
         """The claims as of ``delivered``, if kept and nothing waits behind a gap."""
         return None if self.claims is None or self.ahead else (self.delivered, self.claims)
 
@@ -195,11 +195,36 @@ _CLAIMED = {
 }
 
 
-def _apply(claims: dict[str, Claim], change: SeatChange) -> None:
-    if change.status is SeatStatus.UNLOCKED:
-        claims.pop(change.seat, None)
-    else:
-        claims[change.seat] = Claim(_CLAIMED[change.status], change.session_id)
+class Claims:
+    """A showtime's claims, seat by seat, and which seats each session holds, kept up change by change.
+
+    Holds learnt from changes have no expiry (changes do not carry it). Who holds what is kept beside the
+    claims so a subscriber learns whether it holds seats without a walk over every seat.
+    """
+
+    def __init__(self, claims: Mapping[str, Claim]) -> None:
+        self.by_seat = dict(claims)
+        self._held: dict[str, set[str]] = {}  # session -> the seats it holds
+        for seat, claim in self.by_seat.items():
+            if claim.state is SeatState.HELD:
+                self._held.setdefault(claim.session_id, set()).add(seat)
+
+    def held_by(self, session_id: str) -> frozenset[str]:
+        return frozenset(self._held.get(session_id, ()))
+
+    def apply(self, change: SeatChange) -> None:
+        before = self.by_seat.get(change.seat)
+        if before is not None and before.state is SeatState.HELD:
+            held = self._held[before.session_id]
+            held.discard(change.seat)
+            if not held:
+                del self._held[before.session_id]
+        if change.status is SeatStatus.UNLOCKED:
+            self.by_seat.pop(change.seat, None)
+            return
+        claim = self.by_seat[change.seat] = Claim(_CLAIMED[change.status], change.session_id)
+        if claim.state is SeatState.HELD:
+            self._held.setdefault(claim.session_id, set()).add(change.seat)
 
 
 class Fanout(Generic[C]):
@@ -263,12 +288,22 @@ class Fanout(Generic[C]):
         """Keep the showtime's claims in memory from a snapshot at ``seq``, if that is where its channel stands."""
         channel = self._channels.get(showtime_id)
         if channel is not None and channel.claims is None and channel.delivered == seq:
-            channel.claims = dict(claims)
+            channel.claims = Claims(claims)
 
-    def memory(self, showtime_id: str) -> tuple[int, dict[str, Claim]] | None:
+    def memory(self, showtime_id: str) -> tuple[int, Claims] | None:
         """The showtime's claims as of the last change delivered, and its seq; None unless kept and gap-free."""
         channel = self._channels.get(showtime_id)
         return None if channel is None else channel.memory()
+
+    def once_per_seq(self, showtime_id: str, seq: int, render: Callable[[], str]) -> str:
+        """The frame ``render`` makes of the showtime at ``seq``, made once and kept until another seq is asked
+        for (the snapshot every subscriber without holds of its own is sent), while the showtime has subscribers."""
+        channel = self._channels.get(showtime_id)
+        if channel is None:
+            return render()
+        if channel.rendered is None or channel.rendered[0] != seq:
+            channel.rendered = (seq, render())
+        return channel.rendered[1]
 
     def kept_after(self, showtime_id: str, after: int) -> list[str] | None:
         """The frames of the changes after ``after`` up to the last delivered, if all are still kept."""

@@ -14,6 +14,10 @@ from server.settings import LogSettings
 
 __all__ = ["JsonFormatter", "Throttled", "configure_logging"]
 
+# websockets logs each connection opened and closed at INFO, with neither session nor address. Here those
+# are DEBUG lines, the socket adapter's own, with both: the library's show at DEBUG only, beside them.
+LIBRARY_CONNECTION_LOG = "websockets.server"
+
 # Attributes every LogRecord has; anything else was passed with ``extra=`` and belongs in the JSON.
 STANDARD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
 
@@ -39,6 +43,8 @@ def configure_logging(settings: LogSettings) -> None:
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=settings.log_level.upper(), handlers=[handler], force=True)
+    debug = logging.getLogger().isEnabledFor(logging.DEBUG)
+    logging.getLogger(LIBRARY_CONNECTION_LOG).setLevel(logging.NOTSET if debug else logging.WARNING)
 
 
 class Throttled:

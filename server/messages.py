@@ -284,6 +284,15 @@ class CurrentSeatStatus(ServerEnvelope):
     blocked_seats: list[str]  # taken out of sale by the operator
     timestamp: int
 
+    def to_json_without_timestamp(self) -> str:
+        """The frame but its timestamp, for many clients at once; :meth:`stamp` completes it for each."""
+        return self.model_dump_json(by_alias=True, exclude_none=True, exclude={"timestamp"})
+
+    @staticmethod
+    def stamp(frame: str, timestamp: int) -> str:
+        """A frame of :meth:`to_json_without_timestamp` with its timestamp: the text :meth:`to_json` renders."""
+        return f'{frame[:-1]},"timestamp":{timestamp}}}'  # the timestamp is the last field
+
     @classmethod
     def of(cls, view: StatusView) -> Self:
         return cls(

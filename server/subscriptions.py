@@ -5,18 +5,21 @@ change can commit and be announced meanwhile) the catch-up is read: the changes 
 ``lastSeq`` when the event log still holds them, else a snapshot. Then the client joins the fan-out, which
 hands back whatever other instances' changes it delivered while the catch-up was read. Should the fan-out
 no longer keep those (a flood of remote changes), the catch-up is read again.
+
+A connection new to a showtime whose channel remembers it needs no lock: when the kept frames cover its
+``lastSeq``, or it asks for a snapshot and its session holds none of the seats, its catch-up is read from
+memory and it joins without awaiting in between, so no change can come between the two. That snapshot is the
+same for every such subscriber: it is rendered once per ``seq`` and only stamped with the time for each.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, replace
 from typing import Generic, TypeVar
 
 from server.core.errors import ErrorCode, Rejection
-from server.core.records import StatusView
-from server.core.seats import Claim, SeatState
 from server.fanout import Fanout, FellBehind
 from server.messages import CurrentSeatStatus, RequestId, SeatStatusChange, Subscribed, Unsubscribed
 from server.service import SeatService
@@ -87,6 +90,26 @@ class Subscriptions(Generic[C]):
             )
         if isinstance(layout := await self._service.layout(showtime_id), Rejection):
             return layout  # before taking the showtime's lock: unknown ids must not create locks
+        caught_up: Joined | Dropped | Rejection | None = None
+        if showtime_id not in subscribed:  # a resubscribe continues after what was sent: the locked way
+            caught_up = self._from_memory(connection, session_id, showtime_id, last_seq, request_id, batch)
+        if caught_up is None:
+            caught_up = await self._locked(connection, session_id, showtime_id, last_seq, request_id, batch)
+        if audience and isinstance(caught_up, Joined):
+            greeting = self._fanout.greet(showtime_id, connection, self._viewers(showtime_id))
+            return replace(caught_up, frames=[*caught_up.frames, greeting])
+        return caught_up
+
+    async def _locked(
+        self,
+        connection: C,
+        session_id: str,
+        showtime_id: str,
+        last_seq: int | None,
+        request_id: RequestId | None,
+        batch: bool,
+    ) -> Joined | Dropped | Rejection:
+        """The catch-up read under the showtime's lock, then joined; on a resubscribe that fails, dropped."""
         async with self._service.serialized(showtime_id):
             # On a connection already subscribed, what was sent is on its way (TCP keeps order): continue
             # after it. Live changes stop while the catch-up is read, or the replay would repeat them.
@@ -105,9 +128,6 @@ class Subscriptions(Generic[C]):
             # It left the fan-out for the catch-up: say so, or with no change coming it could not tell.
             notice = Unsubscribed(showtime_id=showtime_id, reason=caught_up.message).to_json()
             return Dropped(notice, caught_up)
-        if audience and isinstance(caught_up, Joined):
-            greeting = self._fanout.greet(showtime_id, connection, self._viewers(showtime_id))
-            return replace(caught_up, frames=[*caught_up.frames, greeting])
         return caught_up
 
     async def _catch_up(
@@ -134,6 +154,29 @@ class Subscriptions(Generic[C]):
     def unsubscribe(self, connection: C, showtime_id: str) -> None:
         self._fanout.leave(showtime_id, connection)
 
+    def _from_memory(
+        self,
+        connection: C,
+        session_id: str,
+        showtime_id: str,
+        last_seq: int | None,
+        request_id: RequestId | None,
+        batch: bool,
+    ) -> Joined | None:
+        """The catch-up of a connection new to the showtime, from the channel's memory alone, joined; None when
+        it needs the database (or the channel remembers nothing), which only the locked way may read.
+
+        Nothing here awaits, so no change is delivered between reading the memory and joining.
+        """
+        if last_seq is not None:
+            frames = self._fanout.kept_after(showtime_id, last_seq)
+            if frames is None:
+                return None
+            return self._replayed(connection, showtime_id, frames, last_seq, request_id, batch)
+        if (shared := self._shared_snapshot(session_id, showtime_id)) is None:
+            return None
+        return self._snapshotted(connection, showtime_id, *shared, None, request_id, batch)
+
     async def _replay(
         self, connection: C, showtime_id: str, after: int, request_id: RequestId | None, batch: bool
     ) -> Joined | Rejection | None:
@@ -142,33 +185,60 @@ class Subscriptions(Generic[C]):
         The fan-out's kept frames serve when they cover the gap; the event log otherwise.
         """
         frames = self._fanout.kept_after(showtime_id, after)
-        if frames is None:
-            replay = await self._service.replay(showtime_id, after)
-            if replay is None or isinstance(replay, Rejection):
-                return replay
-            covered = replay.seq
-            frames = [SeatStatusChange.of(event).to_json() for event in replay.events]
-        else:
-            covered = after + len(frames)
+        if frames is not None:
+            return self._replayed(connection, showtime_id, frames, after, request_id, batch)
+        replay = await self._service.replay(showtime_id, after)
+        if replay is None or isinstance(replay, Rejection):
+            return replay
+        frames = [SeatStatusChange.of(event).to_json() for event in replay.events]
+        return self._replayed(connection, showtime_id, frames, replay.seq - len(frames), request_id, batch)
+
+    def _replayed(
+        self, connection: C, showtime_id: str, frames: list[str], after: int, request_id: RequestId | None, batch: bool
+    ) -> Joined:
+        """Join with the ``frames`` of the changes after ``after``, and what came since, then ``subscribed``."""
+        covered = after + len(frames)
         later = self._fanout.join(showtime_id, connection, covered, batch)
         seq = covered + len(later)
         reply = Subscribed(request_id=request_id, showtime_id=showtime_id, recovered=True, seq=seq)
         return Joined([*frames, *later, reply.to_json()], recovered=True, seq=seq)
 
-    async def _remembered(self, session_id: str, showtime_id: str) -> StatusView | None:
-        """The state the fan-out keeps of a showtime with subscribers, or None: read it from the database.
+    def _shared_snapshot(self, session_id: str, showtime_id: str) -> tuple[int, str] | None:
+        """The seq and snapshot frame the fan-out's memory gives a session holding none of the showtime's seats;
+        None when it keeps none, or the session holds seats.
+
+        Every such session is sent the same frame: rendered once per seq, stamped with the time for each.
+        """
+        memory = self._fanout.memory(showtime_id)
+        if memory is None or memory[1].held_by(session_id):
+            return None
+        seq, claims = memory
+
+        def render() -> str:
+            view = self._service.view(showtime_id, seq, claims.by_seat, {})
+            return CurrentSeatStatus.of(view).to_json_without_timestamp()
+
+        return seq, CurrentSeatStatus.stamp(self._fanout.once_per_seq(showtime_id, seq, render), self._service.now())
+
+    async def _remembered(self, session_id: str, showtime_id: str) -> tuple[int, str] | None:
+        """The seq and snapshot frame of a showtime with subscribers, from the fan-out's memory; None when it
+        keeps none: read it from the database.
 
         Only the session's own holds need the database (changes do not say when holds lapse), and only
-        when it holds seats at all. Join at once after: the returned view is current until the next change.
+        when it holds seats at all. Join at once after: the frame is current until the next change.
         """
+        if (shared := self._shared_snapshot(session_id, showtime_id)) is not None:
+            return shared
         if (memory := self._fanout.memory(showtime_id)) is None:
             return None
-        own = _held_by(session_id, memory[1])
-        mine = await self._service.own_holds(session_id, showtime_id) if own else {}
-        if (memory := self._fanout.memory(showtime_id)) is None or _held_by(session_id, memory[1]) != own:
+        own = memory[1].held_by(session_id)
+        mine = await self._service.own_holds(session_id, showtime_id)
+        if (memory := self._fanout.memory(showtime_id)) is None or memory[1].held_by(session_id) != own:
             return None  # its holds changed meanwhile, on another instance
         seq, claims = memory
-        return self._service.view(showtime_id, seq, claims, {seat: mine[seat] for seat in own if seat in mine})
+        held = {seat: mine[seat] for seat in own if seat in mine}
+        status = self._service.view(showtime_id, seq, claims.by_seat, held)
+        return seq, CurrentSeatStatus.of(status).to_json()
 
     async def _snapshot(
         self,
@@ -180,16 +250,28 @@ class Subscriptions(Generic[C]):
         batch: bool,
     ) -> Joined | Rejection:
         """``subscribed`` (recovered: false if a replay was asked for), then the current state."""
-        status = await self._remembered(session_id, showtime_id) or await self._service.status(session_id, showtime_id)
+        if (remembered := await self._remembered(session_id, showtime_id)) is not None:
+            return self._snapshotted(connection, showtime_id, *remembered, last_seq, request_id, batch)
+        status = await self._service.status(session_id, showtime_id)
         if isinstance(status, Rejection):
             return status
-        later = self._fanout.join(showtime_id, connection, status.seq, batch)
+        frame = CurrentSeatStatus.of(status).to_json()
+        joined = self._snapshotted(connection, showtime_id, status.seq, frame, last_seq, request_id, batch)
         self._fanout.seed(showtime_id, status.seq, status.claims)
+        return joined
+
+    def _snapshotted(
+        self,
+        connection: C,
+        showtime_id: str,
+        seq: int,
+        frame: str,
+        last_seq: int | None,
+        request_id: RequestId | None,
+        batch: bool,
+    ) -> Joined:
+        """Join with the snapshot ``frame`` at ``seq``: ``subscribed``, the frame, and what came since."""
+        later = self._fanout.join(showtime_id, connection, seq, batch)
         recovered = None if last_seq is None else False
         reply = Subscribed(request_id=request_id, showtime_id=showtime_id, recovered=recovered)
-        frames = [reply.to_json(), CurrentSeatStatus.of(status).to_json(), *later]
-        return Joined(frames, recovered=False, seq=status.seq + len(later))
-
-
-def _held_by(session_id: str, claims: Mapping[str, Claim]) -> set[str]:
-    return {seat for seat, claim in claims.items() if claim.state is SeatState.HELD and claim.session_id == session_id}
+        return Joined([reply.to_json(), frame, *later], recovered=False, seq=seq + len(later))

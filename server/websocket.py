@@ -62,7 +62,7 @@ from server.messages import (
 from server.metrics import Metrics
 from server.rejections import STATUS_OF, Refusals
 from server.service import SeatService
-from server.sessions import Sessions
+from server.sessions import Session, Sessions
 from server.settings import LimitSettings, TransportSettings
 from server.subscriptions import Dropped, Joined, Subscriptions
 
@@ -188,9 +188,8 @@ class SeatSocket:
         single = len(origins) <= 1 and len(hosts) == 1  # repeated headers are ambiguous: refuse them
         if not single or not origin_allowed(origin, hosts[0], self._http_port, self._transport.origins):
             return self._refuse(connection, Rejection(ErrorCode.ORIGIN_NOT_ALLOWED, f"origin {origin} is not allowed"))
-        if refused := self._connections.refusal(_ip(connection, self._proxies)):
-            return self._refuse(connection, refused)
-        if refused := self._sessions.admit(_token(request), _ip(connection, self._proxies)):
+        ip = _ip(connection, self._proxies)
+        if refused := self._connections.refusal(ip) or self._sessions.admit(_token(request), ip):
             return self._refuse(connection, refused)
         return None
 
@@ -214,22 +213,20 @@ class SeatSocket:
         client = Client(connection, session.id, bucket)
         ip = _ip(connection, self._proxies)
         self._connections.open(ip)
-        log.info("connection opened", extra={"session": session.id, "ip": ip, "resumed": resumed})
+        # Per connection, a DEBUG line: at INFO a storm of connects would cost a formatted write each;
+        # seat_connections counts them.
+        log.debug("connection opened", extra={"session": session.id, "ip": ip, "resumed": resumed})
         # Frames read but not answered yet, and refusals waiting for their turn: answered in order by one task.
         pending: asyncio.Queue[Pending] = asyncio.Queue(limits.max_pending_messages)
         answering = asyncio.create_task(self._answer_in_turn(client, pending))
         try:
-            await connection.send(
-                ConnectionEstablished(
-                    session_id=session.id, token=session.token, resumed=resumed, timestamp=self._clock.now()
-                ).to_json()
-            )
+            self._welcome(connection, session, resumed)
             async for frame in connection:
                 await pending.put(self._admit_frame(client, frame, pending.full()))
         except ConnectionClosed:
             pass
         finally:
-            log.info("connection closed", extra={"session": session.id, "ip": ip, "code": connection.close_code})
+            log.debug("connection closed", extra={"session": session.id, "ip": ip, "code": connection.close_code})
             # Work not started is dropped: nobody waits for its answer. What is under way finishes (a change
             # may be committing) before the connection is forgotten.
             while not pending.empty():
@@ -240,6 +237,13 @@ class SeatSocket:
             if self._figures is not None:
                 self._figures.forget(connection)
             self._connections.close(ip)
+
+    def _welcome(self, connection: ServerConnection, session: Session, resumed: bool) -> None:
+        """Send ``connection_established``: the first frame, so without waiting (and kept by nobody after)."""
+        hello = ConnectionEstablished(
+            session_id=session.id, token=session.token, resumed=resumed, timestamp=self._clock.now()
+        )
+        self._fanout.send(connection, [hello.to_json()])
 
     def _admit_frame(self, client: Client, frame: str | bytes, full: bool) -> Pending:
         """The frame to answer, or its refusal when it comes too fast or too much is waiting already."""

@@ -37,6 +37,8 @@ def client_address(
     (repeated headers are one list). A proxy writes one of them; the other arrives as the client sent it.
     So when both name different clients, neither can be believed, and the proxy's own address is used.
     """
+    if not trusted:
+        return peer  # no proxy to believe: the usual case, decided without parsing anything
     peer_address = _address(peer)
     if peer_address is None or not _trusted(peer_address, trusted):
         return peer

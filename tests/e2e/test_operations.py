@@ -95,7 +95,7 @@ async def test_json_logs_are_one_object_per_line(tmp_path: Path) -> None:
     ws_port, http_port = free_port(), free_port()
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "server", cwd=tmp_path, stderr=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL,
-        env=environment(tmp_path, LOG_FORMAT="json", LOG_LEVEL="INFO", WEBSOCKET_SERVER_PORT=str(ws_port), HTTP_PORT=str(http_port)),
+        env=environment(tmp_path, LOG_FORMAT="json", LOG_LEVEL="DEBUG", WEBSOCKET_SERVER_PORT=str(ws_port), HTTP_PORT=str(http_port)),
     )  # fmt: skip
     assert process.stderr is not None
     lines: list[dict[str, Any]] = []
@@ -111,7 +111,7 @@ async def test_json_logs_are_one_object_per_line(tmp_path: Path) -> None:
     await client.close()
 
     assert {"time", "level", "logger", "message"} <= set(lines[0])
-    assert (opened["message"], opened["session"], opened["level"]) == ("connection opened", client.session_id, "info")
+    assert (opened["message"], opened["session"], opened["level"]) == ("connection opened", client.session_id, "debug")
     assert all(json.loads(line) for line in rest if line.strip())  # every line, to the last, is JSON
 
 

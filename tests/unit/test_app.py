@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
+import os
+import signal
 import socket
 from pathlib import Path
 
 import aiohttp
 import pytest
 
-from server.app import SeatServer
+from server.app import SeatServer, run
 from tests import conftest
 from tests.client import SeatClient
 from tests.fakes import ManualClock
@@ -61,3 +65,26 @@ async def test_readiness_names_a_dependency_that_does_not_answer(tmp_path: Path)
         await server.stop()
     assert checks["database"] == "ok"
     assert checks["redis"].startswith("ConnectionError")
+
+
+async def test_run_sets_its_start_up_heap_aside_and_serves_until_sigterm(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started = asyncio.Event()
+    start = SeatServer.start
+
+    async def start_and_tell(server: SeatServer) -> None:
+        await start(server)
+        started.set()
+
+    monkeypatch.setattr(SeatServer, "start", start_and_tell)
+    serving = asyncio.create_task(run(conftest.test_settings(f"sqlite:///{tmp_path / 'seats.db'}")))
+    try:
+        await asyncio.wait([serving, asyncio.create_task(started.wait())], return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.sleep(0)  # run goes on to wait for a signal
+        assert not serving.done()
+        assert gc.get_freeze_count() > 0
+        os.kill(os.getpid(), signal.SIGTERM)  # run's own handler takes it
+        await serving
+    finally:
+        gc.unfreeze()

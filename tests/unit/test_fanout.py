@@ -9,8 +9,8 @@ import pytest
 
 from server.core.changes import Event
 from server.core.origins import Origin
-from server.core.seats import SeatChange, SeatStatus
-from server.fanout import Channel, Fanout, FellBehind
+from server.core.seats import Claim, SeatChange, SeatState, SeatStatus
+from server.fanout import Channel, Claims, Fanout, FellBehind
 from server.metrics import Metrics
 from tests.fakes import FakeConnection, FakeOutlet
 
@@ -185,6 +185,46 @@ def test_sending_to_an_overloaded_connection_evicts_it_instead() -> None:
     assert hub.send(reader, ["a", "b"]) is True
     assert hub.send(stalled, ["a"]) is False
     assert (reader.frames, stalled.frames, stalled.dropped) == (["a", "b"], [], True)
+
+
+def test_who_holds_which_seats_follows_the_claims_change_by_change() -> None:
+    claims = Claims({"A1": Claim(SeatState.HELD, "s1", 9000), "P1": Claim(SeatState.PENDING, "s1", 9000)})
+    steps = [
+        ("A2", SeatStatus.LOCKED, "s1"),
+        ("B1", SeatStatus.LOCKED, "s2"),
+        ("A1", SeatStatus.BOOKED, "s1"),
+        ("B1", SeatStatus.LOCKED, "s3"),  # its hold lapsed and another took it
+        ("A2", SeatStatus.UNLOCKED, "s1"),
+        ("C1", SeatStatus.BLOCKED, ""),
+        ("B1", SeatStatus.UNLOCKED, "s3"),
+    ]
+    for seat, status, session in steps:
+        claims.apply(SeatChange(seat, status, session, Origin.LOCK))
+        for holder in ("s1", "s2", "s3"):
+            walked = {s for s, c in claims.by_seat.items() if c.state is SeatState.HELD and c.session_id == holder}
+            assert claims.held_by(holder) == walked, (seat, status, holder)
+    assert claims.by_seat == {
+        "P1": Claim(SeatState.PENDING, "s1", 9000),
+        "A1": Claim(SeatState.BOOKED, "s1"),
+        "C1": Claim(SeatState.BLOCKED, ""),
+    }
+
+
+def test_a_frame_made_once_per_seq_is_made_again_for_another_seq_only() -> None:
+    hub = fanout()
+    renders: list[int] = []
+
+    def frame_at(seq: int) -> str:
+        def render() -> str:
+            renders.append(seq)
+            return f"frame {seq}"
+
+        return hub.once_per_seq("st", seq, render)
+
+    assert frame_at(4) == "frame 4"  # no channel: nothing kept
+    hub.join("st", FakeConnection("c"), 4)
+    made = [frame_at(seq) for seq in (4, 4, 5, 5)]
+    assert (made, renders) == (["frame 4", "frame 4", "frame 5", "frame 5"], [4, 4, 5])
 
 
 def test_leaving_the_last_subscriber_forgets_the_channel() -> None:

@@ -48,11 +48,12 @@ def test_an_exception_goes_into_the_line_and_odd_values_are_stringified() -> Non
 
 @pytest.fixture
 def restored_root_logger() -> Iterator[logging.Logger]:
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
+    root, library = logging.getLogger(), logging.getLogger("websockets.server")
+    handlers, level, library_level = root.handlers[:], root.level, library.level
     yield root
     root.handlers[:] = handlers
     root.setLevel(level)
+    library.setLevel(library_level)
 
 
 def test_configure_logging_follows_the_settings(restored_root_logger: logging.Logger) -> None:
@@ -62,6 +63,16 @@ def test_configure_logging_follows_the_settings(restored_root_logger: logging.Lo
     configure_logging(LogSettings(log_format="text", log_level="WARNING"))
     assert restored_root_logger.level == logging.WARNING
     assert [type(h.formatter) for h in restored_root_logger.handlers] == [logging.Formatter]
+
+
+def test_the_librarys_connection_lines_show_at_debug_only(restored_root_logger: logging.Logger) -> None:
+    """websockets' "connection open" and "connection closed" double the socket adapter's own lines."""
+    library = logging.getLogger("websockets.server")
+    configure_logging(LogSettings(log_level="INFO"))
+    assert not library.isEnabledFor(logging.INFO)
+    assert library.isEnabledFor(logging.WARNING)  # its failed handshakes and handler errors still show
+    configure_logging(LogSettings(log_level="DEBUG"))
+    assert library.isEnabledFor(logging.DEBUG)
 
 
 def test_a_flood_of_lines_is_one_line_per_interval(caplog: pytest.LogCaptureFixture) -> None:

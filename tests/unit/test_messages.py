@@ -50,6 +50,17 @@ def test_a_status_view_becomes_a_current_seat_status() -> None:
     }  # fmt: skip
 
 
+def test_a_snapshot_rendered_without_its_timestamp_and_stamped_is_the_same_text() -> None:
+    views = [
+        StatusView("st", 7, booked=["A1"], held=["A2", "A3"], mine={"A3": 9000}, at=1000, blocked=["B9"]),
+        StatusView("st", 0, booked=[], held=[], mine={}, at=1000),
+    ]
+    for view in views:
+        unstamped = CurrentSeatStatus.of(view).to_json_without_timestamp()
+        later = replace(view, at=2500)
+        assert CurrentSeatStatus.stamp(unstamped, 2500) == CurrentSeatStatus.of(later).to_json()
+
+
 def test_an_event_becomes_a_seat_status_change() -> None:
     event = Event("st", 4, SeatChange("B2", SeatStatus.BOOKED, "s1", Origin.BOOK), 1234)
     assert wire(SeatStatusChange.of(event).to_json()) == {

@@ -155,6 +155,39 @@ async def test_joins_on_a_warm_channel_read_no_snapshot_and_own_holds_only_for_a
     assert status["holdExpiresAt"] == await node.service.own_holds("s_holder", SHOWTIME)
 
 
+async def test_a_warm_showtime_takes_new_subscribers_without_its_lock_and_renders_their_snapshot_once(
+    engine: AsyncEngine,
+) -> None:
+    clock = ManualClock()
+    node = instance(engine, [], clock=clock)
+    assert isinstance(await node.subscriptions.subscribe(FakeConnection("first"), "s_first", SHOWTIME), Joined)
+    await node.service.lock("s_other", SHOWTIME, Selection(["A1"]))
+    renders = 0
+    real_view = node.service.view
+
+    def counted_view(*args):  # type: ignore[no-untyped-def]
+        nonlocal renders
+        renders += 1
+        return real_view(*args)
+
+    node.service.view = counted_view  # type: ignore[method-assign]
+    snapshots: list[dict[str, object]] = []
+    async with node.service.serialized(SHOWTIME):  # as while a change of the showtime commits
+        for n in range(3):
+            clock.advance(250)
+            subscribing = asyncio.create_task(node.subscriptions.subscribe(FakeConnection(f"c{n}"), f"s{n}", SHOWTIME))
+            for _ in range(5):
+                await asyncio.sleep(0)
+            assert subscribing.done()  # it did not wait for the lock
+            joined = subscribing.result()
+            assert isinstance(joined, Joined)
+            snapshots.append(orjson.loads(joined.frames[1]))
+    assert renders == 1
+    assert [snapshot.pop("timestamp") for snapshot in snapshots] == [clock.now() - 500, clock.now() - 250, clock.now()]
+    assert snapshots == [snapshots[0]] * 3
+    assert (snapshots[0]["seq"], snapshots[0]["lockedSeats"]) == (1, ["A1"])
+
+
 async def test_a_replay_from_kept_frames_reads_nothing(engine: AsyncEngine) -> None:
     node = instance(engine, [])
     watcher = await node.subscriptions.subscribe(FakeConnection("watcher"), "s", SHOWTIME)

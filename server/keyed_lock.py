@@ -15,7 +15,7 @@ class KeyedLock:
 
     @asynccontextmanager
     async def hold(self, key: str) -> AsyncIterator[None]:
-        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        lock, users = self._locks.get(key) or (asyncio.Lock(), 0)  # a new lock only for a key nobody holds
         self._locks[key] = (lock, users + 1)
         try:
             async with lock:

@@ -127,10 +127,18 @@ async def test_subscribers_joining_while_both_instances_commit_see_exactly_the_d
         churn(there.service, "s_there", 30, seed=2),
         *(join_late(connection, delay=n * 3) for n, connection in enumerate(connections)),
     )
+    # While the other instance commits, a snapshot read may miss the channel's seq and not seed its memory, and
+    # changes committed there during the first subscriber's read leave a gap, repaired from the log. Once the
+    # commits pause and the gap is repaired, one read warms the channel and it serves the rest from memory.
     expected = await database_view(here.service)
-    for connection in connections:
+    await here.fanout.delivered(SHOWTIME, expected[1])
+    before = here.store.reads["snapshot"]
+    later = [FakeConnection(f"later{n}") for n in range(10)]
+    for connection in later:
+        await join_late(connection, delay=0)
+    assert here.store.reads["snapshot"] - before <= 1
+    for connection in [*connections, *later]:
         assert view(connection) == expected, connection.name
-    assert here.store.reads["snapshot"] < len(connections)  # the channel, once warm, served the rest from memory
 
 
 async def test_joins_on_a_warm_channel_read_no_snapshot_and_own_holds_only_for_a_holder(engine: AsyncEngine) -> None:

@@ -21,6 +21,7 @@ from pydantic import TypeAdapter, ValidationError
 from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import Frame, Opcode
 from websockets.http11 import Request, Response
 from websockets.protocol import State
 
@@ -77,10 +78,22 @@ Pending = str | bytes | ServerEnvelope | None
 
 
 class WebSocketOutlet:
-    """Fan-out's way to the clients: ``websockets``' broadcast, which encodes once and never awaits."""
+    """Fan-out's way to the clients: like ``websockets``' broadcast, which never awaits, but the frame is also
+    serialized once for all. A server's frames are not masked and this server negotiates no extension
+    (compression is off), so every connection is sent the same bytes; one that had an extension would be sent
+    its own through ``broadcast``. The bytes go to the transport, in order with what the connection writes
+    itself (``websockets`` hands its protocol's output to the transport as soon as it makes any)."""
 
     def send(self, targets: Collection[ServerConnection], frame: str) -> None:
-        broadcast(targets, frame)
+        data = Frame(Opcode.TEXT, frame.encode()).serialize(mask=False)
+        for connection in targets:
+            # What broadcast skips: a connection closing, or one in the middle of a fragmented message.
+            if connection.protocol.state is not State.OPEN or connection.send_in_progress is not None:
+                continue
+            if connection.protocol.extensions or connection.transport is None:
+                broadcast((connection,), frame)
+            else:
+                connection.transport.write(data)
 
     def buffered(self, connection: ServerConnection) -> int:
         transport = connection.transport

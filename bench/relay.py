@@ -6,8 +6,10 @@ It speaks just enough of the seat protocol for the same load generator to drive 
 the cheapest snapshot that is still true); ``lock``/``unlock`` turned into one ``seat_status_change`` per
 seat, the same shape and size as the server's, sent to every subscriber of the showtime with
 ``broadcast()`` (to those that subscribed with ``"batch": true``, the request's changes joined in one
-``seat_status_changes`` frame, as the server joins a commit's), then an ``ack``. No validation, no rules,
-no database, no session tokens.
+``seat_status_changes`` frame, as the server joins a commit's), then an ``ack``; a lock of a seat another
+session holds, or an unlock of one the session does not hold, refused as a whole with the server's error
+code, as the Node.js baseline does. So it is also the in-memory hold path of this stack, the seed's design in
+Python. No validation, no database, no session tokens.
 
 Run as ``python -m bench.relay``; it prints ``listening PORT`` and serves until SIGTERM.
 """
@@ -83,14 +85,7 @@ class Relay:
                         "timestamp": _now_ms(),
                     }
                 elif kind in ("lock", "unlock"):
-                    self._relay(message["showtimeId"], kind, message["seatIds"], session_id)
-                    reply = {
-                        "type": "ack",
-                        "requestId": message.get("requestId"),
-                        "action": kind,
-                        "showtimeId": message["showtimeId"],
-                        "seatIds": message["seatIds"],
-                    }
+                    reply = self._change(message, kind, session_id)
                 else:
                     reply = {"type": "error", "requestId": message.get("requestId"), "code": "invalid_message"}
                 await connection.send(orjson.dumps(reply).decode())
@@ -100,6 +95,23 @@ class Relay:
             for showtime in joined:
                 showtime.subscribers.discard(connection)
                 showtime.batched.discard(connection)
+
+    def _change(self, message: dict[str, object], kind: str, session_id: str) -> dict[str, object]:
+        """The seed's rule, all or nothing: a seat another session holds is not locked, one the session does not
+        hold is not unlocked; an ack, or the error the server would give."""
+        showtime_id, seat_ids = str(message["showtimeId"]), list(message["seatIds"])  # type: ignore[call-overload]
+        locked = self.showtimes[showtime_id].locked
+        if kind == "lock":
+            taken = [seat for seat in seat_ids if locked.get(seat, session_id) != session_id]
+        else:
+            taken = [seat for seat in seat_ids if locked.get(seat) != session_id]
+        request_id = message.get("requestId")
+        if taken:
+            code = "seat_unavailable" if kind == "lock" else "not_lock_owner"
+            return {"type": "error", "requestId": request_id, "code": code, "conflictingSeats": taken}
+        changed = [seat for seat in seat_ids if kind == "unlock" or locked.get(seat) != session_id]
+        self._relay(showtime_id, kind, changed, session_id)
+        return {"type": "ack", "requestId": request_id, "action": kind, "showtimeId": showtime_id, "seatIds": seat_ids}
 
     def _relay(self, showtime_id: str, kind: str, seat_ids: list[str], session_id: str) -> None:
         """A frame per seat to the showtime's subscribers; the frames joined in one to those asking for batches."""

@@ -16,9 +16,12 @@ from bench.storm import StormResult
 __all__ = ["InstanceResults", "Results", "render"]
 
 KIB = 1024
-FANOUT_RATIO_TARGET = 1.25  # server / relay, at most
-FANOUT_TARGET_SIZES = (1000, 5000)
-LOCK_RATIO_TARGET = 0.5  # server / driver, at least
+FANOUT_CPU_TARGET = 1.0  # server / relay, CPU per delivered change, at most
+FANOUT_P99_TARGET = 1.25  # server / relay, at most
+FANOUT_TARGET_SIZES = (1000, 5000, 10000)
+STORM_RATIO_TARGET = 1.5  # server / relay: CPU per connect + subscribe, and the time to the last snapshot, at most
+LOCK_RATIO_TARGET = 0.5  # server / driver, and server / Node.js, at least
+LOCK_OPS_TARGET = {"sqlite": 5000, "postgresql": 3000}  # committed lock and unlock operations per second, at least
 MEMORY_TARGET_KIB = 40.0
 LAYOUT_RATIO_TARGET = 2.0  # the buyer's p99 under the seat map reads / alone, at most
 
@@ -36,7 +39,7 @@ class InstanceResults:
 class Results:
     fanout: list[tuple[FanoutResult, ...]] = field(default_factory=list)  # (server, relay, node)
     storm: list[tuple[StormResult, ...]] = field(default_factory=list)  # (server, relay, node)
-    locks: list[tuple[LockResult, ...]] = field(default_factory=list)  # (server, driver, node)
+    locks: list[tuple[LockResult, ...]] = field(default_factory=list)  # (server, driver, node, relay)
     memory: list[tuple[MemoryResult, ...]] = field(default_factory=list)  # (server, relay, node)
     instances: InstanceResults = field(default_factory=InstanceResults)
     layout: list[LayoutResult] = field(default_factory=list)
@@ -269,7 +272,9 @@ def render(results: Results) -> str:
     found = results.instances
     out = _fanout("Fan-out (server on SQLite / bare `websockets` relay / Node.js `ws`)", results.fanout)
     out += _storm("Subscribe storm (server on SQLite / relay / Node.js)", results.storm)
-    out += _locks("Lock throughput under contention (server / raw driver / Node.js in memory)", results.locks)
+    out += _locks(
+        "Lock throughput under contention (server / raw driver / Node.js in memory / relay in memory)", results.locks
+    )
     out += _memory(results.memory)
     out += _fanout("Fan-out on PostgreSQL (two instances over Redis / one server)", found.fanout)
     out += _bus(found.fanout)
@@ -308,14 +313,26 @@ def _targets(results: Results) -> list[str]:
             continue
         cpu = _ratio(server.server_cpu_us_per_delivery, relay.server_cpu_us_per_delivery)
         p99 = _ratio(server.latency.p99_ms, relay.latency.p99_ms)
-        rows.append([f"Fan-out CPU/delivery {_fanout_label(server)}", f"≤ {FANOUT_RATIO_TARGET}x", f"{cpu:.2f}x"])
-        rows[-1].append(_verdict(cpu <= FANOUT_RATIO_TARGET))
-        rows.append([f"Fan-out p99 {_fanout_label(server)}", f"≤ {FANOUT_RATIO_TARGET}x", f"{p99:.2f}x"])
-        rows[-1].append(_verdict(p99 <= FANOUT_RATIO_TARGET))
-    for served, driver, *_ in results.locks:
-        ratio = _ratio(served.ops_per_second, driver.ops_per_second)
+        rows.append([f"Fan-out CPU/delivery {_fanout_label(server)}", f"≤ {FANOUT_CPU_TARGET}x", f"{cpu:.2f}x"])
+        rows[-1].append(_verdict(cpu <= FANOUT_CPU_TARGET))
+        rows.append([f"Fan-out p99 {_fanout_label(server)}", f"≤ {FANOUT_P99_TARGET}x", f"{p99:.2f}x"])
+        rows[-1].append(_verdict(p99 <= FANOUT_P99_TARGET))
+    for stormed, relayed, *_ in results.storm:
+        for what, mine, ceiling in (
+            ("CPU/connect + subscribe", stormed.cpu_ms_per_client, relayed.cpu_ms_per_client),
+            ("time to the last snapshot", stormed.seconds_to_last_snapshot, relayed.seconds_to_last_snapshot),
+        ):
+            ratio = _ratio(mine, ceiling)
+            name = f"Storm {what} x{stormed.clients:,}"
+            rows.append([name, f"≤ {STORM_RATIO_TARGET}x", f"{ratio:.2f}x", _verdict(ratio <= STORM_RATIO_TARGET)])
+    for served, driver, node, *_ in results.locks:
         name = f"Lock ops/s {served.database} x{served.clients}"
-        rows.append([name, f"≥ {LOCK_RATIO_TARGET}x", f"{ratio:.2f}x", _verdict(ratio >= LOCK_RATIO_TARGET)])
+        ops, most = served.ops_per_second, LOCK_OPS_TARGET[served.database]
+        rows.append([name, f"≥ {most:,}", f"{ops:,.0f}", _verdict(ops >= most)])
+        for baseline in (driver, node):
+            ratio = _ratio(ops, baseline.ops_per_second)
+            rows.append([f"{name} / {baseline.target}", f"≥ {LOCK_RATIO_TARGET}x", f"{ratio:.2f}x"])
+            rows[-1].append(_verdict(ratio >= LOCK_RATIO_TARGET))
     every_lock_run = [run for locks in (results.locks, results.instances.locks) for group in locks for run in group]
     if every_lock_run:
         holds = sum(len(run.violations) for run in every_lock_run)

@@ -169,12 +169,17 @@ async def run_lock_scenarios(args: argparse.Namespace, config: Config, scratch: 
     workload = Workload(seat_ids(config.rows, config.seats_per_row), seconds=config.lock_seconds)
     with WorkerPool(config.workers, locker_worker, _fd_limit(2 * max(config.lock_clients))) as pool:
         results.clock_checks += await pool.check_clock()
-        in_memory: dict[int, LockResult] = {}
-        async with running_node(scratch) as node:
+        in_memory: dict[int, tuple[LockResult, LockResult]] = {}  # Node.js, the relay
+        async with running_node(scratch) as node, running_relay(scratch) as relay:
             for clients in config.lock_clients:
-                progress(f"locks: {clients} clients on the Node.js baseline, {config.lock_seconds} s")
-                in_memory[clients] = await run_locks(
-                    pool, f"node-locks-{clients}", clients, workload, system=System.of(node), database=None
+                progress(f"locks: {clients} clients on the Node.js baseline, then the relay, {config.lock_seconds} s")
+                in_memory[clients] = (
+                    await run_locks(
+                        pool, f"node-locks-{clients}", clients, workload, system=System.of(node), database=None
+                    ),
+                    await run_locks(
+                        pool, f"relay-locks-{clients}", clients, workload, system=System.of(relay), database=None
+                    ),
                 )
         for kind in config.databases:
             async with throwaway_database(kind, scratch, args.postgres_url) as database:
@@ -190,7 +195,7 @@ async def run_lock_scenarios(args: argparse.Namespace, config: Config, scratch: 
                         served = await run_locks(
                             pool, showtimes.pop(), clients, workload, system=System.of(server), database=database
                         )
-                        results.locks.append((served, driver, in_memory[clients]))
+                        results.locks.append((served, driver, *in_memory[clients]))
 
 
 async def run_instances(args: argparse.Namespace, config: Config, scratch: Path, results: Results) -> None:

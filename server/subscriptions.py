@@ -48,6 +48,18 @@ class Joined:
     seq: int  # the last change the frames bring the client to
 
 
+@dataclass(frozen=True, slots=True)
+class _Asked(Generic[C]):
+    """A subscribe, as every step of its catch-up needs it."""
+
+    connection: C
+    session_id: str
+    showtime_id: str
+    last_seq: int | None  # the client's last change, when it asks for a replay
+    request_id: RequestId | None
+    batch: bool
+
+
 class Subscriptions(Generic[C]):
     def __init__(
         self,
@@ -90,33 +102,27 @@ class Subscriptions(Generic[C]):
             )
         if isinstance(layout := await self._service.layout(showtime_id), Rejection):
             return layout  # before taking the showtime's lock: unknown ids must not create locks
+        asked = _Asked(connection, session_id, showtime_id, last_seq, request_id, batch)
         caught_up: Joined | Dropped | Rejection | None = None
         if showtime_id not in subscribed:  # a resubscribe continues after what was sent: the locked way
-            caught_up = self._from_memory(connection, session_id, showtime_id, last_seq, request_id, batch)
+            caught_up = self._from_memory(asked)
         if caught_up is None:
-            caught_up = await self._locked(connection, session_id, showtime_id, last_seq, request_id, batch)
+            caught_up = await self._locked(asked)
         if audience and isinstance(caught_up, Joined):
             greeting = self._fanout.greet(showtime_id, connection, self._viewers(showtime_id))
             return replace(caught_up, frames=[*caught_up.frames, greeting])
         return caught_up
 
-    async def _locked(
-        self,
-        connection: C,
-        session_id: str,
-        showtime_id: str,
-        last_seq: int | None,
-        request_id: RequestId | None,
-        batch: bool,
-    ) -> Joined | Dropped | Rejection:
+    async def _locked(self, asked: _Asked[C]) -> Joined | Dropped | Rejection:
         """The catch-up read under the showtime's lock, then joined; on a resubscribe that fails, dropped."""
+        connection, showtime_id = asked.connection, asked.showtime_id
         async with self._service.serialized(showtime_id):
             # On a connection already subscribed, what was sent is on its way (TCP keeps order): continue
             # after it. Live changes stop while the catch-up is read, or the replay would repeat them.
             sent = self._fanout.sent_upto(showtime_id, connection)
             self._fanout.leave(showtime_id, connection)
             try:
-                caught_up = await self._catch_up(connection, session_id, showtime_id, last_seq, sent, request_id, batch)
+                caught_up = await self._catch_up(asked, sent)
             except Exception:
                 if sent is None:
                     raise
@@ -130,23 +136,14 @@ class Subscriptions(Generic[C]):
             return Dropped(notice, caught_up)
         return caught_up
 
-    async def _catch_up(
-        self,
-        connection: C,
-        session_id: str,
-        showtime_id: str,
-        last_seq: int | None,
-        sent: int | None,
-        request_id: RequestId | None,
-        batch: bool,
-    ) -> Joined | Rejection:
+    async def _catch_up(self, asked: _Asked[C], sent: int | None) -> Joined | Rejection:
         for _ in range(self._attempts):
             try:
-                if last_seq is not None:
-                    replayed = await self._replay(connection, showtime_id, max(last_seq, sent or 0), request_id, batch)
+                if asked.last_seq is not None:
+                    replayed = await self._replay(asked, max(asked.last_seq, sent or 0))
                     if replayed is not None:
                         return replayed
-                return await self._snapshot(connection, session_id, showtime_id, last_seq, request_id, batch)
+                return await self._snapshot(asked)
             except FellBehind:
                 continue
         return Rejection(ErrorCode.INTERNAL_ERROR, "could not catch up with this showtime; subscribe again")
@@ -154,53 +151,41 @@ class Subscriptions(Generic[C]):
     def unsubscribe(self, connection: C, showtime_id: str) -> None:
         self._fanout.leave(showtime_id, connection)
 
-    def _from_memory(
-        self,
-        connection: C,
-        session_id: str,
-        showtime_id: str,
-        last_seq: int | None,
-        request_id: RequestId | None,
-        batch: bool,
-    ) -> Joined | None:
+    def _from_memory(self, asked: _Asked[C]) -> Joined | None:
         """The catch-up of a connection new to the showtime, from the channel's memory alone, joined; None when
         it needs the database (or the channel remembers nothing), which only the locked way may read.
 
         Nothing here awaits, so no change is delivered between reading the memory and joining.
         """
-        if last_seq is not None:
-            frames = self._fanout.kept_after(showtime_id, last_seq)
+        if asked.last_seq is not None:
+            frames = self._fanout.kept_after(asked.showtime_id, asked.last_seq)
             if frames is None:
                 return None
-            return self._replayed(connection, showtime_id, frames, last_seq, request_id, batch)
-        if (shared := self._shared_snapshot(session_id, showtime_id)) is None:
+            return self._replayed(asked, frames, asked.last_seq)
+        if (shared := self._shared_snapshot(asked.session_id, asked.showtime_id)) is None:
             return None
-        return self._snapshotted(connection, showtime_id, *shared, None, request_id, batch)
+        return self._snapshotted(asked, *shared)
 
-    async def _replay(
-        self, connection: C, showtime_id: str, after: int, request_id: RequestId | None, batch: bool
-    ) -> Joined | Rejection | None:
+    async def _replay(self, asked: _Asked[C], after: int) -> Joined | Rejection | None:
         """The changes after ``after``, then ``subscribed``; None when they can no longer be replayed.
 
         The fan-out's kept frames serve when they cover the gap; the event log otherwise.
         """
-        frames = self._fanout.kept_after(showtime_id, after)
+        frames = self._fanout.kept_after(asked.showtime_id, after)
         if frames is not None:
-            return self._replayed(connection, showtime_id, frames, after, request_id, batch)
-        replay = await self._service.replay(showtime_id, after)
+            return self._replayed(asked, frames, after)
+        replay = await self._service.replay(asked.showtime_id, after)
         if replay is None or isinstance(replay, Rejection):
             return replay
         frames = [SeatStatusChange.of(event).to_json() for event in replay.events]
-        return self._replayed(connection, showtime_id, frames, replay.seq - len(frames), request_id, batch)
+        return self._replayed(asked, frames, replay.seq - len(frames))
 
-    def _replayed(
-        self, connection: C, showtime_id: str, frames: list[str], after: int, request_id: RequestId | None, batch: bool
-    ) -> Joined:
+    def _replayed(self, asked: _Asked[C], frames: list[str], after: int) -> Joined:
         """Join with the ``frames`` of the changes after ``after``, and what came since, then ``subscribed``."""
         covered = after + len(frames)
-        later = self._fanout.join(showtime_id, connection, covered, batch)
+        later = self._fanout.join(asked.showtime_id, asked.connection, covered, asked.batch)
         seq = covered + len(later)
-        reply = Subscribed(request_id=request_id, showtime_id=showtime_id, recovered=True, seq=seq)
+        reply = Subscribed(request_id=asked.request_id, showtime_id=asked.showtime_id, recovered=True, seq=seq)
         return Joined([*frames, *later, reply.to_json()], recovered=True, seq=seq)
 
     def _shared_snapshot(self, session_id: str, showtime_id: str) -> tuple[int, str] | None:
@@ -240,38 +225,20 @@ class Subscriptions(Generic[C]):
         status = self._service.view(showtime_id, seq, claims.by_seat, held)
         return seq, CurrentSeatStatus.of(status).to_json()
 
-    async def _snapshot(
-        self,
-        connection: C,
-        session_id: str,
-        showtime_id: str,
-        last_seq: int | None,
-        request_id: RequestId | None,
-        batch: bool,
-    ) -> Joined | Rejection:
+    async def _snapshot(self, asked: _Asked[C]) -> Joined | Rejection:
         """``subscribed`` (recovered: false if a replay was asked for), then the current state."""
-        if (remembered := await self._remembered(session_id, showtime_id)) is not None:
-            return self._snapshotted(connection, showtime_id, *remembered, last_seq, request_id, batch)
-        status = await self._service.status(session_id, showtime_id)
+        if (remembered := await self._remembered(asked.session_id, asked.showtime_id)) is not None:
+            return self._snapshotted(asked, *remembered)
+        status = await self._service.status(asked.session_id, asked.showtime_id)
         if isinstance(status, Rejection):
             return status
-        frame = CurrentSeatStatus.of(status).to_json()
-        joined = self._snapshotted(connection, showtime_id, status.seq, frame, last_seq, request_id, batch)
-        self._fanout.seed(showtime_id, status.seq, status.claims)
+        joined = self._snapshotted(asked, status.seq, CurrentSeatStatus.of(status).to_json())
+        self._fanout.seed(asked.showtime_id, status.seq, status.claims)
         return joined
 
-    def _snapshotted(
-        self,
-        connection: C,
-        showtime_id: str,
-        seq: int,
-        frame: str,
-        last_seq: int | None,
-        request_id: RequestId | None,
-        batch: bool,
-    ) -> Joined:
+    def _snapshotted(self, asked: _Asked[C], seq: int, frame: str) -> Joined:
         """Join with the snapshot ``frame`` at ``seq``: ``subscribed``, the frame, and what came since."""
-        later = self._fanout.join(showtime_id, connection, seq, batch)
-        recovered = None if last_seq is None else False
-        reply = Subscribed(request_id=request_id, showtime_id=showtime_id, recovered=recovered)
+        later = self._fanout.join(asked.showtime_id, asked.connection, seq, asked.batch)
+        recovered = None if asked.last_seq is None else False
+        reply = Subscribed(request_id=asked.request_id, showtime_id=asked.showtime_id, recovered=recovered)
         return Joined([reply.to_json(), frame, *later], recovered=False, seq=seq + len(later))

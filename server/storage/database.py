@@ -57,14 +57,15 @@ def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
     return engine
 
 
-def take_over_sqlite_transactions(engine: Engine) -> None:
-    """Let SQLAlchemy emit BEGIN itself, as SQLAlchemy's SQLite docs recommend, with the server's pragmas."""
+def take_over_sqlite_transactions(engine: Engine, *pragmas: str) -> None:
+    """Let SQLAlchemy emit BEGIN itself, as SQLAlchemy's SQLite docs recommend, with the server's pragmas, then
+    ``pragmas`` (which may set one of them otherwise)."""
 
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=10000", "foreign_keys=ON"):
+        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=10000", "foreign_keys=ON", *pragmas):
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
 

@@ -26,10 +26,9 @@ import asyncio
 import sqlite3
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import sqlalchemy
-from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -97,13 +96,7 @@ class Transactions:
 def _sqlite_engine(url: URL, *pragmas: str) -> Engine:
     """An engine of one connection with the server's SQLite settings, then ``pragmas``."""
     engine = sqlalchemy.create_engine(url, pool_size=1, max_overflow=0)
-    take_over_sqlite_transactions(engine)
-
-    @event.listens_for(engine, "connect")
-    def on_connect(dbapi_connection: Any, _record: Any) -> None:
-        for pragma in pragmas:
-            dbapi_connection.execute(f"PRAGMA {pragma}")
-
+    take_over_sqlite_transactions(engine, *pragmas)
     return engine
 
 
